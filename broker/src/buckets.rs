@@ -1,0 +1,61 @@
+//! JetStream key-value buckets: their names and definitions, created idempotently.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+
+/// The function registry: key = function name, value = [`crate::records::FunctionSpec`] as JSON.
+pub const FUNCTIONS: &str = "sy_functions";
+
+/// Where each running replica of a function can be reached: key = `<function>.<replica>`,
+/// value = [`crate::records::Endpoint`] as JSON. A key exists only while its replica is ready.
+pub const ENDPOINTS: &str = "sy_endpoints";
+
+/// Errors while opening a bucket.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open key-value bucket `{bucket}`: {source}")]
+pub struct BucketError {
+    bucket: &'static str,
+    #[source]
+    source: jetstream::context::CreateKeyValueError,
+}
+
+/// Opens (creating if needed) the function registry.
+pub async fn functions(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        FUNCTIONS,
+        "Switchyard function registry",
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// Opens (creating if needed) the endpoint directory.
+pub async fn endpoints(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        ENDPOINTS,
+        "Switchyard function endpoints",
+        Duration::ZERO,
+    )
+    .await
+}
+
+async fn open(
+    js: &jetstream::Context,
+    bucket: &'static str,
+    description: &str,
+    max_age: Duration,
+) -> Result<kv::Store, BucketError> {
+    js.create_or_update_key_value(kv::Config {
+        bucket: bucket.to_string(),
+        description: description.to_string(),
+        history: 1,
+        max_age,
+        storage: jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|source| BucketError { bucket, source })
+}

@@ -1,0 +1,149 @@
+//! A local copy of a KV bucket, kept current by a watch.
+//!
+//! Readers on hot paths (is this function deployed? where are its replicas?) must not make a
+//! NATS round trip per request. [`KvCache`] loads the bucket once, then applies every change the
+//! server pushes. When the watch breaks (NATS restarted, connection lost) it watches again and
+//! swaps in the fresh snapshot only once it is complete, so readers never see a half-loaded map.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_nats::jetstream::kv::{Operation, Store};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// How long [`KvCache::start`] waits for the first complete snapshot before it returns anyway.
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(5);
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// A continuously updated map of a bucket's keys to decoded values.
+#[derive(Clone)]
+pub struct KvCache<T> {
+    map: Arc<RwLock<HashMap<String, T>>>,
+    version: watch::Receiver<u64>,
+}
+
+impl<T> KvCache<T>
+where
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    /// Starts following `store` until `shutdown` fires. Returns once the first snapshot is
+    /// loaded (or after a few seconds if NATS does not answer; the cache fills in later).
+    pub async fn start(store: Store, shutdown: CancellationToken) -> Self {
+        let map = Arc::new(RwLock::new(HashMap::new()));
+        let (version_tx, version) = watch::channel(0u64);
+        let follower = Follower {
+            store,
+            map: map.clone(),
+            version: version_tx,
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                () = follower.run() => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+        let mut first = version.clone();
+        let _ = tokio::time::timeout(FIRST_SYNC_WAIT, first.wait_for(|v| *v > 0)).await;
+        KvCache { map, version }
+    }
+
+    pub fn get(&self, key: &str) -> Option<T> {
+        self.read(|map| map.get(key).cloned())
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.read(|map| map.contains_key(key))
+    }
+
+    /// Runs `f` on the current map under a read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&HashMap<String, T>) -> R) -> R {
+        let map = self
+            .map
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&map)
+    }
+
+    /// A receiver that changes whenever the cached map does.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.version.clone()
+    }
+}
+
+struct Follower<T> {
+    store: Store,
+    map: Arc<RwLock<HashMap<String, T>>>,
+    version: watch::Sender<u64>,
+}
+
+impl<T: DeserializeOwned> Follower<T> {
+    async fn run(self) {
+        loop {
+            if let Err(error) = self.follow().await {
+                tracing::warn!(bucket = self.store.name, %error, "KV watch interrupted; watching again");
+            }
+            tokio::time::sleep(RETRY_DELAY).await;
+        }
+    }
+
+    /// Loads a full snapshot, swaps it in, then applies changes until the watch ends.
+    async fn follow(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let mut watch = self.store.watch_with_history(">").await?;
+        let mut snapshot = Some(HashMap::new());
+        if self.store.status().await?.values() == 0 {
+            self.replace(snapshot.take().unwrap_or_default());
+        }
+        while let Some(entry) = watch.next().await {
+            let entry = entry?;
+            let value = match entry.operation {
+                Operation::Put => match serde_json::from_slice::<T>(&entry.value) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        tracing::warn!(bucket = self.store.name, key = entry.key, %error, "ignoring undecodable KV value");
+                        None
+                    }
+                },
+                Operation::Delete | Operation::Purge => None,
+            };
+            match snapshot.as_mut() {
+                Some(building) => {
+                    apply(building, entry.key, value);
+                    if entry.seen_current {
+                        self.replace(snapshot.take().unwrap_or_default());
+                    }
+                }
+                None => {
+                    apply(&mut self.lock(), entry.key, value);
+                    self.version.send_modify(|v| *v += 1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn replace(&self, fresh: HashMap<String, T>) {
+        *self.lock() = fresh;
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn lock(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, T>> {
+        self.map
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn apply<T>(map: &mut HashMap<String, T>, key: String, value: Option<T>) {
+    match value {
+        Some(value) => {
+            map.insert(key, value);
+        }
+        None => {
+            map.remove(&key);
+        }
+    }
+}

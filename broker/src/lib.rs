@@ -1,0 +1,24 @@
+//! The broker crate: everything the other Switchyard parts agree on when they talk over NATS.
+//!
+//! The gateway, the dispatcher and the event sources never call each other; they exchange
+//! CloudEvents on NATS subjects, JetStream streams and key-value buckets. This crate is the
+//! single definition of that contract:
+//!
+//! - [`codec`]: CloudEvents 1.0 ⇄ NATS messages, in binary mode (attributes in `ce-` headers,
+//!   percent-encoded as the CloudEvents HTTP binding requires) and structured mode (JSON), with
+//!   validation that says precisely what is wrong.
+//! - [`invocation`]: an HTTP request to a function carried as a CloudEvent, and its reply.
+//! - [`subjects`] and [`buckets`]: the names and definitions of subjects and KV buckets.
+//! - [`records`]: the shared records (function spec and status, function endpoints).
+//! - [`cache`]: a local, continuously updated copy of a KV bucket.
+//!
+//! It depends on none of Switchyard's other crates.
+
+pub mod buckets;
+pub mod cache;
+pub mod codec;
+pub mod invocation;
+pub mod records;
+pub mod subjects;
+
+pub use cloudevents::Event;

@@ -1,0 +1,229 @@
+//! The function registry's records, in OpenFaaS's JSON shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The only namespace Switchyard has; OpenFaaS tools append it to function names.
+pub const DEFAULT_NAMESPACE: &str = "openfaas-fn";
+
+/// What `faas-cli deploy` sends (OpenFaaS's `FunctionDeployment`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDeployment {
+    pub service: String,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The function's process (`fprocess`), run by the watchdog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_vars: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Resources>,
+    #[serde(default)]
+    pub read_only_root_filesystem: bool,
+}
+
+/// Memory and CPU, as OpenFaaS writes them (`"128Mi"`, `"0.5"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+}
+
+/// A function as stored in the registry (KV bucket `sy_functions`, key = name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionSpec {
+    pub deployment: FunctionDeployment,
+    /// Desired number of replicas.
+    pub replicas: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl FunctionSpec {
+    pub fn name(&self) -> &str {
+        &self.deployment.service
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.deployment
+            .annotations
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
+    }
+
+    /// The desired replica count a deployment asks for: the `com.openfaas.scale.min` label, else 1.
+    pub fn initial_replicas(deployment: &FunctionDeployment) -> u32 {
+        deployment
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("com.openfaas.scale.min"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+    }
+}
+
+/// What `GET /system/functions` answers (OpenFaaS's `FunctionStatus`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionStatus {
+    pub name: String,
+    pub image: String,
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_vars: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Resources>,
+    #[serde(default)]
+    pub read_only_root_filesystem: bool,
+    pub invocation_count: f64,
+    pub replicas: u64,
+    /// Omitted when zero, as OpenFaaS does; faas-cli says "Ready" when it is above zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub available_replicas: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl FunctionStatus {
+    pub fn new(spec: &FunctionSpec, available_replicas: u64, invocation_count: f64) -> Self {
+        let d = &spec.deployment;
+        FunctionStatus {
+            name: d.service.clone(),
+            image: d.image.clone(),
+            namespace: DEFAULT_NAMESPACE.to_string(),
+            env_process: d.env_process.clone(),
+            env_vars: d.env_vars.clone(),
+            constraints: d.constraints.clone(),
+            secrets: d.secrets.clone(),
+            labels: d.labels.clone(),
+            annotations: d.annotations.clone(),
+            limits: d.limits.clone(),
+            requests: d.requests.clone(),
+            read_only_root_filesystem: d.read_only_root_filesystem,
+            invocation_count,
+            replicas: u64::from(spec.replicas),
+            available_replicas,
+            created_at: spec.created_at,
+        }
+    }
+}
+
+/// A function name that breaks the naming rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid function name `{0}`: names are 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit")]
+pub struct InvalidFunctionName(pub String);
+
+/// Checks a function name. Dots are refused because `name.namespace` splits on the last dot and
+/// because the name is one NATS subject token.
+pub fn validate_function_name(name: &str) -> Result<(), InvalidFunctionName> {
+    let mut bytes = name.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if first_ok && rest_ok && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(InvalidFunctionName(name.to_string()))
+    }
+}
+
+/// Resolves `name` or `name.namespace` (what faas-cli invokes) to a function name.
+///
+/// Returns `None` for a namespace other than [`DEFAULT_NAMESPACE`].
+pub fn resolve_function_name(name: &str) -> Option<&str> {
+    match name.rsplit_once('.') {
+        None => Some(name),
+        Some((function, DEFAULT_NAMESPACE)) => Some(function),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        for good in ["echo", "a", "wc-c", "Fn_2", &"x".repeat(63)] {
+            assert!(validate_function_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-lead",
+            "_lead",
+            "has.dot",
+            "sp ace",
+            "star*",
+            "gt>",
+            &"x".repeat(64),
+        ] {
+            assert!(validate_function_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaced_names_resolve() {
+        assert_eq!(resolve_function_name("echo"), Some("echo"));
+        assert_eq!(resolve_function_name("echo.openfaas-fn"), Some("echo"));
+        assert_eq!(resolve_function_name("echo.other"), None);
+    }
+
+    #[test]
+    fn faas_cli_deploy_body_parses() {
+        let body =
+            r#"{"service":"Y","image":"X","envProcess":"cat","labels":{},"annotations":null}"#;
+        let d: FunctionDeployment = serde_json::from_str(body).expect("parses");
+        assert_eq!(d.env_process.as_deref(), Some("cat"));
+        assert_eq!(d.annotations, None);
+    }
+
+    #[test]
+    fn status_omits_zero_available_replicas() {
+        let spec = FunctionSpec {
+            deployment: FunctionDeployment {
+                service: "f".into(),
+                image: "i".into(),
+                ..Default::default()
+            },
+            replicas: 1,
+            created_at: Utc::now(),
+        };
+        let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0.0)).expect("serializes");
+        assert!(json.get("availableReplicas").is_none());
+        assert_eq!(json["namespace"], "openfaas-fn");
+        let json = serde_json::to_value(FunctionStatus::new(&spec, 2, 3.0)).expect("serializes");
+        assert_eq!(json["availableReplicas"], 2);
+    }
+}
