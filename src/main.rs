@@ -1,1 +1,79 @@
-fn main() {}
+//! `switchyard`: the event-driven broker and function dispatcher, in one binary.
+//!
+//! - `switchyard up`: everything in one process (solo mode): a NATS server with JetStream
+//!   (started as a child unless `SWITCHYARD_NATS_URL` is given), the gateway, the dispatcher and
+//!   the process provider.
+//! - `switchyard gateway` and `switchyard dispatcher`: the parts as separate processes sharing a
+//!   NATS server.
+//! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
+
+mod credentials;
+mod nats;
+mod nats_server;
+mod run;
+mod settings;
+
+use clap::{Parser, Subcommand};
+
+use settings::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Event-driven broker and function dispatcher (OpenFaaS-compatible, CloudEvents-native)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything in one process: NATS (unless SWITCHYARD_NATS_URL is set), gateway,
+    /// dispatcher and the process provider.
+    Up(Settings),
+    /// Run the gateway (HTTP API) and the function provider against a shared NATS server.
+    Gateway(Settings),
+    /// Run a dispatcher against a shared NATS server.
+    Dispatcher(Settings),
+    /// Run a function watchdog, configured by OpenFaaS's environment variables
+    /// (fprocess, mode, port, upstream_url, read_timeout, write_timeout, exec_timeout, ...).
+    Watchdog,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("watchdog") {
+        settings::apply_config_file(&args)?;
+    }
+    let cli = Cli::parse_from(args);
+    let settings = match &cli.command {
+        Command::Watchdog => {
+            init_tracing("info");
+            return switchyard_watchdog::run_from_env();
+        }
+        Command::Up(s) | Command::Gateway(s) | Command::Dispatcher(s) => s.clone(),
+    };
+    init_tracing(&settings.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up(_) => run::up(settings).await,
+            Command::Gateway(_) => run::gateway(settings).await,
+            Command::Dispatcher(_) => run::dispatcher(settings).await,
+            Command::Watchdog => unreachable!("handled above"),
+        }
+    })
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -147,3 +147,29 @@ fn apply<T>(map: &mut HashMap<String, T>, key: String, value: Option<T>) {
         }
     }
 }
+
+impl<T> KvCache<T>
+where
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    /// Waits until `condition` holds for the cached map, or `limit` passes; true if it holds.
+    /// Used to read one's own writes: a write returns before the watch delivers it.
+    pub async fn wait_until(
+        &self,
+        limit: Duration,
+        condition: impl Fn(&HashMap<String, T>) -> bool,
+    ) -> bool {
+        let mut changes = self.version.clone();
+        let wait = async {
+            loop {
+                if self.read(&condition) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}

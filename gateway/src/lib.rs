@@ -1,1 +1,34 @@
-//! placeholder
+//! The Switchyard gateway: the HTTP API.
+//!
+//! It speaks OpenFaaS's gateway API, so faas-cli and existing clients work unchanged:
+//!
+//! - function management (`/system/functions`, `/system/function/{name}`,
+//!   `/system/scale-function/{name}`, `/system/info`, `/system/namespaces`) behind basic auth,
+//!   with the registry kept in a NATS KV bucket so every gateway and dispatcher shares one truth;
+//! - synchronous invoke (`/function/{name}[/{path}]`): the request becomes a CloudEvent sent by
+//!   NATS request/reply to the dispatchers, and their reply becomes the response;
+//! - `/healthz` and `/metrics` (OpenFaaS metric names).
+//!
+//! Functions are run by a [`provider`]: the process provider (the default) runs each replica as a
+//! local watchdog process and publishes where it listens in the endpoint directory.
+//!
+//! ```no_run
+//! # async fn run(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! use switchyard_gateway::{Gateway, GatewayConfig};
+//! let config = GatewayConfig::new("admin", "secret");
+//! let gateway = Gateway::bind(config, nats).await?;
+//! println!("listening on {}", gateway.local_addr());
+//! gateway.run(tokio_util::sync::CancellationToken::new()).await?;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+mod config;
+mod error;
+mod metrics;
+pub mod provider;
+mod registry;
+
+pub use api::{Gateway, GatewayError};
+pub use config::{Credentials, GatewayConfig};

@@ -1,4 +1,11 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// An endpoint whose heartbeat is older than this is considered gone (its provider died without
+/// removing it). Providers refresh their endpoints well within it.
+pub const ENDPOINT_STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// Where one ready replica of a function listens. Written by the provider that runs it, read by
 /// dispatchers (to route calls) and gateways (to count available replicas).
@@ -9,6 +16,8 @@ pub struct Endpoint {
     pub replica: String,
     /// Base URL of the replica's watchdog, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// Last time the provider confirmed the replica is ready.
+    pub heartbeat: DateTime<Utc>,
 }
 
 impl Endpoint {
@@ -16,4 +25,25 @@ impl Endpoint {
     pub fn key(&self) -> String {
         format!("{}.{}", self.function, self.replica)
     }
+
+    /// True while the provider keeps confirming the replica.
+    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
+        now.signed_duration_since(self.heartbeat)
+            .to_std()
+            .map_or(true, |age| age < ENDPOINT_STALE_AFTER)
+    }
+}
+
+/// The fresh endpoints of `function` in a cached endpoint map, in key order.
+pub fn endpoints_of<'a>(
+    map: &'a std::collections::HashMap<String, Endpoint>,
+    function: &str,
+) -> Vec<&'a Endpoint> {
+    let now = Utc::now();
+    let mut found: Vec<&Endpoint> = map
+        .values()
+        .filter(|e| e.function == function && e.is_fresh(now))
+        .collect();
+    found.sort_by(|a, b| a.replica.cmp(&b.replica));
+    found
 }

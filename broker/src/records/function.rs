@@ -13,6 +13,8 @@ pub const DEFAULT_NAMESPACE: &str = "openfaas-fn";
 #[serde(rename_all = "camelCase")]
 pub struct FunctionDeployment {
     pub service: String,
+    /// The container image. Required by the Docker provider; informational for processes.
+    #[serde(default)]
     pub image: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -105,7 +107,7 @@ pub struct FunctionStatus {
     pub requests: Option<Resources>,
     #[serde(default)]
     pub read_only_root_filesystem: bool,
-    pub invocation_count: f64,
+    pub invocation_count: u64,
     pub replicas: u64,
     /// Omitted when zero, as OpenFaaS does; faas-cli says "Ready" when it is above zero.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -118,7 +120,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl FunctionStatus {
-    pub fn new(spec: &FunctionSpec, available_replicas: u64, invocation_count: f64) -> Self {
+    pub fn new(spec: &FunctionSpec, available_replicas: u64, invocation_count: u64) -> Self {
         let d = &spec.deployment;
         FunctionStatus {
             name: d.service.clone(),
@@ -220,10 +222,10 @@ mod tests {
             replicas: 1,
             created_at: Utc::now(),
         };
-        let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0.0)).expect("serializes");
+        let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert!(json.get("availableReplicas").is_none());
         assert_eq!(json["namespace"], "openfaas-fn");
-        let json = serde_json::to_value(FunctionStatus::new(&spec, 2, 3.0)).expect("serializes");
+        let json = serde_json::to_value(FunctionStatus::new(&spec, 2, 3)).expect("serializes");
         assert_eq!(json["availableReplicas"], 2);
     }
 }

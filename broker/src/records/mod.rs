@@ -3,7 +3,7 @@
 mod endpoint;
 mod function;
 
-pub use endpoint::Endpoint;
+pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
     resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
     FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE,

@@ -1,0 +1,166 @@
+//! Forwarding an invocation to a watchdog over HTTP, and deciding what the caller hears.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use switchyard_broker::invocation::{CallReply, Invocation};
+use switchyard_broker::records::Endpoint;
+
+/// A pooled keep-alive HTTP client to watchdogs.
+pub(crate) struct Forwarder {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// What went wrong delivering a call to one replica.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ForwardError {
+    /// The replica could not be reached at all: another replica may do.
+    #[error("cannot connect to {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("function did not answer within the upstream timeout")]
+    Timeout,
+    #[error("function's answer could not be read: {0}")]
+    Broken(String),
+    #[error("function's answer exceeds the {0}-byte limit")]
+    TooLarge(usize),
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+}
+
+impl ForwardError {
+    /// The answer the caller gets.
+    pub(crate) fn reply(&self, function: &str) -> CallReply {
+        let status = match self {
+            ForwardError::Unreachable { .. } => 502,
+            ForwardError::Timeout => 504,
+            ForwardError::Broken(_) | ForwardError::TooLarge(_) => 502,
+            ForwardError::BadRequest(_) => 400,
+        };
+        CallReply::internal(status, format!("function `{function}`: {self}\n"))
+    }
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+impl Forwarder {
+    pub(crate) fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Forwarder { client }
+    }
+
+    /// Sends `invocation` to `endpoint`; the answer body may be at most `max_answer` bytes.
+    pub(crate) async fn call(
+        &self,
+        endpoint: &Endpoint,
+        invocation: &Invocation,
+        timeout: Duration,
+        max_answer: usize,
+    ) -> Result<CallReply, ForwardError> {
+        let request = build_request(endpoint, invocation)?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    ForwardError::Unreachable {
+                        url: endpoint.url.clone(),
+                        reason: source_text(&e),
+                    }
+                } else {
+                    ForwardError::Broken(source_text(&e))
+                }
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, max_answer)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        ForwardError::TooLarge(max_answer)
+                    } else {
+                        ForwardError::Broken(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            Ok(CallReply {
+                status: parts.status.as_u16(),
+                headers,
+                body,
+                internal: false,
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| ForwardError::Timeout)?
+    }
+}
+
+fn build_request(
+    endpoint: &Endpoint,
+    invocation: &Invocation,
+) -> Result<Request<Full<Bytes>>, ForwardError> {
+    let bad = |e: &dyn std::fmt::Display| ForwardError::BadRequest(e.to_string());
+    let mut target = format!("{}{}", endpoint.url.trim_end_matches('/'), invocation.path);
+    if let Some(query) = &invocation.query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let uri: Uri = target.parse().map_err(|e| bad(&e))?;
+    let method = Method::from_bytes(invocation.method.as_bytes()).map_err(|e| bad(&e))?;
+    let mut request = Request::builder().method(method).uri(uri);
+    let headers = request
+        .headers_mut()
+        .ok_or_else(|| bad(&"invalid request"))?;
+    for (name, value) in &invocation.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if let Some(content_type) = &invocation.content_type {
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+    }
+    request
+        .body(Full::new(invocation.body.clone()))
+        .map_err(|e| bad(&e))
+}
+
+/// The innermost cause, which says what actually happened (hyper's outer message does not).
+fn source_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}

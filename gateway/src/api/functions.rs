@@ -1,0 +1,179 @@
+//! Function management, as OpenFaaS's gateway does it and faas-cli expects.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use switchyard_broker::records::{
+    endpoints_of, resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
+    FunctionStatus, DEFAULT_NAMESPACE,
+};
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// More replicas than this per function is refused.
+const MAX_REPLICAS: u32 = 100;
+
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<FunctionStatus>> {
+    Json(
+        state
+            .registry
+            .list()
+            .iter()
+            .map(|spec| status_of(&state, spec))
+            .collect(),
+    )
+}
+
+pub(crate) async fn status(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<FunctionStatus>, ApiError> {
+    let name = resolve(&name)?;
+    let spec = state
+        .registry
+        .get(name)
+        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?;
+    Ok(Json(status_of(&state, &spec)))
+}
+
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let deployment = checked_deployment(&state, &body)?;
+    let spec = FunctionSpec {
+        replicas: FunctionSpec::initial_replicas(&deployment),
+        deployment,
+        created_at: Utc::now(),
+    };
+    state.registry.create(&spec).await?;
+    tracing::info!(
+        function = spec.name(),
+        replicas = spec.replicas,
+        "function deployed"
+    );
+    Ok(StatusCode::ACCEPTED)
+}
+
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let deployment = checked_deployment(&state, &body)?;
+    let name = deployment.service.clone();
+    state
+        .registry
+        .update(&name, |current| FunctionSpec {
+            deployment: deployment.clone(),
+            ..current
+        })
+        .await?;
+    tracing::info!(function = %name, "function updated");
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteRequest {
+    function_name: String,
+}
+
+pub(crate) async fn remove(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: DeleteRequest = parse(&body, "delete request")?;
+    let name = resolve(&request.function_name)?;
+    state.registry.delete(name).await?;
+    tracing::info!(function = %name, "function removed");
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ScaleRequest {
+    replicas: i64,
+}
+
+pub(crate) async fn scale(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let name = resolve(&name)?;
+    let request: ScaleRequest = parse(&body, "scale request")?;
+    let spec = state
+        .registry
+        .get(name)
+        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?;
+    let max = spec
+        .deployment
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("com.openfaas.scale.max"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(MAX_REPLICAS)
+        .min(MAX_REPLICAS);
+    let replicas = u32::try_from(request.replicas)
+        .ok()
+        .filter(|r| *r <= max)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "replicas must be between 0 and {max}, got {}",
+                request.replicas
+            ))
+        })?;
+    state
+        .registry
+        .update(name, |current| FunctionSpec {
+            replicas,
+            ..current
+        })
+        .await?;
+    tracing::info!(function = %name, replicas, "function scaled");
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn status_of(state: &AppState, spec: &FunctionSpec) -> FunctionStatus {
+    let available = state
+        .endpoints
+        .read(|map| endpoints_of(map, spec.name()).len()) as u64;
+    FunctionStatus::new(spec, available, state.metrics.invocation_count(spec.name()))
+}
+
+fn resolve(name: &str) -> Result<&str, ApiError> {
+    resolve_function_name(name).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown namespace in `{name}`: the only namespace is `{DEFAULT_NAMESPACE}`"
+        ))
+    })
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))
+}
+
+/// Parses and validates a deployment: name rule, namespace, and what the provider needs.
+fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeployment, ApiError> {
+    let mut deployment: FunctionDeployment = parse(body, "function deployment")?;
+    validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match deployment.namespace.as_deref() {
+        None | Some("") | Some(DEFAULT_NAMESPACE) => deployment.namespace = None,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "namespace `{other}` does not exist: the only namespace is `{DEFAULT_NAMESPACE}`"
+            )))
+        }
+    }
+    state
+        .provider
+        .validate(&deployment)
+        .map_err(ApiError::BadRequest)?;
+    Ok(deployment)
+}

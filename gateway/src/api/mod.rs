@@ -1,0 +1,147 @@
+//! The HTTP API: routes, shared state, and the server's life cycle.
+
+mod functions;
+mod invoke;
+mod system;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_nats::{jetstream, Client};
+use axum::routing::{any, get, post};
+use axum::Router;
+use switchyard_broker::buckets;
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::records::Endpoint;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::require_basic_auth;
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::provider::ProviderKind;
+use crate::registry::Registry;
+
+/// Headroom kept in each NATS message for the invocation's headers.
+const HEADER_ROOM: usize = 64 * 1024;
+
+pub(crate) struct AppState {
+    pub(crate) config: GatewayConfig,
+    pub(crate) provider: ProviderKind,
+    pub(crate) nats: Client,
+    pub(crate) registry: Registry,
+    pub(crate) endpoints: KvCache<Endpoint>,
+    pub(crate) metrics: Metrics,
+}
+
+/// Why the gateway could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Bucket(#[from] buckets::BucketError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A bound gateway, ready to serve.
+pub struct Gateway {
+    listener: TcpListener,
+    router: Router,
+    shutdown_caches: CancellationToken,
+}
+
+impl Gateway {
+    /// Opens the registry, binds the listener (port 0 picks a free one) and builds the routes.
+    pub async fn bind(
+        config: GatewayConfig,
+        provider: ProviderKind,
+        nats: Client,
+    ) -> Result<Self, GatewayError> {
+        let js = jetstream::new(nats.clone());
+        let shutdown_caches = CancellationToken::new();
+        let functions = buckets::functions(&js).await?;
+        let registry = Registry::new(
+            functions.clone(),
+            KvCache::start(functions, shutdown_caches.clone()).await,
+        );
+        let endpoints =
+            KvCache::start(buckets::endpoints(&js).await?, shutdown_caches.clone()).await;
+        let mut config = config;
+        let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
+        if config.max_body_bytes > ceiling {
+            tracing::info!(
+                configured = config.max_body_bytes,
+                ceiling,
+                "body limit lowered to fit the NATS max payload"
+            );
+            config.max_body_bytes = ceiling;
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| GatewayError::Bind {
+                    address: config.listen,
+                    source,
+                })?;
+        let credentials = config.credentials.clone();
+        let state = Arc::new(AppState {
+            config,
+            provider,
+            nats,
+            registry,
+            endpoints,
+            metrics: Metrics::new(),
+        });
+        let system = Router::new()
+            .route(
+                "/system/functions",
+                get(functions::list)
+                    .post(functions::create)
+                    .put(functions::update)
+                    .delete(functions::remove),
+            )
+            .route("/system/function/{name}", get(functions::status))
+            .route("/system/scale-function/{name}", post(functions::scale))
+            .route("/system/info", get(system::info))
+            .route("/system/namespaces", get(system::namespaces))
+            .route_layer(axum::middleware::from_fn_with_state(
+                credentials,
+                require_basic_auth,
+            ));
+        let router = Router::new()
+            .merge(system)
+            .route("/function/{name}", any(invoke::invoke))
+            .route("/function/{name}/", any(invoke::invoke))
+            .route("/function/{name}/{*path}", any(invoke::invoke))
+            .route("/healthz", get(system::healthz))
+            .route("/metrics", get(system::metrics))
+            .with_state(state);
+        Ok(Gateway {
+            listener,
+            router,
+            shutdown_caches,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// Serves until `shutdown` fires, then stops accepting and finishes requests in flight.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), GatewayError> {
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .map_err(GatewayError::Serve);
+        self.shutdown_caches.cancel();
+        tracing::info!("gateway stopped");
+        result
+    }
+}

@@ -1,0 +1,53 @@
+//! `/system/info`, `/system/namespaces`, `/healthz`, `/metrics`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use switchyard_broker::records::{endpoints_of, DEFAULT_NAMESPACE};
+
+use super::AppState;
+use crate::metrics::metric_name;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What `faas-cli version` reads.
+pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "provider": {
+            "provider": "switchyard",
+            "orchestration": state.provider.name(),
+            "version": { "release": VERSION, "sha": "" }
+        },
+        "version": { "release": VERSION, "sha": "", "commit_message": "" },
+        "arch": std::env::consts::ARCH,
+    }))
+}
+
+pub(crate) async fn namespaces() -> Json<Vec<&'static str>> {
+    Json(vec![DEFAULT_NAMESPACE])
+}
+
+pub(crate) async fn healthz() -> &'static str {
+    "OK"
+}
+
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    for spec in state.registry.list() {
+        let ready = state
+            .endpoints
+            .read(|map| endpoints_of(map, spec.name()).len());
+        state
+            .metrics
+            .service_count
+            .with_label_values(&[&metric_name(spec.name())])
+            .set(ready as f64);
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,96 @@
+//! Gateway metrics, with OpenFaaS's names.
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    pub(crate) invocations: IntCounterVec,
+    pub(crate) started: IntCounterVec,
+    pub(crate) seconds: HistogramVec,
+    pub(crate) service_count: GaugeVec,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let registry = Registry::new();
+        let invocations = IntCounterVec::new(
+            Opts::new(
+                "gateway_function_invocation_total",
+                "Function invocations by status code",
+            ),
+            &["function_name", "code"],
+        )
+        .expect("static metric definition");
+        let started = IntCounterVec::new(
+            Opts::new(
+                "gateway_function_invocation_started",
+                "Function invocations started",
+            ),
+            &["function_name"],
+        )
+        .expect("static metric definition");
+        let seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "gateway_functions_seconds",
+                "Function invocation time taken",
+            ),
+            &["function_name", "code"],
+        )
+        .expect("static metric definition");
+        let service_count = GaugeVec::new(
+            Opts::new("gateway_service_count", "Ready replicas per function"),
+            &["function_name"],
+        )
+        .expect("static metric definition");
+        for collector in [
+            Box::new(invocations.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(started.clone()),
+            Box::new(seconds.clone()),
+            Box::new(service_count.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            invocations,
+            started,
+            seconds,
+            service_count,
+        }
+    }
+
+    /// Invocations of `function` so far, all status codes together.
+    pub(crate) fn invocation_count(&self, function: &str) -> u64 {
+        let label = metric_name(function);
+        self.registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == "gateway_function_invocation_total")
+            .flat_map(|family| family.get_metric())
+            .filter(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "function_name" && l.value() == label)
+            })
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+/// Functions are labelled `name.namespace`, as OpenFaaS does.
+pub(crate) fn metric_name(function: &str) -> String {
+    format!(
+        "{function}.{}",
+        switchyard_broker::records::DEFAULT_NAMESPACE
+    )
+}

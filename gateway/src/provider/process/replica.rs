@@ -1,0 +1,229 @@
+//! One replica: a watchdog process, kept running and listed in the endpoint directory while ready.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use switchyard_broker::records::{Endpoint, FunctionDeployment};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::probe::Prober;
+use super::{fprocess, Shared};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A watchdog that ran this long before dying is restarted without delay.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// How long a new watchdog may take to become ready before it is restarted.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+const READY_POLL: Duration = Duration::from_millis(25);
+/// How often a ready replica is probed and its endpoint heartbeat refreshed.
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Time a watchdog gets to drain after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+pub(crate) struct Replica {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Replica {
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        function: &str,
+        index: usize,
+        deployment: &FunctionDeployment,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let supervisor = Supervisor {
+            shared,
+            function: function.to_string(),
+            replica: format!("r{index}"),
+            deployment: deployment.clone(),
+            prober: Prober::new(),
+            stop: stop.clone(),
+        };
+        let span = tracing::info_span!("replica", function = %function, replica = index);
+        let task = tokio::spawn(supervisor.run().instrument(span));
+        Replica { stop, task }
+    }
+
+    /// Unlists the replica, stops its watchdog gracefully, and waits until it has exited.
+    pub(crate) async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+struct Supervisor {
+    shared: Arc<Shared>,
+    function: String,
+    replica: String,
+    deployment: FunctionDeployment,
+    prober: Prober,
+    stop: CancellationToken,
+}
+
+enum Ended {
+    Stopped,
+    Died,
+}
+
+impl Supervisor {
+    async fn run(self) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Instant::now();
+            match self.run_once().await {
+                Ended::Stopped => return,
+                Ended::Died => {
+                    if started.elapsed() > STABLE_AFTER {
+                        backoff = FIRST_BACKOFF;
+                    }
+                    tracing::warn!(?backoff, "watchdog died; restarting");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.stop.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Runs one watchdog process from start to exit.
+    async fn run_once(&self) -> Ended {
+        let port = match free_port() {
+            Ok(port) => port,
+            Err(error) => {
+                tracing::error!(%error, "no free port");
+                return Ended::Died;
+            }
+        };
+        let mut child = match self.command(port).spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                tracing::error!(%error, "cannot start watchdog");
+                return Ended::Died;
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        tracing::info!(pid = child.id(), %url, "watchdog started");
+        let mut listed = false;
+        let mut ready_deadline = Some(Instant::now() + READY_WITHIN);
+        let mut next_check = tokio::time::Instant::now();
+        let ended = loop {
+            tokio::select! {
+                status = child.wait() => {
+                    tracing::warn!(?status, "watchdog exited");
+                    break Ended::Died;
+                }
+                () = self.stop.cancelled() => break Ended::Stopped,
+                () = tokio::time::sleep_until(next_check) => {}
+            }
+            let ready = self.prober.ready(&url).await;
+            if ready {
+                ready_deadline = None;
+                // Every check refreshes the heartbeat, so the listing never goes stale.
+                listed = self.list(&url).await || listed;
+            } else if listed {
+                tracing::warn!("watchdog not ready; unlisted until it is");
+                self.unlist().await;
+                listed = false;
+            }
+            if ready_deadline.is_some_and(|d| Instant::now() > d) {
+                tracing::error!(within = ?READY_WITHIN, "watchdog never became ready; restarting it");
+                break Ended::Died;
+            }
+            let wait = if ready_deadline.is_some() {
+                READY_POLL
+            } else {
+                CHECK_EVERY
+            };
+            next_check = tokio::time::Instant::now() + wait;
+        };
+        self.unlist().await;
+        terminate(&mut child).await;
+        ended
+    }
+
+    fn command(&self, port: u16) -> Command {
+        let argv = &self.shared.config.watchdog_command;
+        let mut command = Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
+            .envs(self.deployment.env_vars.iter().flatten())
+            .env("fprocess", fprocess(&self.deployment).unwrap_or_default())
+            .env("port", port.to_string())
+            .env("listen_host", "127.0.0.1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; the child dies with us instead of lingering.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        command
+    }
+
+    async fn list(&self, url: &str) -> bool {
+        let endpoint = Endpoint {
+            function: self.function.clone(),
+            replica: self.replica.clone(),
+            url: url.to_string(),
+            heartbeat: Utc::now(),
+        };
+        let Ok(value) = serde_json::to_vec(&endpoint) else {
+            return false;
+        };
+        match self
+            .shared
+            .endpoints
+            .put(endpoint.key(), Bytes::from(value))
+            .await
+        {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list endpoint");
+                false
+            }
+        }
+    }
+
+    async fn unlist(&self) {
+        let key = format!("{}.{}", self.function, self.replica);
+        if let Err(error) = self.shared.endpoints.delete(&key).await {
+            tracing::warn!(%error, "cannot unlist endpoint");
+        }
+    }
+}
+
+/// SIGTERM (the watchdog drains), then SIGKILL if it takes too long.
+async fn terminate(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("watchdog did not stop in time; killing it");
+        let _ = child.kill().await;
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

@@ -1,0 +1,185 @@
+//! The commands that run Switchyard's parts, alone or together, and their shutdown order.
+//!
+//! On SIGTERM or Ctrl-C: the gateway stops accepting and the dispatcher stops taking calls, both
+//! finish what is in flight; then the provider stops the function replicas (each watchdog
+//! drains); then the NATS server started by `up`, if any, stops.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
+use switchyard_gateway::provider::process::{ProcessProvider, ProcessProviderConfig};
+use switchyard_gateway::provider::ProviderKind;
+use switchyard_gateway::{Gateway, GatewayConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::credentials::{self, Source};
+use crate::nats;
+use crate::nats_server::NatsServer;
+use crate::settings::Settings;
+
+const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// `switchyard up`: everything in one process.
+pub async fn up(settings: Settings) -> anyhow::Result<()> {
+    let (credentials, password_source) = credentials::resolve(&settings)?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    let nats_server = match &settings.nats_url {
+        Some(_) => None,
+        None => Some(
+            NatsServer::start(
+                &settings.nats_server_bin,
+                settings.nats_listen,
+                &settings.data_dir,
+            )
+            .await?,
+        ),
+    };
+    let nats_url = settings
+        .nats_url
+        .clone()
+        .or_else(|| nats_server.as_ref().map(|s| s.url.clone()))
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+
+    let front = CancellationToken::new();
+    let back = CancellationToken::new();
+    spawn_signal_handler(front.clone());
+    let client = nats::connect(&nats_url, "switchyard", &front).await?;
+    let provider = start_provider(&settings, client.clone(), back.clone()).await?;
+    let dispatcher =
+        Dispatcher::start(client.clone(), dispatcher_config(&settings), front.clone()).await?;
+    let gateway = Gateway::bind(
+        gateway_config(&settings, credentials.clone()),
+        settings.provider,
+        client.clone(),
+    )
+    .await?;
+
+    println!("Switchyard is up.");
+    println!("  gateway:  http://{}", gateway.local_addr());
+    match &nats_server {
+        Some(server) => println!(
+            "  NATS:     {nats_url} (started by switchyard; data in {})",
+            server.store_dir.display()
+        ),
+        None => println!("  NATS:     {nats_url}"),
+    }
+    match &password_source {
+        Source::Configured => println!(
+            "  admin:    user `{}`, password from SWITCHYARD_ADMIN_PASSWORD",
+            credentials.user
+        ),
+        Source::File(path) => println!(
+            "  admin:    user `{}`, password in {}",
+            credentials.user,
+            path.display()
+        ),
+    }
+    println!("  provider: {}", settings.provider.name());
+    println!("Stop with Ctrl-C or SIGTERM.");
+
+    gateway.run(front.clone()).await?;
+    dispatcher.wait().await;
+    back.cancel();
+    provider.wait().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    if let Some(server) = nats_server {
+        server.stop().await;
+    }
+    tracing::info!("switchyard stopped");
+    Ok(())
+}
+
+/// `switchyard gateway`: the HTTP API and the function provider.
+pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
+    let (credentials, password_source) = credentials::resolve(&settings)?;
+    let front = CancellationToken::new();
+    let back = CancellationToken::new();
+    spawn_signal_handler(front.clone());
+    let nats_url = settings
+        .nats_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let client = nats::connect(&nats_url, "switchyard-gateway", &front).await?;
+    let provider = start_provider(&settings, client.clone(), back.clone()).await?;
+    let gateway = Gateway::bind(
+        gateway_config(&settings, credentials.clone()),
+        settings.provider,
+        client.clone(),
+    )
+    .await?;
+    tracing::info!(address = %gateway.local_addr(), nats = %nats_url, "gateway listening");
+    if let Source::File(path) = password_source {
+        tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
+    }
+    gateway.run(front).await?;
+    back.cancel();
+    provider.wait().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    Ok(())
+}
+
+/// `switchyard dispatcher`: takes calls off NATS and delivers them.
+pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let nats_url = settings
+        .nats_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let client = nats::connect(&nats_url, "switchyard-dispatcher", &shutdown).await?;
+    let dispatcher =
+        Dispatcher::start(client.clone(), dispatcher_config(&settings), shutdown).await?;
+    dispatcher.wait().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    Ok(())
+}
+
+async fn start_provider(
+    settings: &Settings,
+    client: async_nats::Client,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ProcessProvider> {
+    match settings.provider {
+        ProviderKind::Process => {
+            let program = std::env::current_exe()
+                .context("cannot find the switchyard binary to run watchdogs")?;
+            let config = ProcessProviderConfig {
+                watchdog_command: vec![
+                    program.to_string_lossy().into_owned(),
+                    "watchdog".to_string(),
+                ],
+            };
+            Ok(ProcessProvider::start(client, config, shutdown).await?)
+        }
+    }
+}
+
+fn gateway_config(
+    settings: &Settings,
+    credentials: switchyard_gateway::Credentials,
+) -> GatewayConfig {
+    GatewayConfig {
+        listen: settings.listen,
+        credentials,
+        max_body_bytes: settings.max_body_bytes,
+        upstream_timeout: settings.upstream_timeout,
+    }
+}
+
+fn dispatcher_config(settings: &Settings) -> DispatcherConfig {
+    DispatcherConfig {
+        upstream_timeout: settings.upstream_timeout,
+        ..DispatcherConfig::default()
+    }
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        switchyard_watchdog::shutdown_signal().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}

@@ -1,0 +1,143 @@
+//! Settings: flags, environment variables, and an optional TOML file, in that order of precedence.
+//!
+//! The TOML file (`--config FILE` or `SWITCHYARD_CONFIG`) uses the flag names with underscores
+//! (`listen = "127.0.0.1:9000"`, `upstream_timeout = "30s"`); each key is turned into its
+//! environment variable unless that variable is already set, so a flag still wins over both.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, CommandFactory};
+use switchyard_gateway::provider::ProviderKind;
+
+/// Settings shared by `up`, `gateway` and `dispatcher`.
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// Optional TOML file with any of these settings (keys are the flag names with underscores).
+    #[arg(long, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Gateway listen address. Beyond loopback only with SWITCHYARD_ADMIN_PASSWORD set.
+    #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// NATS server to use. `up` starts its own when this is unset; `gateway` and `dispatcher`
+    /// default to nats://127.0.0.1:4222.
+    #[arg(long, env = "SWITCHYARD_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// Where Switchyard keeps its data (NATS storage, the generated admin password, logs).
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./.switchyard")]
+    pub data_dir: PathBuf,
+
+    /// User name for basic auth on /system/*.
+    #[arg(long, env = "SWITCHYARD_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+
+    /// Password for basic auth on /system/*. When unset, one is generated and stored in
+    /// <data dir>/admin-password.
+    #[arg(long, env = "SWITCHYARD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// What runs functions: `process` (local watchdog processes).
+    #[arg(long, env = "SWITCHYARD_PROVIDER", default_value = "process")]
+    pub provider: ProviderKind,
+
+    /// Largest invoke request body in bytes (413 above). Never more than the NATS server's max
+    /// payload less 64 KiB for headers.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// How long a synchronous call may take before the caller gets 504 (seconds, or a Go
+    /// duration such as 1m30s).
+    #[arg(long, env = "SWITCHYARD_UPSTREAM_TIMEOUT", default_value = "60s", value_parser = duration)]
+    pub upstream_timeout: Duration,
+
+    /// The nats-server program `up` starts when SWITCHYARD_NATS_URL is unset.
+    #[arg(
+        long,
+        env = "SWITCHYARD_NATS_SERVER_BIN",
+        default_value = "nats-server"
+    )]
+    pub nats_server_bin: PathBuf,
+
+    /// Where the NATS server started by `up` listens (always loopback unless you say otherwise).
+    #[arg(long, env = "SWITCHYARD_NATS_LISTEN", default_value = "127.0.0.1:4222")]
+    pub nats_listen: SocketAddr,
+
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `switchyard_dispatcher=debug`).
+    /// RUST_LOG, when set, takes precedence.
+    #[arg(long, env = "SWITCHYARD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    switchyard_watchdog::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// Loads the TOML file named by `--config`/`SWITCHYARD_CONFIG` into environment variables.
+pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
+    let from_args = args.iter().enumerate().find_map(|(i, arg)| {
+        arg.strip_prefix("--config=")
+            .map(str::to_string)
+            .or_else(|| {
+                (arg == "--config")
+                    .then(|| args.get(i + 1).cloned())
+                    .flatten()
+            })
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("SWITCHYARD_CONFIG").ok()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config file {path}"))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("config file {path} is not valid TOML"))?;
+    let known = known_variables();
+    for (key, value) in table {
+        let variable = format!("SWITCHYARD_{}", key.to_ascii_uppercase());
+        if !known.contains(&variable) {
+            bail!(
+                "config file {path}: unknown setting `{key}`; known settings: {}",
+                known
+                    .iter()
+                    .map(|v| v.trim_start_matches("SWITCHYARD_").to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => bail!(
+                "config file {path}: `{key}` must be a string, number or boolean, not {}",
+                other.type_str()
+            ),
+        };
+        if std::env::var_os(&variable).is_none() {
+            // SAFETY: called at start-up, before any other thread exists.
+            unsafe { std::env::set_var(&variable, value) };
+        }
+    }
+    Ok(())
+}
+
+/// The environment variable of every setting.
+fn known_variables() -> Vec<String> {
+    #[derive(clap::Parser)]
+    struct Probe {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    Probe::command()
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .filter(|env| env != "SWITCHYARD_CONFIG")
+        .collect()
+}
