@@ -1,1 +1,347 @@
-fn main() {}
+//! Synchronous invoke through the gateway against a direct call to the same watchdog.
+//!
+//! Starts a real nats-server and `switchyard up`, deploys an http-mode function (a trivial echo
+//! upstream) and a fork-mode function (`cat`), then measures each at concurrency 1 and 64 with a
+//! 100-byte body, direct to the watchdog and through the gateway, in the same run. Reports
+//! requests/s, p50 and p99, the gateway/direct ratios, and the RSS of an idle watchdog.
+//!
+//! Run with `./scripts/bench` (it builds the echo upstream first). `BENCH_SECONDS` sets the
+//! length of each measurement (default 5).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use switchyard_broker::records::Endpoint;
+
+const PASSWORD: &str = "bench";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SAFETY: signalling a child this benchmark started.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .ok_or("no target dir")?;
+    let echo_upstream: PathBuf = profile_dir.join("examples").join("echo_upstream");
+    if !echo_upstream.exists() {
+        return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
+    }
+    let dir = std::env::temp_dir().join(format!("sy-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+
+    let nats_port = free_port();
+    let _nats = Killed(
+        Command::new("nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &nats_port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(dir.join("nats"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let gateway_port = free_port();
+    let switchyard = Killed(
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("up")
+            .env(
+                "SWITCHYARD_NATS_URL",
+                format!("nats://127.0.0.1:{nats_port}"),
+            )
+            .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{gateway_port}"))
+            .env("SWITCHYARD_DATA_DIR", dir.join("data"))
+            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let gateway = format!("http://127.0.0.1:{gateway_port}");
+    let http = reqwest::Client::new();
+    wait(|| async { http.get(format!("{gateway}/healthz")).send().await.is_ok() }).await?;
+
+    let upstream_url = format!("http://127.0.0.1:{}", free_port());
+    for body in [
+        serde_json::json!({ "service": "http-echo", "envProcess": echo_upstream.to_string_lossy(),
+                            "envVars": { "mode": "http", "upstream_url": upstream_url } }),
+        serde_json::json!({ "service": "fork-cat", "envProcess": "cat" }),
+    ] {
+        let response = http
+            .post(format!("{gateway}/system/functions"))
+            .basic_auth("admin", Some(PASSWORD))
+            .json(&body)
+            .send()
+            .await?;
+        if response.status() != 202 {
+            return Err(format!("deploy failed: {}", response.text().await?).into());
+        }
+    }
+    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}")).await?;
+    let endpoints = async_nats::jetstream::new(nats)
+        .get_key_value("sy_endpoints")
+        .await?;
+    let mut direct = Vec::new();
+    for function in ["http-echo", "fork-cat"] {
+        let mut url = None;
+        wait(|| async {
+            url = match endpoints.get(format!("{function}.r0")).await {
+                Ok(Some(value)) => serde_json::from_slice::<Endpoint>(&value)
+                    .ok()
+                    .map(|e| e.url),
+                _ => None,
+            };
+            url.is_some()
+        })
+        .await?;
+        direct.push(url.unwrap_or_default());
+    }
+    // Let the replicas settle, then read the idle watchdogs' memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss = watchdog_rss_kib(switchyard.0.id());
+
+    let client = Client::builder(TokioExecutor::new()).build({
+        let mut c = HttpConnector::new();
+        c.set_nodelay(true);
+        c
+    });
+    let client: Arc<Client<HttpConnector, Full<Bytes>>> = Arc::new(client);
+    let body = Bytes::from(vec![b'x'; 100]);
+    let duration = Duration::from_secs(seconds);
+
+    println!(
+        "# Sync invoke: gateway vs direct watchdog ({seconds}s per measurement, 100-byte body)"
+    );
+    println!();
+    println!("| function | concurrency | direct req/s | gateway req/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut floors = Vec::new();
+    for (function, direct_url) in ["http-echo", "fork-cat"].iter().zip(&direct) {
+        for concurrency in [1usize, 64] {
+            let direct_result = load(
+                client.clone(),
+                format!("{direct_url}/"),
+                body.clone(),
+                concurrency,
+                duration,
+            )
+            .await;
+            let gateway_result = load(
+                client.clone(),
+                format!("{gateway}/function/{function}"),
+                body.clone(),
+                concurrency,
+                duration,
+            )
+            .await;
+            let ratio = gateway_result.rps / direct_result.rps.max(f64::MIN_POSITIVE);
+            let added_p50 = gateway_result.p50.saturating_sub(direct_result.p50);
+            println!(
+                "| {function} | {concurrency} | {:.0} | {:.0} | {:.2} | {:?} | {:?} | {:?} | {:?} | {:?} |",
+                direct_result.rps, gateway_result.rps, ratio, direct_result.p50, gateway_result.p50, added_p50,
+                direct_result.p99, gateway_result.p99
+            );
+            if direct_result.errors + gateway_result.errors > 0 {
+                println!(
+                    "  (errors: direct {}, gateway {})",
+                    direct_result.errors, gateway_result.errors
+                );
+            }
+            if concurrency == 64 {
+                floors.push((
+                    format!("{function} c64 gateway/direct throughput ≥ 0.25"),
+                    ratio >= 0.25,
+                    format!("{ratio:.2}"),
+                ));
+            } else {
+                floors.push((
+                    format!("{function} c1 added p50 ≤ 1 ms"),
+                    added_p50 <= Duration::from_millis(1),
+                    format!("{added_p50:?}"),
+                ));
+            }
+        }
+    }
+    println!();
+    let max_rss = rss.iter().copied().max().unwrap_or(0);
+    println!(
+        "Idle watchdog RSS: {} KiB each ({} watchdogs)",
+        rss.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        rss.len()
+    );
+    floors.push((
+        "idle watchdog RSS < 10 MB".into(),
+        max_rss > 0 && max_rss < 10 * 1024,
+        format!("{max_rss} KiB"),
+    ));
+    println!();
+    println!("| floor | measured | met |");
+    println!("|---|---|---|");
+    for (floor, met, measured) in &floors {
+        println!(
+            "| {floor} | {measured} | {} |",
+            if *met { "yes" } else { "NO" }
+        );
+    }
+    drop(switchyard);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+struct LoadResult {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// `concurrency` workers POST `body` to `url` back to back for `duration` (after a 1 s warm-up).
+async fn load(
+    client: Arc<Client<HttpConnector, Full<Bytes>>>,
+    url: String,
+    body: Bytes,
+    concurrency: usize,
+    duration: Duration,
+) -> LoadResult {
+    let warm_up_end = Instant::now() + Duration::from_secs(1);
+    let end = warm_up_end + duration;
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.clone();
+        let body = body.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    break;
+                }
+                let request = hyper::Request::post(url.as_str()).body(Full::new(body.clone()));
+                let ok = match request {
+                    Ok(request) => match client.request(request).await {
+                        Ok(response) => {
+                            let ok = response.status().is_success();
+                            ok && response.into_body().collect().await.is_ok()
+                        }
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                };
+                if started >= warm_up_end {
+                    if ok {
+                        latencies.push(started.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        if let Ok((mut l, e)) = worker.await {
+            latencies.append(&mut l);
+            errors += e;
+        }
+    }
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    LoadResult {
+        rps: latencies.len() as f64 / duration.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+        errors,
+    }
+}
+
+async fn wait<F, Fut>(mut check: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        if Instant::now() > deadline {
+            return Err("timed out waiting for Switchyard".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// VmRSS (KiB) of each watchdog process started by `parent`.
+fn watchdog_rss_kib(parent: u32) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("watchdog")
+        })
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .collect()
+}

@@ -14,9 +14,9 @@
 //!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use switchyard_gateway::{Gateway, GatewayConfig};
+//! use switchyard_gateway::{provider::ProviderKind, Gateway, GatewayConfig};
 //! let config = GatewayConfig::new("admin", "secret");
-//! let gateway = Gateway::bind(config, nats).await?;
+//! let gateway = Gateway::bind(config, ProviderKind::Process, nats).await?;
 //! println!("listening on {}", gateway.local_addr());
 //! gateway.run(tokio_util::sync::CancellationToken::new()).await?;
 //! # Ok(()) }

