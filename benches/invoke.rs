@@ -120,18 +120,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut direct = Vec::new();
     for function in ["http-echo", "fork-cat"] {
-        let mut url = None;
-        wait(|| async {
-            url = match endpoints.get(format!("{function}.r0")).await {
-                Ok(Some(value)) => serde_json::from_slice::<Endpoint>(&value)
-                    .ok()
-                    .map(|e| e.url),
-                _ => None,
-            };
-            url.is_some()
-        })
-        .await?;
-        direct.push(url.unwrap_or_default());
+        direct.push(endpoint_url(&endpoints, function).await?);
     }
     // Let the replicas settle, then read the idle watchdogs' memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -300,6 +289,23 @@ async fn load(
         p50: pick(0.50),
         p99: pick(0.99),
         errors,
+    }
+}
+
+/// The URL of replica 0 of `function`, once the provider lists it.
+async fn endpoint_url(
+    endpoints: &async_nats::jetstream::kv::Store,
+    function: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(value)) = endpoints.get(format!("{function}.r0")).await {
+            return Ok(serde_json::from_slice::<Endpoint>(&value)?.url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{function} never became ready").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
