@@ -15,6 +15,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::{Config, Mode};
 use crate::duration::parse_duration;
@@ -233,10 +234,22 @@ async fn invoke(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_duration(v).ok());
     let deadline = shared.config.deadline(requested);
-    let response = match &shared.proxy {
-        Some(proxy) => proxy::Proxy::forward(proxy, request, deadline).await,
-        None => fork::handle(&shared.config, request, deadline).await,
-    };
+    // The gateway's call id ties the watchdog's log lines to the caller's request.
+    let call_id = request
+        .headers()
+        .get("x-call-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let span = tracing::info_span!("request", call_id = %call_id);
+    let response = async {
+        match &shared.proxy {
+            Some(proxy) => proxy::Proxy::forward(proxy, request, deadline).await,
+            None => fork::handle(&shared.config, request, deadline).await,
+        }
+    }
+    .instrument(span)
+    .await;
     shared.metrics.in_flight.dec();
     let code = response.status().as_u16().to_string();
     shared
