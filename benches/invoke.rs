@@ -8,9 +8,10 @@
 //! Run with `./scripts/bench` (it builds the echo upstream first). `BENCH_SECONDS` sets the
 //! length of each measurement (default 5).
 
-use std::net::TcpListener;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,30 +21,11 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use switchyard_broker::records::Endpoint;
 
-const PASSWORD: &str = "bench";
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        // SAFETY: signalling a child this benchmark started.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,62 +42,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if !echo_upstream.exists() {
         return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
     }
-    let dir = std::env::temp_dir().join(format!("sy-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let nats = common::Nats::start();
+    let switchyard = common::Switchyard::up(&nats);
+    let api = switchyard.api();
+    let gateway = api.url("");
 
-    let nats_port = free_port();
-    let _nats = Killed(
-        Command::new("nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &nats_port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(dir.join("nats"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let gateway_port = free_port();
-    let switchyard = Killed(
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .arg("up")
-            .env(
-                "SWITCHYARD_NATS_URL",
-                format!("nats://127.0.0.1:{nats_port}"),
-            )
-            .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{gateway_port}"))
-            .env("SWITCHYARD_DATA_DIR", dir.join("data"))
-            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let gateway = format!("http://127.0.0.1:{gateway_port}");
-    let http = reqwest::Client::new();
-    wait(|| async { http.get(format!("{gateway}/healthz")).send().await.is_ok() }).await?;
-
-    let upstream_url = format!("http://127.0.0.1:{}", free_port());
+    let upstream_url = format!("http://127.0.0.1:{}", common::free_port());
     for body in [
         serde_json::json!({ "service": "http-echo", "envProcess": echo_upstream.to_string_lossy(),
                             "envVars": { "mode": "http", "upstream_url": upstream_url } }),
         serde_json::json!({ "service": "fork-cat", "envProcess": "cat" }),
     ] {
-        let response = http
-            .post(format!("{gateway}/system/functions"))
-            .basic_auth("admin", Some(PASSWORD))
-            .json(&body)
-            .send()
-            .await?;
+        let response = api.deploy(body).await;
         if response.status() != 202 {
             return Err(format!("deploy failed: {}", response.text().await?).into());
         }
     }
-    let nats = async_nats::connect(format!("nats://127.0.0.1:{nats_port}")).await?;
-    let endpoints = async_nats::jetstream::new(nats)
+    let client = async_nats::connect(nats.url()).await?;
+    let endpoints = async_nats::jetstream::new(client)
         .get_key_value("sy_endpoints")
         .await?;
     let mut direct = Vec::new();
@@ -124,7 +68,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Let the replicas settle, then read the idle watchdogs' memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss = watchdog_rss_kib(switchyard.0.id());
+    let rss: Vec<u64> = common::children(switchyard.pid(), "watchdog")
+        .into_iter()
+        .filter_map(rss_kib)
+        .collect();
 
     let client = Client::builder(TokioExecutor::new()).build({
         let mut c = HttpConnector::new();
@@ -212,8 +159,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             if *met { "yes" } else { "NO" }
         );
     }
-    drop(switchyard);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -309,45 +254,14 @@ async fn endpoint_url(
     }
 }
 
-async fn wait<F, Fut>(mut check: F) -> Result<(), Box<dyn std::error::Error>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        if Instant::now() > deadline {
-            return Err("timed out waiting for Switchyard".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-/// VmRSS (KiB) of each watchdog process started by `parent`.
-fn watchdog_rss_kib(parent: u32) -> Vec<u64> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("watchdog")
-        })
-        .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .collect()
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

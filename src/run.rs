@@ -83,7 +83,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     dispatcher.wait().await;
     back.cancel();
     provider.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     if let Some(server) = nats_server {
         server.stop().await;
     }
@@ -116,7 +116,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     gateway.run(front).await?;
     back.cancel();
     provider.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     Ok(())
 }
 
@@ -132,7 +132,7 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
     let dispatcher =
         Dispatcher::start(client.clone(), dispatcher_config(&settings), shutdown).await?;
     dispatcher.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     Ok(())
 }
 
