@@ -46,13 +46,20 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     let back = CancellationToken::new();
     spawn_signal_handler(front.clone());
     let client = nats::connect(&nats_url, "switchyard", &front).await?;
+    let metrics = prometheus::Registry::new();
     let provider = start_provider(&settings, client.clone(), back.clone()).await?;
-    let dispatcher =
-        Dispatcher::start(client.clone(), dispatcher_config(&settings), front.clone()).await?;
+    let dispatcher = Dispatcher::start(
+        client.clone(),
+        dispatcher_config(&settings),
+        &metrics,
+        front.clone(),
+    )
+    .await?;
     let gateway = Gateway::bind(
         gateway_config(&settings, credentials.clone()),
         settings.provider,
         client.clone(),
+        &metrics,
     )
     .await?;
 
@@ -102,11 +109,13 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
     let client = nats::connect(&nats_url, "switchyard-gateway", &front).await?;
+    let metrics = prometheus::Registry::new();
     let provider = start_provider(&settings, client.clone(), back.clone()).await?;
     let gateway = Gateway::bind(
         gateway_config(&settings, credentials.clone()),
         settings.provider,
         client.clone(),
+        &metrics,
     )
     .await?;
     tracing::info!(address = %gateway.local_addr(), nats = %nats_url, "gateway listening");
@@ -129,8 +138,15 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
     let client = nats::connect(&nats_url, "switchyard-dispatcher", &shutdown).await?;
-    let dispatcher =
-        Dispatcher::start(client.clone(), dispatcher_config(&settings), shutdown).await?;
+    // A dispatcher alone has no HTTP listener; its metrics are served in solo mode.
+    let metrics = prometheus::Registry::new();
+    let dispatcher = Dispatcher::start(
+        client.clone(),
+        dispatcher_config(&settings),
+        &metrics,
+        shutdown,
+    )
+    .await?;
     dispatcher.wait().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     Ok(())
@@ -165,12 +181,15 @@ fn gateway_config(
         credentials,
         max_body_bytes: settings.max_body_bytes,
         upstream_timeout: settings.upstream_timeout,
+        retention: settings.retention(),
     }
 }
 
 fn dispatcher_config(settings: &Settings) -> DispatcherConfig {
     DispatcherConfig {
         upstream_timeout: settings.upstream_timeout,
+        jobs: settings.jobs(),
+        retention: settings.retention(),
         ..DispatcherConfig::default()
     }
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, CommandFactory};
+use switchyard_broker::backoff::Backoff;
+use switchyard_broker::streams::Retention;
+use switchyard_dispatcher::JobsConfig;
 use switchyard_gateway::provider::ProviderKind;
 
 /// Settings shared by `up`, `gateway` and `dispatcher`.
@@ -67,14 +70,106 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_NATS_LISTEN", default_value = "127.0.0.1:4222")]
     pub nats_listen: SocketAddr,
 
+    /// Asynchronous jobs of one function run at once per dispatcher (annotation
+    /// `com.switchyard.async.concurrency` overrides).
+    #[arg(long, env = "SWITCHYARD_ASYNC_CONCURRENCY", default_value_t = 32)]
+    pub async_concurrency: usize,
+
+    /// How long an asynchronous job may run (annotation `com.switchyard.async.timeout` overrides).
+    #[arg(long, env = "SWITCHYARD_ASYNC_TIMEOUT", default_value = "5m", value_parser = duration)]
+    pub async_timeout: Duration,
+
+    /// Ack wait of the job consumers: a dispatcher that dies holding a job gives it back after
+    /// this. Running jobs send progress acks, so long jobs are not affected.
+    #[arg(long, env = "SWITCHYARD_ASYNC_ACK_WAIT", default_value = "30s", value_parser = duration)]
+    pub async_ack_wait: Duration,
+
+    /// Attempts per asynchronous job, the first included (annotation
+    /// `com.openfaas.retry.attempts` overrides).
+    #[arg(long, env = "SWITCHYARD_RETRY_ATTEMPTS", default_value_t = 3)]
+    pub retry_attempts: u32,
+
+    /// Shortest wait between job attempts (annotation `com.openfaas.retry.min_wait` overrides).
+    #[arg(long, env = "SWITCHYARD_RETRY_MIN_WAIT", default_value = "500ms", value_parser = duration)]
+    pub retry_min_wait: Duration,
+
+    /// Longest wait between job attempts (annotation `com.openfaas.retry.max_wait` overrides).
+    #[arg(long, env = "SWITCHYARD_RETRY_MAX_WAIT", default_value = "30s", value_parser = duration)]
+    pub retry_max_wait: Duration,
+
+    /// Attempts to deliver a callback.
+    #[arg(long, env = "SWITCHYARD_CALLBACK_ATTEMPTS", default_value_t = 10)]
+    pub callback_attempts: u32,
+
+    /// Shortest wait between callback attempts.
+    #[arg(long, env = "SWITCHYARD_CALLBACK_MIN_WAIT", default_value = "500ms", value_parser = duration)]
+    pub callback_min_wait: Duration,
+
+    /// Longest wait between callback attempts.
+    #[arg(long, env = "SWITCHYARD_CALLBACK_MAX_WAIT", default_value = "30s", value_parser = duration)]
+    pub callback_max_wait: Duration,
+
+    /// A retried intake with the same X-Call-Id within this window is the same job.
+    #[arg(long, env = "SWITCHYARD_DUPLICATE_WINDOW", default_value = "10m", value_parser = duration)]
+    pub duplicate_window: Duration,
+
+    /// How long job records are kept.
+    #[arg(long, env = "SWITCHYARD_JOB_RECORD_TTL", default_value = "24h", value_parser = duration)]
+    pub job_record_ttl: Duration,
+
+    /// How long job results are kept.
+    #[arg(long, env = "SWITCHYARD_RESULT_TTL", default_value = "1h", value_parser = duration)]
+    pub result_ttl: Duration,
+
+    /// Largest job result stored, in bytes; larger results are not stored.
+    #[arg(long, env = "SWITCHYARD_RESULT_MAX_BYTES", default_value_t = 1024 * 1024)]
+    pub result_max_bytes: usize,
+
+    /// How long dead letters are kept in SY_DEAD.
+    #[arg(long, env = "SWITCHYARD_DEAD_LETTER_TTL", default_value = "168h", value_parser = duration)]
+    pub dead_letter_ttl: Duration,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `switchyard_dispatcher=debug`).
     /// RUST_LOG, when set, takes precedence.
     #[arg(long, env = "SWITCHYARD_LOG", default_value = "info")]
     pub log: String,
 }
 
+impl Settings {
+    /// Retention of asynchronous-job data.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            duplicate_window: self.duplicate_window,
+            record_ttl: self.job_record_ttl,
+            result_ttl: self.result_ttl,
+            result_max_bytes: self.result_max_bytes,
+            dead_ttl: self.dead_letter_ttl,
+        }
+    }
+
+    /// The asynchronous worker's settings.
+    pub fn jobs(&self) -> JobsConfig {
+        JobsConfig {
+            concurrency: self.async_concurrency.max(1),
+            timeout: self.async_timeout,
+            ack_wait: self.async_ack_wait,
+            attempts: self.retry_attempts.max(1),
+            backoff: Backoff {
+                min: self.retry_min_wait,
+                max: self.retry_max_wait.max(self.retry_min_wait),
+            },
+            callback_attempts: self.callback_attempts.max(1),
+            callback_backoff: Backoff {
+                min: self.callback_min_wait,
+                max: self.callback_max_wait.max(self.callback_min_wait),
+            },
+            ..JobsConfig::default()
+        }
+    }
+}
+
 fn duration(text: &str) -> Result<Duration, String> {
-    switchyard_watchdog::parse_duration(text).map_err(|e| e.to_string())
+    switchyard_broker::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Loads the TOML file named by `--config`/`SWITCHYARD_CONFIG` into environment variables.

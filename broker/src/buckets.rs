@@ -59,3 +59,19 @@ async fn open(
     .await
     .map_err(|source| BucketError { bucket, source })
 }
+
+/// Records of asynchronous jobs: key = call id, value = [`crate::jobs::JobRecord`] as JSON.
+pub const JOBS: &str = "sy_jobs";
+
+/// Stored responses of finished jobs: key = call id, value = [`crate::jobs::StoredResult`].
+pub const RESULTS: &str = "sy_results";
+
+/// Opens (creating or updating) the job records, kept for `ttl`.
+pub async fn jobs(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
+    open(js, JOBS, "Switchyard job records", ttl).await
+}
+
+/// Opens (creating or updating) the stored results, kept for `ttl`.
+pub async fn results(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
+    open(js, RESULTS, "Switchyard job results", ttl).await
+}

@@ -37,6 +37,8 @@ pub struct Invocation {
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     pub time: DateTime<Utc>,
+    /// Asynchronous invocations: where the answer is POSTed (extension `callbackurl`).
+    pub callback_url: Option<String>,
 }
 
 /// Why a NATS message is not an invocation.
@@ -63,6 +65,9 @@ impl Invocation {
             .extension("httppath", self.path.as_str());
         if let Some(query) = &self.query {
             builder = builder.extension("httpquery", query.as_str());
+        }
+        if let Some(callback_url) = &self.callback_url {
+            builder = builder.extension("callbackurl", callback_url.as_str());
         }
         let mut event = builder.build().expect("id, source and type are always set");
         cloudevents::AttributesWriter::set_datacontenttype(&mut event, self.content_type.clone());
@@ -99,6 +104,7 @@ impl Invocation {
             headers: http_headers(headers),
             body: payload,
             time: event.time().copied().unwrap_or_else(Utc::now),
+            callback_url: extension("callbackurl"),
         })
     }
 }
@@ -204,6 +210,7 @@ mod tests {
             ],
             body: Bytes::from_static(b"hello"),
             time: Utc::now(),
+            callback_url: Some("http://127.0.0.1:9/cb?x=1".into()),
         };
         let (headers, payload) = invocation.to_message();
         let decoded = Invocation::from_message(Some(&headers), payload).expect("decodes");

@@ -8,17 +8,24 @@
 //!   percent-encoded as the CloudEvents HTTP binding requires) and structured mode (JSON), with
 //!   validation that says precisely what is wrong.
 //! - [`invocation`]: an HTTP request to a function carried as a CloudEvent, and its reply.
-//! - [`subjects`] and [`buckets`]: the names and definitions of subjects and KV buckets.
+//! - [`subjects`], [`streams`] and [`buckets`]: the names and definitions of subjects, JetStream
+//!   streams and KV buckets.
+//! - [`jobs`]: the records of asynchronous jobs and their stored results.
+//! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
 //! - [`cache`]: a local, continuously updated copy of a KV bucket.
 //!
 //! It depends on none of Switchyard's other crates.
 
+pub mod backoff;
 pub mod buckets;
 pub mod cache;
 pub mod codec;
+pub mod duration;
 pub mod invocation;
+pub mod jobs;
 pub mod records;
+pub mod streams;
 pub mod subjects;
 
 pub use cloudevents::Event;

@@ -1,17 +1,26 @@
 //! The Switchyard dispatcher: takes invocations off NATS and delivers them to function watchdogs.
 //!
-//! Synchronous calls arrive by core NATS request/reply on `sy.call.<function>`; every
-//! dispatcher joins one queue group, so each call is handled once and load spreads across
-//! dispatchers. For each call the dispatcher picks a ready replica of the function from the
-//! endpoint directory (a KV bucket the providers keep), forwards the HTTP request over a pooled
-//! keep-alive connection, and replies with the function's status, headers and body.
+//! - **Synchronous calls** arrive by core NATS request/reply on `sy.call.<function>`; every
+//!   dispatcher joins one queue group, so each call is handled once. The dispatcher picks a
+//!   ready replica from the endpoint directory, forwards the HTTP request over a pooled
+//!   keep-alive connection, and replies with the function's status, headers and body.
+//! - **Asynchronous jobs** wait in the JetStream work queue `SY_INVOCATIONS`. Each function has
+//!   a durable pull consumer shared by all dispatchers, with a concurrency limit per
+//!   dispatcher. A job is retried with backoff on 408/429/500/502/503/504 and network failures
+//!   (OpenFaaS's retry annotations apply), kept alive with progress acks while it runs, copied
+//!   to `SY_DEAD` when it fails for good, and can be cancelled. Its record in `sy_jobs` follows
+//!   every transition and its answer is stored in `sy_results`.
+//! - **Callbacks** are queued durably in `SY_CALLBACKS` and POSTed to `X-Callback-Url` with
+//!   retries, so that neither a dispatcher crash nor a receiver that is down loses one.
 //!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), switchyard_dispatcher::DispatcherError> {
 //! let shutdown = tokio_util::sync::CancellationToken::new();
+//! let metrics = prometheus::Registry::new();
 //! let dispatcher = switchyard_dispatcher::Dispatcher::start(
 //!     nats,
 //!     switchyard_dispatcher::DispatcherConfig::default(),
+//!     &metrics,
 //!     shutdown.clone(),
 //! )
 //! .await?;
@@ -19,10 +28,15 @@
 //! # Ok(()) }
 //! ```
 
+mod callbacks;
 mod config;
+mod delivery;
+mod dispatcher;
 mod endpoints;
 mod forward;
+mod jobs;
+mod metrics;
 mod sync_calls;
 
-pub use config::DispatcherConfig;
-pub use sync_calls::{Dispatcher, DispatcherError};
+pub use config::{DispatcherConfig, JobsConfig};
+pub use dispatcher::{Dispatcher, DispatcherError};

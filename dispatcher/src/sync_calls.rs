@@ -1,12 +1,9 @@
 //! Synchronous calls: NATS request/reply on `sy.call.*`, one queue group for all dispatchers.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use async_nats::{jetstream, Client, Message, Subscriber};
+use async_nats::{Client, Message, Subscriber};
 use futures::StreamExt;
-use switchyard_broker::buckets;
-use switchyard_broker::cache::KvCache;
 use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::subjects;
 use tokio::sync::Semaphore;
@@ -15,61 +12,35 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::DispatcherConfig;
-use crate::endpoints::Directory;
-use crate::forward::{ForwardError, Forwarder};
-
-/// Why the dispatcher could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum DispatcherError {
-    #[error(transparent)]
-    Bucket(#[from] buckets::BucketError),
-    #[error("cannot subscribe to calls: {0}")]
-    Subscribe(#[from] async_nats::SubscribeError),
-}
-
-/// A running dispatcher.
-pub struct Dispatcher {
-    task: JoinHandle<()>,
-}
+use crate::delivery::Delivery;
 
 struct Context {
     nats: Client,
     config: DispatcherConfig,
-    directory: Directory,
-    forwarder: Forwarder,
+    delivery: Arc<Delivery>,
 }
 
-impl Dispatcher {
-    /// Subscribes to calls and serves them until `shutdown` fires; then it stops taking calls,
-    /// finishes those in flight, and [`Dispatcher::wait`] returns.
-    pub async fn start(
-        nats: Client,
-        config: DispatcherConfig,
-        shutdown: CancellationToken,
-    ) -> Result<Self, DispatcherError> {
-        let js = jetstream::new(nats.clone());
-        let endpoints = KvCache::start(buckets::endpoints(&js).await?, shutdown.clone()).await;
-        let subscriber = nats
-            .queue_subscribe(
-                subjects::all_calls(),
-                subjects::DISPATCHER_QUEUE_GROUP.to_string(),
-            )
-            .await?;
-        let context = Arc::new(Context {
-            nats,
-            directory: Directory::new(endpoints),
-            forwarder: Forwarder::new(),
-            config,
-        });
-        tracing::info!(subject = %subjects::all_calls(), group = subjects::DISPATCHER_QUEUE_GROUP, "dispatcher taking calls");
-        let task = tokio::spawn(serve(context, subscriber, shutdown));
-        Ok(Dispatcher { task })
-    }
-
-    /// Waits until the dispatcher has stopped after shutdown.
-    pub async fn wait(self) {
-        let _ = self.task.await;
-    }
+/// Subscribes to calls and serves them until `shutdown`; then stops taking calls and finishes
+/// those in flight before the task ends.
+pub(crate) async fn start(
+    nats: Client,
+    config: DispatcherConfig,
+    delivery: Arc<Delivery>,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, async_nats::SubscribeError> {
+    let subscriber = nats
+        .queue_subscribe(
+            subjects::all_calls(),
+            subjects::DISPATCHER_QUEUE_GROUP.to_string(),
+        )
+        .await?;
+    tracing::info!(subject = %subjects::all_calls(), group = subjects::DISPATCHER_QUEUE_GROUP, "taking sync calls");
+    let context = Arc::new(Context {
+        nats,
+        config,
+        delivery,
+    });
+    Ok(tokio::spawn(serve(context, subscriber, shutdown)))
 }
 
 async fn serve(context: Arc<Context>, mut subscriber: Subscriber, shutdown: CancellationToken) {
@@ -94,10 +65,10 @@ async fn serve(context: Arc<Context>, mut subscriber: Subscriber, shutdown: Canc
     let _ = subscriber.unsubscribe().await;
     let in_flight = limit - permits.available_permits();
     if in_flight > 0 {
-        tracing::info!(in_flight, "finishing calls in flight");
+        tracing::info!(in_flight, "finishing sync calls in flight");
     }
     let _ = permits.acquire_many(limit as u32).await;
-    tracing::info!("dispatcher stopped");
+    tracing::info!("sync calls stopped");
 }
 
 async fn handle(context: &Context, message: Message) {
@@ -134,55 +105,18 @@ async fn handle(context: &Context, message: Message) {
     }
 }
 
-/// Delivers one call, trying the next replica when one cannot be reached.
+/// Delivers one call; failures become the caller's answer.
 async fn call(context: &Context, invocation: &Invocation) -> CallReply {
-    // One deadline for the whole call, waiting for a replica included.
-    let deadline = Instant::now() + context.config.upstream_timeout;
-    let wait = context
-        .config
-        .replica_wait
-        .min(context.config.upstream_timeout);
-    let replicas = context.directory.replicas(&invocation.function, wait).await;
-    if replicas.is_empty() {
-        tracing::warn!("no ready replica");
-        return CallReply::internal(
-            503,
-            format!("function `{}` has no ready replica\n", invocation.function),
-        );
-    }
-    // Leave room in the reply message for the headers.
-    let max_answer = context
-        .nats
-        .server_info()
-        .max_payload
-        .saturating_sub(64 * 1024);
-    let mut last_error = None;
-    for endpoint in &replicas {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match context
-            .forwarder
-            .call(endpoint, invocation, remaining, max_answer)
-            .await
-        {
-            Ok(reply) => {
-                tracing::debug!(status = reply.status, replica = %endpoint.replica, "function answered");
-                return reply;
-            }
-            Err(error @ ForwardError::Unreachable { .. }) => {
-                tracing::warn!(replica = %endpoint.replica, %error, "replica unreachable; trying another");
-                last_error = Some(error);
-            }
-            Err(error) => {
-                tracing::warn!(replica = %endpoint.replica, %error, "call failed");
-                return error.reply(&invocation.function);
-            }
+    let config = &context.config;
+    match context
+        .delivery
+        .deliver(invocation, config.upstream_timeout, config.replica_wait)
+        .await
+    {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::warn!(%error, "call failed");
+            error.reply(&invocation.function)
         }
-    }
-    match last_error {
-        Some(error) => error.reply(&invocation.function),
-        None => CallReply::internal(
-            503,
-            format!("function `{}` has no ready replica\n", invocation.function),
-        ),
     }
 }

@@ -1,6 +1,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use switchyard_broker::streams::Retention;
+
 /// Gateway settings.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -13,6 +15,8 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// How long a synchronous call may take end to end before the caller gets 504.
     pub upstream_timeout: Duration,
+    /// How long job records, results and dead letters are kept, and the intake dedupe window.
+    pub retention: Retention,
 }
 
 impl GatewayConfig {
@@ -26,6 +30,7 @@ impl GatewayConfig {
             },
             max_body_bytes: 4 * 1024 * 1024,
             upstream_timeout: Duration::from_secs(60),
+            retention: Retention::default(),
         }
     }
 }

@@ -9,6 +9,10 @@ pub(crate) enum ApiError {
     BadRequest(String),
     #[error("function `{0}` not found")]
     FunctionNotFound(String),
+    #[error("job `{0}` not found")]
+    JobNotFound(String),
+    #[error("no stored result for job `{0}`: it has not finished, its result was too large, or it expired")]
+    ResultNotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("request body exceeds the limit of {0} bytes")]
@@ -25,7 +29,9 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::FunctionNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::FunctionNotFound(_)
+            | ApiError::JobNotFound(_)
+            | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

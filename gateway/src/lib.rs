@@ -7,6 +7,9 @@
 //!   with the registry kept in a NATS KV bucket so every gateway and dispatcher shares one truth;
 //! - synchronous invoke (`/function/{name}[/{path}]`): the request becomes a CloudEvent sent by
 //!   NATS request/reply to the dispatchers, and their reply becomes the response;
+//! - asynchronous invoke (`/async-function/{name}[/{path}]`): the CloudEvent is stored in the
+//!   JetStream work queue `SY_INVOCATIONS` and the caller gets 202 and a call id once the server
+//!   has acknowledged it; job records and results under `/system/jobs`;
 //! - `/healthz` and `/metrics` (OpenFaaS metric names).
 //!
 //! Functions are run by a [`provider`]: the process provider (the default) runs each replica as a
@@ -16,7 +19,8 @@
 //! # async fn run(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use switchyard_gateway::{provider::ProviderKind, Gateway, GatewayConfig};
 //! let config = GatewayConfig::new("admin", "secret");
-//! let gateway = Gateway::bind(config, ProviderKind::Process, nats).await?;
+//! let metrics = prometheus::Registry::new();
+//! let gateway = Gateway::bind(config, ProviderKind::Process, nats, &metrics).await?;
 //! println!("listening on {}", gateway.local_addr());
 //! gateway.run(tokio_util::sync::CancellationToken::new()).await?;
 //! # Ok(()) }

@@ -13,8 +13,10 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
-        let registry = Registry::new();
+    /// Creates the gateway's metrics in `registry`, which `/metrics` renders whole (in solo
+    /// mode it also holds the dispatcher's).
+    pub(crate) fn new(registry: &Registry) -> Self {
+        let registry = registry.clone();
         let invocations = IntCounterVec::new(
             Opts::new(
                 "gateway_function_invocation_total",

@@ -1,21 +1,22 @@
 //! Synchronous invoke: `ANY /function/{name}[/{path}]` → a CloudEvent on NATS → the dispatchers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_nats::connection::State as ConnectionState;
 use async_nats::{Request as NatsRequest, RequestErrorKind};
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::invocation::{CallReply, Invocation};
-use switchyard_broker::records::resolve_function_name;
 use switchyard_broker::subjects;
 use tracing::Instrument;
 
+use super::request::{
+    caller_call_id, new_call_id, read_invocation, registered_function, split_path, unix_nanos,
+    Target,
+};
 use super::AppState;
 use crate::error::ApiError;
 use crate::metrics::metric_name;
@@ -23,39 +24,30 @@ use crate::metrics::metric_name;
 /// Time allowed past the upstream timeout for the dispatcher's own 504 to arrive first.
 const REPLY_GRACE: Duration = Duration::from_secs(2);
 
-/// Request headers not forwarded to the function.
-const NOT_FORWARDED: [HeaderName; 9] = [
-    header::HOST,
-    header::CONNECTION,
-    header::CONTENT_LENGTH,
-    header::CONTENT_TYPE,
-    header::TRANSFER_ENCODING,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-];
-
 pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let start_time = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let call_id = call_id(request.headers());
-    let (function, path) = split_path(request.uri().path());
-    let span = tracing::info_span!("invoke", call_id = %call_id, function = %function);
+    let start_time = unix_nanos();
+    // A sync call id only labels logs and headers, so any printable caller value is echoed.
+    let call_id = caller_call_id(request.headers())
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(new_call_id);
+    let (name, path) = split_path("/function/", request.uri().path());
+    let span = tracing::info_span!("invoke", call_id = %call_id, function = %name);
     let outcome = async {
-        let function = resolve_function_name(&function)
-            .filter(|name| state.registry.contains(name))
-            .ok_or_else(|| ApiError::FunctionNotFound(function.clone()))?
-            .to_string();
+        let function = registered_function(&state, &name)?;
         state
             .metrics
             .started
             .with_label_values(&[&metric_name(&function)])
             .inc();
-        let invocation = invocation(&state, request, &call_id, &function, path, start_time).await?;
+        let target = Target {
+            call_id: call_id.clone(),
+            function: function.clone(),
+            path,
+            start_time,
+            callback_url: None,
+        };
+        let invocation = read_invocation(&state, request, target).await?;
         let reply = send(&state, &invocation).await;
         Ok::<_, ApiError>((function, reply))
     }
@@ -103,85 +95,6 @@ pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<
         }
     }
     response
-}
-
-/// The caller's `X-Call-Id` when it is a sane token, else a new UUID.
-fn call_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-call-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// `/function/echo/a/b` → (`echo`, `/a/b`); `/function/echo` → (`echo`, `/`).
-fn split_path(path: &str) -> (String, String) {
-    let rest = path.strip_prefix("/function/").unwrap_or_default();
-    match rest.split_once('/') {
-        Some((name, tail)) => (name.to_string(), format!("/{tail}")),
-        None => (rest.to_string(), "/".to_string()),
-    }
-}
-
-async fn invocation(
-    state: &AppState,
-    request: Request<Body>,
-    call_id: &str,
-    function: &str,
-    path: String,
-    start_time: u128,
-) -> Result<Invocation, ApiError> {
-    let limit = state.config.max_body_bytes;
-    let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::TooLarge(limit));
-    }
-    let body: Bytes = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<LengthLimitError>() {
-                ApiError::TooLarge(limit)
-            } else {
-                ApiError::BadRequest(format!("cannot read request body: {e}"))
-            }
-        })?
-        .to_bytes();
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !NOT_FORWARDED.contains(name) && *name != "x-call-id" && *name != "x-start-time"
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    headers.push(("X-Call-Id".into(), call_id.to_string()));
-    headers.push(("X-Start-Time".into(), start_time.to_string()));
-    Ok(Invocation {
-        call_id: call_id.to_string(),
-        function: function.to_string(),
-        method: parts.method.to_string(),
-        path,
-        query: parts.uri.query().map(str::to_string),
-        content_type: parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        headers,
-        body,
-        time: Utc::now(),
-    })
 }
 
 /// Sends the invocation to a dispatcher and waits for the reply.
@@ -239,28 +152,4 @@ fn reply_response(reply: CallReply) -> Response {
         );
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_split_into_function_and_rest() {
-        assert_eq!(split_path("/function/echo"), ("echo".into(), "/".into()));
-        assert_eq!(split_path("/function/echo/"), ("echo".into(), "/".into()));
-        assert_eq!(
-            split_path("/function/echo.openfaas-fn/a/b"),
-            ("echo.openfaas-fn".into(), "/a/b".into())
-        );
-    }
-
-    #[test]
-    fn call_ids_are_echoed_when_sane() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-call-id", HeaderValue::from_static("abc-123"));
-        assert_eq!(call_id(&headers), "abc-123");
-        headers.insert("x-call-id", HeaderValue::from_static("has space"));
-        assert_ne!(call_id(&headers), "has space");
-    }
 }

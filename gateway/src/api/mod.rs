@@ -1,7 +1,10 @@
 //! The HTTP API: routes, shared state, and the server's life cycle.
 
+mod async_invoke;
 mod functions;
 mod invoke;
+mod jobs;
+mod request;
 mod system;
 
 use std::net::SocketAddr;
@@ -12,7 +15,9 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::jobs::{JobStore, ResultStore};
 use switchyard_broker::records::Endpoint;
+use switchyard_broker::streams;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +34,9 @@ pub(crate) struct AppState {
     pub(crate) config: GatewayConfig,
     pub(crate) provider: ProviderKind,
     pub(crate) nats: Client,
+    pub(crate) js: jetstream::Context,
+    pub(crate) jobs: JobStore,
+    pub(crate) results: ResultStore,
     pub(crate) registry: Registry,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
@@ -39,6 +47,8 @@ pub(crate) struct AppState {
 pub enum GatewayError {
     #[error(transparent)]
     Bucket(#[from] buckets::BucketError),
+    #[error(transparent)]
+    Stream(#[from] streams::StreamError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -57,10 +67,12 @@ pub struct Gateway {
 
 impl Gateway {
     /// Opens the registry, binds the listener (port 0 picks a free one) and builds the routes.
+    /// Metrics are registered in `metrics`, which `/metrics` serves.
     pub async fn bind(
         config: GatewayConfig,
         provider: ProviderKind,
         nats: Client,
+        metrics: &prometheus::Registry,
     ) -> Result<Self, GatewayError> {
         let js = jetstream::new(nats.clone());
         let shutdown_caches = CancellationToken::new();
@@ -71,6 +83,14 @@ impl Gateway {
         );
         let endpoints =
             KvCache::start(buckets::endpoints(&js).await?, shutdown_caches.clone()).await;
+        streams::ensure(&js, &config.retention).await?;
+        let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
+        let results = ResultStore::open(
+            &js,
+            config.retention.result_ttl,
+            config.retention.result_max_bytes,
+        )
+        .await?;
         let mut config = config;
         let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
         if config.max_body_bytes > ceiling {
@@ -93,9 +113,12 @@ impl Gateway {
             config,
             provider,
             nats,
+            js,
+            jobs,
+            results,
             registry,
             endpoints,
-            metrics: Metrics::new(),
+            metrics: Metrics::new(metrics),
         });
         let system = Router::new()
             .route(
@@ -109,6 +132,9 @@ impl Gateway {
             .route("/system/scale-function/{name}", post(functions::scale))
             .route("/system/info", get(system::info))
             .route("/system/namespaces", get(system::namespaces))
+            .route("/system/jobs", get(jobs::list))
+            .route("/system/jobs/{call_id}", get(jobs::get))
+            .route("/system/jobs/{call_id}/result", get(jobs::result))
             .route_layer(axum::middleware::from_fn_with_state(
                 credentials,
                 require_basic_auth,
@@ -118,6 +144,15 @@ impl Gateway {
             .route("/function/{name}", any(invoke::invoke))
             .route("/function/{name}/", any(invoke::invoke))
             .route("/function/{name}/{*path}", any(invoke::invoke))
+            .route(
+                "/async-function/{name}",
+                post(async_invoke::enqueue).delete(async_invoke::cancel),
+            )
+            .route("/async-function/{name}/", post(async_invoke::enqueue))
+            .route(
+                "/async-function/{name}/{*path}",
+                post(async_invoke::enqueue),
+            )
             .route("/healthz", get(system::healthz))
             .route("/metrics", get(system::metrics))
             .with_state(state);

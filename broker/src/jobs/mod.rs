@@ -1,0 +1,39 @@
+//! Asynchronous jobs: their records (KV bucket `sy_jobs`) and stored results (`sy_results`).
+
+mod record;
+mod result;
+mod store;
+
+pub use record::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
+pub use result::{ResultStore, StoredResult};
+pub use store::{JobFilter, JobStore, JobStoreError};
+
+/// A call id usable as a job key and a subject token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid call id `{0}`: use 1 to 128 characters of A-Z, a-z, 0-9, `-`, `_` and `=`")]
+pub struct InvalidCallId(pub String);
+
+/// Checks a caller-chosen call id (`X-Call-Id` or `Idempotency-Key`).
+pub fn validate_call_id(id: &str) -> Result<(), InvalidCallId> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidCallId(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn call_ids_are_key_and_token_safe() {
+        assert!(super::validate_call_id("3f1c9a2e-0b7d-4c61-9f0e-8a2b6c4d1e00").is_ok());
+        assert!(super::validate_call_id("order_42=retry").is_ok());
+        for bad in ["", "a.b", "a b", "a*", "a>", &"x".repeat(129)] {
+            assert!(super::validate_call_id(bad).is_err(), "{bad}");
+        }
+    }
+}

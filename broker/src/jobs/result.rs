@@ -1,0 +1,90 @@
+//! Stored responses of finished jobs, bounded in size and age.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::store::JobStoreError;
+use crate::buckets::{self, BucketError};
+use crate::invocation::CallReply;
+
+/// A function's answer as stored: status, headers, body (base64 in JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResult {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// The results bucket (`sy_results`).
+#[derive(Clone)]
+pub struct ResultStore {
+    store: kv::Store,
+    max_bytes: usize,
+}
+
+impl ResultStore {
+    /// Opens the bucket, keeping results for `ttl` and refusing bodies over `max_bytes`.
+    pub async fn open(
+        js: &jetstream::Context,
+        ttl: Duration,
+        max_bytes: usize,
+    ) -> Result<Self, BucketError> {
+        Ok(ResultStore {
+            store: buckets::results(js, ttl).await?,
+            max_bytes,
+        })
+    }
+
+    /// Stores `reply` under `call_id`; false (and nothing stored) when its body is too large.
+    pub async fn put(&self, call_id: &str, reply: &CallReply) -> Result<bool, JobStoreError> {
+        if reply.body.len() > self.max_bytes {
+            return Ok(false);
+        }
+        let stored = StoredResult {
+            status: reply.status,
+            headers: reply.headers.clone(),
+            body: reply.body.to_vec(),
+        };
+        let value = serde_json::to_vec(&stored)
+            .map_err(|e| JobStoreError::Corrupt(call_id.to_string(), e.to_string()))?;
+        self.store
+            .put(call_id, Bytes::from(value))
+            .await
+            .map_err(|e| JobStoreError::Nats(e.to_string()))?;
+        Ok(true)
+    }
+
+    pub async fn get(&self, call_id: &str) -> Result<Option<StoredResult>, JobStoreError> {
+        match self
+            .store
+            .get(call_id)
+            .await
+            .map_err(|e| JobStoreError::Nats(e.to_string()))?
+        {
+            Some(value) => serde_json::from_slice(&value)
+                .map(Some)
+                .map_err(|e| JobStoreError::Corrupt(call_id.to_string(), e.to_string())),
+            None => Ok(None),
+        }
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,97 @@
+//! JetStream streams: names, subjects and definitions, created (or updated) idempotently.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+/// Asynchronous invocations waiting to run: a work queue, subjects `sy.invoke.<function>`.
+pub const INVOCATIONS: &str = "SY_INVOCATIONS";
+/// Invocations that failed for good, with headers saying why: subjects `sy.dead.<function>`.
+pub const DEAD: &str = "SY_DEAD";
+/// Callbacks waiting to be delivered: a work queue, subjects `sy.callback.<function>`.
+pub const CALLBACKS: &str = "SY_CALLBACKS";
+
+/// How long Switchyard keeps what it stores for asynchronous jobs.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// A retried intake with the same call id inside this window is the same job
+    /// (`Nats-Msg-Id` deduplication). Finished jobs are also never run again while their
+    /// record lives.
+    pub duplicate_window: Duration,
+    /// How long job records are kept.
+    pub record_ttl: Duration,
+    /// How long stored results are kept.
+    pub result_ttl: Duration,
+    /// Largest result body stored; larger results are not stored (the record says so).
+    pub result_max_bytes: usize,
+    /// How long dead letters are kept.
+    pub dead_ttl: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            duplicate_window: Duration::from_secs(10 * 60),
+            record_ttl: Duration::from_secs(24 * 3600),
+            result_ttl: Duration::from_secs(3600),
+            result_max_bytes: 1024 * 1024,
+            dead_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Errors while creating a stream.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create stream `{stream}`: {reason}")]
+pub struct StreamError {
+    stream: &'static str,
+    reason: String,
+}
+
+/// Creates or updates the asynchronous-invocation streams.
+pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<(), StreamError> {
+    let work_queue = |name: &'static str, subjects: &str| stream::Config {
+        name: name.to_string(),
+        subjects: vec![subjects.to_string()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        duplicate_window: retention.duplicate_window,
+        ..Default::default()
+    };
+    let configs = [
+        work_queue(INVOCATIONS, "sy.invoke.>"),
+        work_queue(CALLBACKS, "sy.callback.>"),
+        stream::Config {
+            name: DEAD.to_string(),
+            subjects: vec!["sy.dead.>".to_string()],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: retention.dead_ttl,
+            duplicate_window: retention.duplicate_window,
+            ..Default::default()
+        },
+    ];
+    for config in configs {
+        let stream = match config.name.as_str() {
+            INVOCATIONS => INVOCATIONS,
+            CALLBACKS => CALLBACKS,
+            _ => DEAD,
+        };
+        create_or_update(js, config)
+            .await
+            .map_err(|reason| StreamError { stream, reason })?;
+    }
+    Ok(())
+}
+
+async fn create_or_update(js: &jetstream::Context, config: stream::Config) -> Result<(), String> {
+    match js.create_stream(config.clone()).await {
+        Ok(_) => Ok(()),
+        // It exists with other settings (a changed retention): update it.
+        Err(_) => js
+            .update_stream(config)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}

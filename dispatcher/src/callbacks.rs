@@ -1,0 +1,148 @@
+//! Callback delivery: a durable consumer on `SY_CALLBACKS`, POSTing each function answer to
+//! its `X-Callback-Url` with retries and backoff, and recording the outcome in the job record.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
+use async_nats::jetstream::{self, AckKind};
+use chrono::Utc;
+use switchyard_broker::codec::percent;
+use switchyard_broker::invocation::CallReply;
+use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus};
+use switchyard_broker::streams;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::jobs::context::JobContext;
+use crate::jobs::{pull, CALLBACK_CALL_ID, CALLBACK_URL, MAX_ACK_PENDING};
+
+/// Callbacks delivered at once by this dispatcher.
+const CONCURRENCY: usize = 64;
+
+pub(crate) async fn start(
+    context: Arc<JobContext>,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, async_nats::Error> {
+    let stream = context.js.get_stream(streams::CALLBACKS).await?;
+    let name = "sy-callbacks";
+    let consumer = stream
+        .get_or_create_consumer(
+            name,
+            PullConfig {
+                durable_name: Some(name.to_string()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: context.config.jobs.callback_timeout * 3,
+                max_deliver: -1,
+                max_ack_pending: MAX_ACK_PENDING,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let grace = context.config.jobs.shutdown_grace;
+    Ok(tokio::spawn(async move {
+        pull::consume(consumer, CONCURRENCY, shutdown, grace, move |message| {
+            deliver(context.clone(), message)
+        })
+        .await;
+        tracing::info!("callback delivery stopped");
+    }))
+}
+
+async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
+    let header = |name: &str| {
+        message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| percent::decode(v.as_str()).into_owned())
+    };
+    let (Some(url), Some(call_id)) = (header(CALLBACK_URL), header(CALLBACK_CALL_ID)) else {
+        tracing::error!(subject = %message.subject, "callback without a URL or call id dropped");
+        let _ = message.ack_with(AckKind::Term).await;
+        return;
+    };
+    let function = message
+        .subject
+        .trim_start_matches("sy.callback.")
+        .to_string();
+    let attempt = message
+        .info()
+        .map(|i| i.delivered.max(1) as u32)
+        .unwrap_or(1);
+    let span = tracing::info_span!("callback", call_id = %call_id, function = %function, attempt);
+    async {
+        let Ok(reply) = CallReply::from_message(message.headers.as_ref(), message.payload.clone())
+        else {
+            tracing::error!("unreadable callback dropped");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        };
+        let outcome = post(&context, &url, &reply).await;
+        let jobs = &context.config.jobs;
+        let (status, ack) = match &outcome {
+            Ok(code) if (200..300).contains(code) => (CallbackStatus::Delivered, AckKind::Ack),
+            _ if attempt >= jobs.callback_attempts => (CallbackStatus::Failed, AckKind::Ack),
+            _ => (
+                CallbackStatus::Pending,
+                AckKind::Nak(Some(jobs.callback_backoff.delay(attempt))),
+            ),
+        };
+        if status != CallbackStatus::Delivered {
+            context
+                .metrics
+                .callback_failures
+                .with_label_values(&[&function])
+                .inc();
+        }
+        match &outcome {
+            Ok(code) => tracing::info!(code, status = ?status, "callback answered"),
+            Err(error) => tracing::warn!(%error, status = ?status, "callback failed"),
+        }
+        let result = context
+            .jobs
+            .update(&call_id, |current| {
+                let mut record = current?;
+                record.callback = Some(CallbackOutcome {
+                    status,
+                    attempts: attempt,
+                    last_status_code: outcome.as_ref().ok().copied(),
+                    last_error: outcome.as_ref().err().cloned(),
+                    delivered_at: (status == CallbackStatus::Delivered).then(Utc::now),
+                });
+                Some(record)
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "callback outcome not recorded");
+        }
+        let _ = message.ack_with(ack).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// POSTs the answer; the receiver's status code, or why there was none.
+async fn post(context: &JobContext, url: &str, reply: &CallReply) -> Result<u16, String> {
+    let mut request = context
+        .http
+        .post(url)
+        .timeout(context.config.jobs.callback_timeout)
+        .body(reply.body.clone());
+    for (name, value) in &reply.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    request
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                text = format!("{text}: {inner}");
+                source = inner.source();
+            }
+            text
+        })
+}

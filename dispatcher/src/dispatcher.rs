@@ -1,0 +1,96 @@
+//! The dispatcher as a whole: sync calls, job workers and callback delivery.
+
+use std::sync::Arc;
+
+use async_nats::{jetstream, Client};
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::jobs::{JobStore, ResultStore};
+use switchyard_broker::{buckets, streams};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::DispatcherConfig;
+use crate::delivery::Delivery;
+use crate::endpoints::Directory;
+use crate::forward::Forwarder;
+use crate::jobs::context::JobContext;
+use crate::metrics::Metrics;
+use crate::{callbacks, jobs, sync_calls};
+
+/// Room left in a NATS message for headers when relaying an answer.
+const HEADER_ROOM: usize = 64 * 1024;
+
+/// Why the dispatcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    #[error(transparent)]
+    Bucket(#[from] buckets::BucketError),
+    #[error(transparent)]
+    Stream(#[from] streams::StreamError),
+    #[error("cannot subscribe: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+    #[error("cannot open the callback consumer: {0}")]
+    Consumer(async_nats::Error),
+    #[error("cannot build the callback HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A running dispatcher.
+pub struct Dispatcher {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Dispatcher {
+    /// Starts taking sync calls, jobs and callbacks until `shutdown` fires; then each part
+    /// stops taking work, finishes what is in flight, and [`Dispatcher::wait`] returns. Metrics
+    /// are registered in `metrics`.
+    pub async fn start(
+        nats: Client,
+        config: DispatcherConfig,
+        metrics: &prometheus::Registry,
+        shutdown: CancellationToken,
+    ) -> Result<Self, DispatcherError> {
+        let js = jetstream::new(nats.clone());
+        streams::ensure(&js, &config.retention).await?;
+        let endpoints = KvCache::start(buckets::endpoints(&js).await?, shutdown.clone()).await;
+        let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+        let delivery = Arc::new(Delivery {
+            directory: Directory::new(endpoints),
+            forwarder: Forwarder::new(),
+            max_answer: nats.server_info().max_payload.saturating_sub(HEADER_ROOM),
+        });
+        let jobs_store = JobStore::open(&js, config.retention.record_ttl).await?;
+        let results = ResultStore::open(
+            &js,
+            config.retention.result_ttl,
+            config.retention.result_max_bytes,
+        )
+        .await?;
+        let http = reqwest::Client::builder().build()?;
+        let job_context = Arc::new(JobContext::new(
+            nats.clone(),
+            jobs_store,
+            results,
+            delivery.clone(),
+            config.clone(),
+            Metrics::new(metrics),
+            http,
+        ));
+        let tasks = vec![
+            sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
+            jobs::start(job_context.clone(), registry, shutdown.clone()).await?,
+            callbacks::start(job_context, shutdown)
+                .await
+                .map_err(DispatcherError::Consumer)?,
+        ];
+        Ok(Dispatcher { tasks })
+    }
+
+    /// Waits until every part has stopped after shutdown.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!("dispatcher stopped");
+    }
+}

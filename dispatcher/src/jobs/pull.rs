@@ -1,0 +1,104 @@
+//! Taking messages off a durable pull consumer with bounded concurrency.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, Consumer};
+use async_nats::jetstream::{self, AckKind};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// How long one fetch waits for messages before asking again.
+const FETCH_WAIT: Duration = Duration::from_secs(2);
+const ERROR_PAUSE: Duration = Duration::from_millis(500);
+
+/// Runs `handle` on each message, at most `concurrency` at once, fetching only as many as there
+/// is room for (so no message waits in our buffers with its ack timer running). On `stop`, it
+/// hands back fetched messages it has not started, then waits up to `grace` for the rest.
+pub(crate) async fn consume<F, Fut>(
+    consumer: Consumer<pull::Config>,
+    concurrency: usize,
+    stop: CancellationToken,
+    grace: Duration,
+    handle: F,
+) where
+    F: Fn(jetstream::Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let handle = Arc::new(handle);
+    'fetching: loop {
+        let first = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            () = stop.cancelled() => break,
+        };
+        let room = 1 + permits.available_permits();
+        let batch = tokio::select! {
+            batch = consumer.fetch().max_messages(room).expires(FETCH_WAIT).messages() => batch,
+            () = stop.cancelled() => break,
+        };
+        let mut messages = match batch {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::debug!(%error, "fetch failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(ERROR_PAUSE) => continue,
+                    () = stop.cancelled() => break,
+                }
+            }
+        };
+        let mut first = Some(first);
+        loop {
+            let next = tokio::select! {
+                next = messages.next() => next,
+                () = stop.cancelled() => {
+                    hand_back(&mut messages).await;
+                    break 'fetching;
+                }
+            };
+            let message = match next {
+                None => break,
+                Some(Ok(message)) => message,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "fetch interrupted");
+                    break;
+                }
+            };
+            let permit = match first.take() {
+                Some(permit) => permit,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => break 'fetching,
+                },
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                handle(message).await;
+                drop(permit);
+            });
+        }
+    }
+    let in_flight = concurrency - permits.available_permits();
+    if in_flight > 0 {
+        tracing::info!(in_flight, ?grace, "waiting for messages in flight");
+        if tokio::time::timeout(grace, permits.acquire_many(concurrency as u32))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "messages still in flight after the grace period; they will be redelivered"
+            );
+        }
+    }
+}
+
+/// Naks what a batch still holds so that it is redelivered at once, not after the ack wait.
+async fn hand_back(messages: &mut pull::Batch) {
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_millis(100), messages.next()).await
+    {
+        let _ = message.ack_with(AckKind::Nak(None)).await;
+    }
+}

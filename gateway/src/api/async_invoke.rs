@@ -1,0 +1,159 @@
+//! Asynchronous invoke: `POST /async-function/{name}[/{path}]` stores the invocation in
+//! `SY_INVOCATIONS` and answers 202 once the server has acknowledged it;
+//! `DELETE /async-function/{callId}` cancels a job.
+
+use std::sync::Arc;
+
+use async_nats::connection::State as ConnectionState;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use switchyard_broker::jobs::{validate_call_id, JobRecord, JobStatus};
+use switchyard_broker::subjects;
+use tracing::Instrument;
+
+use super::request::{
+    caller_call_id, new_call_id, read_invocation, registered_function, split_path, unix_nanos,
+    Target,
+};
+use super::AppState;
+use crate::error::ApiError;
+
+pub(crate) async fn enqueue(
+    State(state): State<Arc<AppState>>,
+    request: Request<Body>,
+) -> Response {
+    let call_id = match caller_call_id(request.headers()) {
+        Some(id) => match validate_call_id(&id) {
+            Ok(()) => id,
+            Err(e) => return ApiError::BadRequest(e.to_string()).into_response(),
+        },
+        None => new_call_id(),
+    };
+    let (name, path) = split_path("/async-function/", request.uri().path());
+    let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
+    let result = async {
+        let function = registered_function(&state, &name)?;
+        let callback_url = callback_url(&request)?;
+        let target = Target {
+            call_id: call_id.clone(),
+            function,
+            path,
+            start_time: unix_nanos(),
+            callback_url,
+        };
+        let invocation = read_invocation(&state, request, target).await?;
+        store(&state, &invocation).await
+    }
+    .instrument(span)
+    .await;
+    match result {
+        Ok(()) => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Ok(value) = HeaderValue::from_str(&call_id) {
+                response.headers_mut().insert("x-call-id", value);
+            }
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `X-Callback-Url`, which must be an absolute http(s) URL.
+fn callback_url(request: &Request<Body>) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get("x-callback-url") else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let valid = text.parse::<Uri>().ok().is_some_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.host().is_some_and(|h| !h.is_empty())
+    });
+    if valid {
+        Ok(Some(text))
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "X-Callback-Url must be an absolute http(s) URL, got `{text}`"
+        )))
+    }
+}
+
+/// Publishes the invocation with `Nats-Msg-Id` = call id and waits for the server's ack, so a
+/// 202 always means stored. A duplicate (the same call id again) is the same job.
+async fn store(
+    state: &AppState,
+    invocation: &switchyard_broker::invocation::Invocation,
+) -> Result<(), ApiError> {
+    if state.nats.connection_state() != ConnectionState::Connected {
+        return Err(ApiError::Unavailable(
+            "NATS is unreachable; the invocation was not accepted".into(),
+        ));
+    }
+    let unavailable = |e: &dyn std::fmt::Display| {
+        ApiError::Unavailable(format!("the invocation could not be stored: {e}"))
+    };
+    let (mut headers, payload) = invocation.to_message();
+    headers.insert("Nats-Msg-Id", invocation.call_id.as_str());
+    let ack = state
+        .js
+        .publish_with_headers(subjects::invoke(&invocation.function), headers, payload)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if ack.duplicate {
+        tracing::info!("duplicate intake: same job");
+        return Ok(());
+    }
+    let record = JobRecord::queued(
+        &invocation.call_id,
+        &invocation.function,
+        invocation.callback_url.clone(),
+    );
+    if let Err(error) = state.jobs.announce(&record).await {
+        // The invocation is stored; the worker writes the record when it takes the job.
+        tracing::warn!(%error, "queued record not written");
+    }
+    tracing::debug!(sequence = ack.sequence, "invocation stored");
+    Ok(())
+}
+
+pub(crate) async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Path(call_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let record = state
+        .jobs
+        .update(&call_id, |current| {
+            let mut record = current?;
+            if record.status.is_final() {
+                return None;
+            }
+            record.status = JobStatus::Cancelled;
+            record.finished_at = Some(Utc::now());
+            record.last_error = Some("cancelled".into());
+            Some(record)
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or_else(|| ApiError::JobNotFound(call_id.clone()))?;
+    if record.status != JobStatus::Cancelled {
+        return Err(ApiError::Conflict(format!(
+            "job `{call_id}` already {}",
+            record.status.as_str()
+        )));
+    }
+    // A worker running the job aborts its call; one that takes it later skips it.
+    if let Err(error) = state
+        .nats
+        .publish(subjects::cancel(&call_id), "".into())
+        .await
+    {
+        tracing::warn!(call_id, %error, "cancel not announced; workers still skip the job");
+    }
+    tracing::info!(call_id, "job cancelled");
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,98 @@
+//! Job records: `GET /system/jobs`, `GET /system/jobs/{callId}`, `GET /system/jobs/{callId}/result`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use switchyard_broker::jobs::{validate_call_id, JobFilter, JobRecord, JobStatus};
+
+use super::AppState;
+use crate::error::ApiError;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    function: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<JobRecord>>, ApiError> {
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<JobStatus>)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}, got {limit}"
+        )));
+    }
+    let filter = JobFilter {
+        function: query.function,
+        status,
+        limit,
+    };
+    let records = state
+        .jobs
+        .list(&filter)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(records))
+}
+
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(call_id): Path<String>,
+) -> Result<Json<JobRecord>, ApiError> {
+    validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state
+        .jobs
+        .get(&call_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map(Json)
+        .ok_or(ApiError::JobNotFound(call_id))
+}
+
+/// The stored answer: the function's body and headers, its status in `X-Function-Status`.
+pub(crate) async fn result(
+    State(state): State<Arc<AppState>>,
+    Path(call_id): Path<String>,
+) -> Result<Response, ApiError> {
+    validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let stored = state
+        .results
+        .get(&call_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or_else(|| ApiError::ResultNotFound(call_id.clone()))?;
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers.insert("x-function-status", HeaderValue::from(stored.status));
+    headers.insert(
+        "x-call-id",
+        HeaderValue::from_str(&call_id).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
