@@ -408,3 +408,151 @@ impl Api {
             .expect("invoke answers")
     }
 }
+
+/// One request a [`CallbackServer`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: bytes::Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A real HTTP server that records every POST it receives and answers `status` (200 unless set).
+#[derive(Clone)]
+pub struct CallbackServer {
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl CallbackServer {
+    pub async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    /// Listens on `port` (to bring a receiver up where callbacks already point).
+    pub async fn start_on(port: u16) -> Self {
+        let server = CallbackServer {
+            port,
+            received: Default::default(),
+            status: std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200)),
+        };
+        let state = server.clone();
+        let app = axum::Router::new().fallback(
+            move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
+                let state = state.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect();
+                    state.received.lock().expect("lock").push(Received {
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    });
+                    axum::http::StatusCode::from_u16(state.status.load(Ordering::Relaxed))
+                        .unwrap_or(axum::http::StatusCode::OK)
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind callback server");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `count` requests arrived.
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
+        eventually(within, &format!("{count} callbacks"), || async {
+            self.received().len() >= count
+        })
+        .await;
+        self.received()
+    }
+}
+
+/// Lines in a file (0 when it does not exist): functions append one per execution.
+pub fn line_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+impl Api {
+    /// POSTs to `/async-function/{name}`.
+    pub fn enqueue(&self, name: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(&format!("/async-function/{name}")))
+    }
+
+    pub async fn job(&self, call_id: &str) -> Value {
+        let response = self
+            .admin(reqwest::Method::GET, &format!("/system/jobs/{call_id}"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 200, "job {call_id}");
+        response.json().await.expect("job json")
+    }
+
+    /// Waits until the job's record has `status`.
+    pub async fn wait_job(&self, call_id: &str, status: &str, within: Duration) -> Value {
+        eventually(within, &format!("job {call_id} to be {status}"), || async {
+            let response = self
+                .admin(reqwest::Method::GET, &format!("/system/jobs/{call_id}"))
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status() == 200 => r
+                    .json::<Value>()
+                    .await
+                    .map(|j| j["status"] == status)
+                    .unwrap_or(false),
+                _ => false,
+            }
+        })
+        .await;
+        self.job(call_id).await
+    }
+
+    /// Deploys `name` with annotations and env vars, and waits for a ready replica.
+    pub async fn deploy_with(&self, name: &str, fprocess: &str, env: Value, annotations: Value) {
+        let response = self
+            .deploy(json!({ "service": name, "envProcess": fprocess, "envVars": env, "annotations": annotations }))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "deploy {name}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        self.wait_available(name, 1).await;
+    }
+}

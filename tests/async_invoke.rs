@@ -1,0 +1,646 @@
+//! Asynchronous invoke end to end, against real nats-server, functions and callback receivers.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{line_count, CallbackServer, Nats, Switchyard, TempDir};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn happy_path_callback_carries_the_answer_and_every_header() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("fn");
+    let slow_echo = common::script(&dir.0, "slow-echo.sh", "sleep 1; cat");
+    api.deploy_ready("echo", &slow_echo, json!({})).await;
+    let receiver = CallbackServer::start().await;
+
+    let accepted = api
+        .enqueue("echo")
+        .header("X-Callback-Url", receiver.url("/done"))
+        .header("X-Call-Id", "job-happy-1")
+        .header("Content-Type", "text/plain")
+        .body("hello async")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    assert_eq!(accepted.headers()["x-call-id"], "job-happy-1");
+
+    // queued (or already running) → running → succeeded
+    let first = api.job("job-happy-1").await;
+    assert!(
+        first["status"] == "queued" || first["status"] == "running",
+        "{first}"
+    );
+    api.wait_job("job-happy-1", "running", WAIT).await;
+    let done = api.wait_job("job-happy-1", "succeeded", WAIT).await;
+    assert_eq!(done["attempts"], 1);
+    assert_eq!(done["lastStatusCode"], 200);
+    for field in ["createdAt", "startedAt", "finishedAt"] {
+        assert!(done[field].is_string(), "{field} missing: {done}");
+    }
+
+    let callbacks = receiver.wait_for(1, WAIT).await;
+    let callback = &callbacks[0];
+    assert_eq!(callback.body, "hello async");
+    assert_eq!(callback.header("x-call-id"), "job-happy-1");
+    assert_eq!(callback.header("x-function-name"), "echo");
+    assert_eq!(callback.header("x-function-status"), "200");
+    assert_eq!(callback.header("content-type"), "text/plain");
+    assert!(
+        callback
+            .header("x-duration-seconds")
+            .parse::<f64>()
+            .expect("duration")
+            >= 1.0
+    );
+    assert!(
+        callback.header("x-start-time").parse::<u128>().is_ok(),
+        "{:?}",
+        callback.headers
+    );
+    assert_eq!(callback.header("x-retry"), "0");
+    assert_eq!(callback.header("x-retry-max"), "2");
+
+    let record = api.wait_job("job-happy-1", "succeeded", WAIT).await;
+    common::eventually(WAIT, "callback outcome recorded", || async {
+        api.job("job-happy-1").await["callback"]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(record["callbackUrl"], receiver.url("/done"));
+
+    let too_late = api
+        .http
+        .delete(api.url("/async-function/job-happy-1"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(too_late.status(), 409);
+    assert!(too_late
+        .text()
+        .await
+        .expect("body")
+        .contains("already succeeded"));
+
+    let result = api
+        .admin(Method::GET, "/system/jobs/job-happy-1/result")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(result.status(), 200);
+    assert_eq!(result.headers()["x-function-status"], "200");
+    assert_eq!(result.text().await.expect("body"), "hello async");
+
+    let listed: Vec<Value> = api
+        .admin(
+            Method::GET,
+            "/system/jobs?function=echo&status=succeeded&limit=10",
+        )
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["callId"], "job-happy-1");
+}
+
+#[tokio::test]
+async fn a_function_failing_twice_is_retried_with_backoff_and_called_back_once() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("flaky");
+    let runs = dir.0.join("runs");
+    let flaky = common::script(
+        &dir.0,
+        "flaky.sh",
+        &format!("echo run >> {0}; if [ $(wc -l < {0}) -lt 3 ]; then echo 'not yet' >&2; exit 1; fi; echo finally", runs.display()),
+    );
+    api.deploy_with(
+        "flaky",
+        &flaky,
+        json!({}),
+        json!({ "com.openfaas.retry.attempts": "5", "com.openfaas.retry.min_wait": "300ms", "com.openfaas.retry.max_wait": "2s" }),
+    )
+    .await;
+    let receiver = CallbackServer::start().await;
+    let sent = Instant::now();
+    let accepted = api
+        .enqueue("flaky")
+        .header("X-Callback-Url", receiver.url("/"))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    let call_id = accepted.headers()["x-call-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+
+    let callbacks = receiver.wait_for(1, WAIT).await;
+    // Two waits of at least the minimum backoff.
+    assert!(
+        callbacks[0].at - sent >= Duration::from_millis(600),
+        "took {:?}",
+        callbacks[0].at - sent
+    );
+    assert_eq!(callbacks[0].header("x-function-status"), "200");
+    assert_eq!(callbacks[0].header("x-retry"), "2");
+    assert_eq!(callbacks[0].body, "finally\n");
+    let record = api.wait_job(&call_id, "succeeded", WAIT).await;
+    assert_eq!(record["attempts"], 3);
+    assert_eq!(line_count(&runs), 3);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.received().len(), 1, "exactly one callback");
+}
+
+#[tokio::test]
+async fn a_function_that_always_fails_ends_in_sy_dead_with_a_failed_record() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("broken");
+    let runs = dir.0.join("runs");
+    let broken = common::script(
+        &dir.0,
+        "broken.sh",
+        &format!(
+            "echo run >> {}; echo 'always broken' >&2; exit 1",
+            runs.display()
+        ),
+    );
+    api.deploy_with(
+        "broken",
+        &broken,
+        json!({}),
+        json!({ "com.openfaas.retry.attempts": "3", "com.openfaas.retry.min_wait": "100ms", "com.openfaas.retry.max_wait": "200ms" }),
+    )
+    .await;
+    let receiver = CallbackServer::start().await;
+    let accepted = api
+        .enqueue("broken")
+        .header("X-Callback-Url", receiver.url("/"))
+        .header("X-Call-Id", "job-broken-1")
+        .body("payload")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    let record = api.wait_job("job-broken-1", "failed", WAIT).await;
+    assert_eq!(record["attempts"], 3);
+    assert_eq!(record["lastStatusCode"], 500);
+    assert_eq!(record["deadLettered"], true);
+    assert_eq!(line_count(&runs), 3);
+
+    let callbacks = receiver.wait_for(1, WAIT).await;
+    assert_eq!(callbacks[0].header("x-function-status"), "500");
+    assert!(String::from_utf8_lossy(&callbacks[0].body).contains("always broken"));
+
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let dead = async_nats::jetstream::new(client)
+        .get_stream("SY_DEAD")
+        .await
+        .expect("SY_DEAD exists");
+    let letter = dead
+        .get_last_raw_message_by_subject("sy.dead.broken")
+        .await
+        .expect("a dead letter");
+    let headers = letter.headers;
+    assert_eq!(
+        headers.get("ce-id").map(|v| v.as_str()),
+        Some("job-broken-1")
+    );
+    assert_eq!(
+        headers.get("sy-dead-reason").map(|v| v.as_str()),
+        Some("attempts exhausted")
+    );
+    assert_eq!(
+        headers.get("sy-dead-attempts").map(|v| v.as_str()),
+        Some("3")
+    );
+    assert_eq!(
+        headers.get("sy-dead-status").map(|v| v.as_str()),
+        Some("500")
+    );
+    assert_eq!(&letter.payload[..], b"payload");
+}
+
+#[tokio::test]
+async fn a_job_running_ten_times_the_ack_wait_runs_once() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::start(
+        "up",
+        &[
+            ("SWITCHYARD_NATS_URL", &nats.url()),
+            ("SWITCHYARD_ASYNC_ACK_WAIT", "500ms"),
+        ],
+    );
+    let api = switchyard.api();
+    let dir = TempDir::new("long");
+    let runs = dir.0.join("runs");
+    let long = common::script(
+        &dir.0,
+        "long.sh",
+        &format!("echo run >> {}; sleep 5; echo done", runs.display()),
+    );
+    api.deploy_with(
+        "long",
+        &long,
+        json!({ "exec_timeout": "60s", "write_timeout": "60s" }),
+        json!({}),
+    )
+    .await;
+    let accepted = api
+        .enqueue("long")
+        .header("X-Call-Id", "job-long-1")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    let record = api.wait_job("job-long-1", "succeeded", WAIT).await;
+    assert_eq!(record["attempts"], 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(line_count(&runs), 1, "the job ran more than once");
+}
+
+#[tokio::test]
+async fn the_same_call_id_twice_is_one_job() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("idem");
+    let runs = dir.0.join("runs");
+    let counted = common::script(
+        &dir.0,
+        "counted.sh",
+        &format!("echo run >> {}; sleep 0.5", runs.display()),
+    );
+    api.deploy_ready("counted", &counted, json!({})).await;
+    for header in ["X-Call-Id", "X-Call-Id", "Idempotency-Key"] {
+        let accepted = api
+            .enqueue("counted")
+            .header(header, "same-job-1")
+            .body("x")
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(accepted.status(), 202);
+        assert_eq!(accepted.headers()["x-call-id"], "same-job-1");
+    }
+    api.wait_job("same-job-1", "succeeded", WAIT).await;
+    // Once finished, a late retry is still the same job.
+    let late = api
+        .enqueue("counted")
+        .header("X-Call-Id", "same-job-1")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(late.status(), 202);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(line_count(&runs), 1);
+}
+
+#[tokio::test]
+async fn a_slow_function_does_not_delay_another_functions_jobs() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_with(
+        "sleepy",
+        "sleep 3",
+        json!({}),
+        json!({ "com.switchyard.async.concurrency": "2" }),
+    )
+    .await;
+    api.deploy_ready("quick", "cat", json!({})).await;
+    let receiver = CallbackServer::start().await;
+    for _ in 0..20 {
+        let accepted = api
+            .enqueue("sleepy")
+            .header("X-Callback-Url", receiver.url("/sleepy"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(accepted.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = Instant::now();
+    let accepted = api
+        .enqueue("quick")
+        .header("X-Callback-Url", receiver.url("/quick"))
+        .body("fast")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    common::eventually(
+        Duration::from_secs(10),
+        "the quick function's callback",
+        || async {
+            receiver
+                .received()
+                .iter()
+                .any(|r| r.header("x-function-name") == "quick")
+        },
+    )
+    .await;
+    let quick = receiver
+        .received()
+        .into_iter()
+        .find(|r| r.header("x-function-name") == "quick")
+        .expect("quick callback");
+    assert!(
+        quick.at - sent < Duration::from_secs(2),
+        "quick job waited {:?}",
+        quick.at - sent
+    );
+    let sleepy_done = receiver
+        .received()
+        .iter()
+        .filter(|r| r.header("x-function-name") == "sleepy")
+        .count();
+    assert!(
+        sleepy_done <= 2,
+        "the slow queue was not still busy ({sleepy_done} done)"
+    );
+}
+
+#[tokio::test]
+async fn a_callback_receiver_that_is_down_still_gets_the_callback() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::start(
+        "up",
+        &[
+            ("SWITCHYARD_NATS_URL", &nats.url()),
+            ("SWITCHYARD_CALLBACK_MIN_WAIT", "200ms"),
+            ("SWITCHYARD_CALLBACK_MAX_WAIT", "1s"),
+        ],
+    );
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let port = common::free_port();
+    let accepted = api
+        .enqueue("echo")
+        .header("X-Callback-Url", format!("http://127.0.0.1:{port}/late"))
+        .header("X-Call-Id", "job-late-callback")
+        .body("eventually")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    api.wait_job("job-late-callback", "succeeded", WAIT).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pending = api.job("job-late-callback").await;
+    assert_eq!(pending["callback"]["status"], "pending", "{pending}");
+    assert!(
+        pending["callback"]["attempts"].as_u64().unwrap_or(0) >= 2,
+        "{pending}"
+    );
+
+    let receiver = CallbackServer::start_on(port).await;
+    let callbacks = receiver.wait_for(1, WAIT).await;
+    assert_eq!(callbacks[0].body, "eventually");
+    common::eventually(WAIT, "callback recorded as delivered", || async {
+        api.job("job-late-callback").await["callback"]["status"] == "delivered"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queued_and_running_jobs_can_be_cancelled() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("cancel");
+    let runs = dir.0.join("runs");
+    let slow = common::script(
+        &dir.0,
+        "slow.sh",
+        &format!(
+            "echo $Http_X_Call_Id >> {}; sleep 3; echo finished",
+            runs.display()
+        ),
+    );
+    api.deploy_with(
+        "slow",
+        &slow,
+        json!({}),
+        json!({ "com.switchyard.async.concurrency": "1" }),
+    )
+    .await;
+    let receiver = CallbackServer::start().await;
+    for id in ["job-running", "job-queued"] {
+        let accepted = api
+            .enqueue("slow")
+            .header("X-Call-Id", id)
+            .header("X-Callback-Url", receiver.url("/"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(accepted.status(), 202);
+    }
+    api.wait_job("job-running", "running", WAIT).await;
+    assert_eq!(api.job("job-queued").await["status"], "queued");
+
+    for id in ["job-queued", "job-running"] {
+        let cancelled = api
+            .http
+            .delete(api.url(&format!("/async-function/{id}")))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(cancelled.status(), 202, "{id}");
+        assert_eq!(api.job(id).await["status"], "cancelled");
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap_or_default().trim(),
+        "job-running",
+        "the queued job ran"
+    );
+    assert!(
+        receiver.received().is_empty(),
+        "cancelled jobs are not called back"
+    );
+    for id in ["job-queued", "job-running"] {
+        assert_eq!(api.job(id).await["status"], "cancelled");
+    }
+    // Cancelling again is idempotent.
+    let again = api
+        .http
+        .delete(api.url("/async-function/job-running"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(again.status(), 202);
+    let unknown = api
+        .http
+        .delete(api.url("/async-function/no-such-job"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn bad_intake_gets_a_clear_error_and_nothing_is_queued() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::start(
+        "up",
+        &[
+            ("SWITCHYARD_NATS_URL", &nats.url()),
+            ("SWITCHYARD_MAX_BODY_BYTES", "1024"),
+        ],
+    );
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (api.enqueue("nope"), 404, "function `nope` not found"),
+        (
+            api.enqueue("echo").header("X-Callback-Url", "/relative"),
+            400,
+            "X-Callback-Url must be an absolute http(s) URL",
+        ),
+        (
+            api.enqueue("echo").header("X-Callback-Url", "ftp://x/y"),
+            400,
+            "X-Callback-Url must be an absolute http(s) URL",
+        ),
+        (
+            api.enqueue("echo").header("X-Call-Id", "has.dot"),
+            400,
+            "invalid call id",
+        ),
+        (
+            api.enqueue("echo").body(vec![b'a'; 2048]),
+            413,
+            "exceeds the limit of 1024 bytes",
+        ),
+    ];
+    for (request, status, message) in cases {
+        let response = request.send().await.expect("answers");
+        assert_eq!(response.status(), status);
+        let text = response.text().await.expect("body");
+        assert!(
+            text.contains(message),
+            "{text:?} should contain {message:?}"
+        );
+    }
+    let listed: Vec<Value> = api
+        .admin(Method::GET, "/system/jobs")
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(listed.is_empty(), "{listed:?}");
+    let missing = api
+        .admin(Method::GET, "/system/jobs/never-was")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn every_job_completes_when_the_dispatcher_is_killed_mid_way() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let dispatcher_env = [
+        ("SWITCHYARD_NATS_URL", url.as_str()),
+        ("SWITCHYARD_ASYNC_ACK_WAIT", "2s"),
+        ("SWITCHYARD_ASYNC_CONCURRENCY", "16"),
+    ];
+    let mut dispatcher = Switchyard::start("dispatcher", &dispatcher_env);
+    let api = gateway.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let receiver = CallbackServer::start().await;
+    let callback_url = receiver.url("/");
+    let accepted = enqueue_many(&api, "echo", &callback_url, 1000).await;
+    assert_eq!(accepted.len(), 1000);
+
+    receiver.wait_for(200, Duration::from_secs(60)).await;
+    // SAFETY: killing a process this test started.
+    unsafe { libc::kill(dispatcher.pid() as i32, libc::SIGKILL) };
+    let _ = dispatcher.stop(Duration::from_secs(5));
+    let _restarted = Switchyard::start("dispatcher", &dispatcher_env);
+
+    common::eventually(
+        Duration::from_secs(120),
+        "1000 distinct callbacks",
+        || async { distinct_call_ids(&receiver) == accepted },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn queued_jobs_survive_a_nats_restart() {
+    let mut nats = Nats::start();
+    let url = nats.url();
+    // No dispatcher yet: the jobs stay queued.
+    let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let api = gateway.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let receiver = CallbackServer::start().await;
+    let accepted = enqueue_many(&api, "echo", &receiver.url("/"), 200).await;
+    assert_eq!(accepted.len(), 200);
+
+    nats.restart();
+    let _dispatcher = Switchyard::start("dispatcher", &[("SWITCHYARD_NATS_URL", &url)]);
+    common::eventually(
+        Duration::from_secs(90),
+        "200 distinct callbacks after the restart",
+        || async { distinct_call_ids(&receiver) == accepted },
+    )
+    .await;
+}
+
+/// Enqueues `count` jobs, 32 at a time; returns the call ids of the 202s.
+async fn enqueue_many(
+    api: &common::Api,
+    function: &str,
+    callback_url: &str,
+    count: usize,
+) -> HashSet<String> {
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let request = api
+                .enqueue(function)
+                .header("X-Callback-Url", callback_url)
+                .body(format!("job {i}"));
+            async move {
+                let response = request.send().await.ok()?;
+                (response.status() == 202).then(|| {
+                    response.headers()["x-call-id"]
+                        .to_str()
+                        .ok()
+                        .map(str::to_string)
+                })?
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(|id| async move { id })
+        .collect()
+        .await
+}
+
+fn distinct_call_ids(receiver: &CallbackServer) -> HashSet<String> {
+    receiver
+        .received()
+        .iter()
+        .map(|r| r.header("x-call-id").to_string())
+        .collect()
+}
