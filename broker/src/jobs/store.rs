@@ -30,7 +30,6 @@ pub struct JobFilter {
 #[derive(Clone)]
 pub struct JobStore {
     store: kv::Store,
-    js: jetstream::Context,
 }
 
 const CAS_ATTEMPTS: usize = 10;
@@ -44,25 +43,17 @@ impl JobStore {
     pub async fn open(js: &jetstream::Context, ttl: Duration) -> Result<Self, BucketError> {
         Ok(JobStore {
             store: buckets::jobs(js, ttl).await?,
-            js: js.clone(),
         })
     }
 
-    /// Writes a queued record unless one exists, without waiting for the server's ack: the
-    /// invocation itself is already durable, and the worker creates the record if this is lost.
-    /// Sent on the same connection before the intake answers, so a later read sees it.
-    pub async fn announce(&self, record: &JobRecord) -> Result<(), JobStoreError> {
-        let value = encode(record)?;
-        let mut headers = async_nats::HeaderMap::new();
-        // Create-only: the server refuses the write when the key already has a value.
-        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
-        let subject = format!("$KV.{}.{}", buckets::JOBS, record.call_id);
-        let _unawaited_ack = self
-            .js
-            .publish_with_headers(subject, headers, value)
-            .await
-            .map_err(nats)?;
-        Ok(())
+    /// Writes a queued record unless one exists (a duplicate intake, or a worker that took the
+    /// job first, must not be overwritten).
+    pub async fn create_queued(&self, record: &JobRecord) -> Result<(), JobStoreError> {
+        match self.store.create(&record.call_id, encode(record)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(nats(e)),
+        }
     }
 
     pub async fn get(&self, call_id: &str) -> Result<Option<JobRecord>, JobStoreError> {

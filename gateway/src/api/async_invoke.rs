@@ -112,7 +112,7 @@ async fn store(
         &invocation.function,
         invocation.callback_url.clone(),
     );
-    if let Err(error) = state.jobs.announce(&record).await {
+    if let Err(error) = state.jobs.create_queued(&record).await {
         // The invocation is stored; the worker writes the record when it takes the job.
         tracing::warn!(%error, "queued record not written");
     }
