@@ -1,0 +1,226 @@
+//! Asynchronous invoke: intake rate against a raw JetStream publish-with-ack rate measured in the
+//! same run, completion rate, and latency from intake to callback.
+//!
+//! 1. Raw: 64 tasks publish 100-byte messages to a file-backed stream and await each ack.
+//! 2. Intake: 64 HTTP clients POST 100-byte bodies to `/async-function/parked` and count 202s.
+//!    `parked` has no replicas, so no job runs while intake is measured: the figure is the cost
+//!    of accepting work, not of doing it.
+//!    For reference, the same tool's rate against `GET /healthz` (HTTP alone).
+//! 3. Completion: `JOBS` (default 5000) jobs to an http-mode echo function (concurrency 64),
+//!    each with a callback to a real HTTP server here; callbacks per second, and p50/p99 from
+//!    the moment the 202 arrived to the moment the callback arrived.
+//!
+//! Run with `./scripts/bench` (it builds the echo upstream first).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+
+const CONCURRENCY: usize = 64;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let jobs: usize = std::env::var("JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
+    let duration = Duration::from_secs(seconds);
+    let exe = std::env::current_exe()?;
+    let echo_upstream = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .ok_or("no target dir")?
+        .join("examples")
+        .join("echo_upstream");
+    if !echo_upstream.exists() {
+        return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
+    }
+    let nats = common::Nats::start();
+    let switchyard = common::Switchyard::start(
+        "up",
+        &[("SWITCHYARD_NATS_URL", &nats.url()), ("RUST_LOG", "warn")],
+    );
+    let api = switchyard.api();
+    let body = Bytes::from(vec![b'x'; 100]);
+
+    // 1. Raw JetStream publish with ack.
+    let client = async_nats::connect(nats.url()).await?;
+    let js = async_nats::jetstream::new(client);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw".into()],
+        ..Default::default()
+    })
+    .await?;
+    let raw_body = body.clone();
+    let raw = rate(duration, move |_| {
+        let js = js.clone();
+        let body = raw_body.clone();
+        async move {
+            match js.publish("bench.raw", body).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+
+    // 2. Intake alone.
+    let parked = api
+        .deploy(json!({ "service": "parked", "envProcess": "cat" }))
+        .await;
+    if parked.status() != 202 {
+        return Err("deploy of `parked` failed".into());
+    }
+    api.scale("parked", 0).await;
+    let http = reqwest::Client::new();
+    let intake_url = api.url("/async-function/parked");
+    let intake_body = body.clone();
+    let intake = rate(duration, move |_| {
+        let request = http.post(&intake_url).body(intake_body.clone());
+        async move { request.send().await.is_ok_and(|r| r.status() == 202) }
+    })
+    .await;
+
+    // The same tool against the cheapest route: what HTTP alone costs on this machine.
+    let healthz_url = api.url("/healthz");
+    let healthz_http = reqwest::Client::new();
+    let http_ceiling = rate(duration, move |_| {
+        let request = healthz_http.get(&healthz_url);
+        async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+
+    // 3. Completion.
+    api.deploy_with(
+        "echo",
+        &echo_upstream.to_string_lossy(),
+        json!({ "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", common::free_port()) }),
+        json!({ "com.switchyard.async.concurrency": "64" }),
+    )
+    .await;
+    let receiver = common::CallbackServer::start().await;
+    let callback_url = receiver.url("/");
+    let accepted_at: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Default::default();
+    let started = Instant::now();
+    futures::stream::iter(0..jobs)
+        .map(|_| {
+            let request = api
+                .enqueue("echo")
+                .header("X-Callback-Url", &callback_url)
+                .body(body.clone());
+            let accepted_at = accepted_at.clone();
+            async move {
+                if let Ok(response) = request.send().await {
+                    if let Some(id) = response
+                        .headers()
+                        .get("x-call-id")
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        accepted_at
+                            .lock()
+                            .expect("lock")
+                            .insert(id.to_string(), Instant::now());
+                    }
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    let callbacks = receiver.wait_for(jobs, Duration::from_secs(600)).await;
+    let finished = callbacks.iter().map(|c| c.at).max().unwrap_or(started);
+    let completion_rate = jobs as f64 / (finished - started).as_secs_f64();
+    let accepted_at = accepted_at.lock().expect("lock").clone();
+    let mut latencies: Vec<Duration> = callbacks
+        .iter()
+        .filter_map(|c| {
+            accepted_at
+                .get(c.header("x-call-id"))
+                .map(|t| c.at.saturating_duration_since(*t))
+        })
+        .collect();
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+
+    let ratio = intake / raw.max(f64::MIN_POSITIVE);
+    println!("# Async invoke ({seconds}s per rate measurement, concurrency {CONCURRENCY}, 100-byte body)");
+    println!();
+    println!("| measurement | result |");
+    println!("|---|---|");
+    println!("| raw JetStream publish with ack | {raw:.0}/s |");
+    println!("| HTTP ceiling (GET /healthz, same tool) | {http_ceiling:.0}/s |");
+    println!("| async intake (202s) | {intake:.0}/s |");
+    println!("| intake / raw publish | {ratio:.2} |");
+    println!("| completions ({jobs} jobs, http-mode echo, callbacks) | {completion_rate:.0}/s |");
+    println!("| intake → callback p50 | {:?} |", pick(0.50));
+    println!("| intake → callback p99 | {:?} |", pick(0.99));
+    println!();
+    println!("| floor | measured | met |");
+    println!("|---|---|---|");
+    println!(
+        "| intake ≥ 30% of raw publish | {ratio:.2} | {} |",
+        if ratio >= 0.30 { "yes" } else { "NO" }
+    );
+    println!(
+        "| completions ≥ 1,000/s | {completion_rate:.0}/s | {} |",
+        if completion_rate >= 1000.0 {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    Ok(())
+}
+
+/// Operations per second: `CONCURRENCY` workers run `operation` back to back for `duration`
+/// after a one-second warm-up; only successes count.
+async fn rate<F, Fut>(duration: Duration, operation: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let measure_from = Instant::now() + Duration::from_secs(1);
+    let end = measure_from + duration;
+    let mut workers = Vec::new();
+    for worker in 0..CONCURRENCY {
+        let operation = operation.clone();
+        workers.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            while Instant::now() < end {
+                let counted = Instant::now() >= measure_from;
+                if operation(worker).await && counted {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap_or(0);
+    }
+    total as f64 / duration.as_secs_f64()
+}
