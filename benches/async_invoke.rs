@@ -1,7 +1,9 @@
 //! Asynchronous invoke: intake rate against a raw JetStream publish-with-ack rate measured in the
 //! same run, completion rate, and latency from intake to callback.
 //!
-//! 1. Raw: 64 tasks publish 100-byte messages to a file-backed stream and await each ack.
+//! 1. Raw: 64 tasks publish 100-byte messages to a file-backed stream and await each ack; then
+//!    the same with intake's own message shape (a binary-mode invocation CloudEvent with
+//!    `Nats-Msg-Id`, to a work-queue stream), to show what the server itself costs.
 //! 2. Intake: 64 HTTP clients POST 100-byte bodies to `/async-function/parked` and count 202s.
 //!    `parked` has no replicas, so no job runs while intake is measured: the figure is the cost
 //!    of accepting work, not of doing it.
@@ -70,8 +72,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let raw_body = body.clone();
+    let raw_js = js.clone();
     let raw = rate(duration, move |_| {
-        let js = js.clone();
+        let js = raw_js.clone();
         let body = raw_body.clone();
         async move {
             match js.publish("bench.raw", body).await {
@@ -100,8 +103,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             async move {
                 let mut h = async_nats::HeaderMap::new();
                 h.insert("Nats-Msg-Id", format!("id-{n}").as_str());
-                for i in 0..12 { h.insert(format!("ce-x{i}").as_str(), "some-header-value-here"); }
-                match js.publish_with_headers(format!("bench.wq.f.{n}"), h, body).await {
+                for i in 0..12 {
+                    h.insert(format!("ce-x{i}").as_str(), "some-header-value-here");
+                }
+                match js
+                    .publish_with_headers(format!("bench.wq.f.{n}"), h, body)
+                    .await
+                {
                     Ok(ack) => ack.await.is_ok(),
                     Err(_) => false,
                 }
@@ -109,17 +117,62 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await;
         println!("msgid+headers workqueue: {msgid:.0}/s");
-        let kv = js.create_key_value(async_nats::jetstream::kv::Config { bucket: "bench_kv".into(), history: 1, ..Default::default() }).await?;
+        let kv = js
+            .create_key_value(async_nats::jetstream::kv::Config {
+                bucket: "bench_kv".into(),
+                history: 1,
+                ..Default::default()
+            })
+            .await?;
         let c3 = counter.clone();
         let kvrate = rate(duration, move |_| {
             let kv = kv.clone();
             let n = c3.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            async move { kv.create(format!("k{n}"), Bytes::from_static(b"{\"status\":\"queued\"}")).await.is_ok() }
+            async move {
+                kv.create(
+                    format!("k{n}"),
+                    Bytes::from_static(b"{\"status\":\"queued\"}"),
+                )
+                .await
+                .is_ok()
+            }
         })
         .await;
         println!("kv create: {kvrate:.0}/s");
         return Ok(());
     }
+
+    // 1b. Raw publish of intake's own message shape: a binary-mode invocation CloudEvent with
+    // `Nats-Msg-Id`, to a work-queue stream with a duplicate window, as intake sends it.
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "BENCH_SHAPED".into(),
+        subjects: vec!["bench.shaped.>".into()],
+        retention: async_nats::jetstream::stream::RetentionPolicy::WorkQueue,
+        duplicate_window: Duration::from_secs(600),
+        ..Default::default()
+    })
+    .await?;
+    let shaped_js = js.clone();
+    let shaped_body = body.clone();
+    let shaped = rate(duration, move |_| {
+        let js = shaped_js.clone();
+        let (mut headers, payload) = sample_invocation(shaped_body.clone()).to_message();
+        async move {
+            let id = headers
+                .get("ce-id")
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default();
+            headers.insert("Nats-Msg-Id", id.as_str());
+            match js
+                .publish_with_headers("bench.shaped.echo", headers, payload)
+                .await
+            {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
 
     // 2. Intake alone.
     let parked = api
@@ -210,9 +263,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("| measurement | result |");
     println!("|---|---|");
     println!("| raw JetStream publish with ack | {raw:.0}/s |");
+    println!("| raw publish of intake's message shape (CloudEvent headers + Nats-Msg-Id, work queue) | {shaped:.0}/s |");
     println!("| HTTP ceiling (GET /healthz, same tool) | {http_ceiling:.0}/s |");
     println!("| async intake (202s) | {intake:.0}/s |");
     println!("| intake / raw publish | {ratio:.2} |");
+    println!(
+        "| intake / raw publish of the same shape | {:.2} |",
+        intake / shaped.max(f64::MIN_POSITIVE)
+    );
     println!("| completions ({jobs} jobs, http-mode echo, callbacks) | {completion_rate:.0}/s |");
     println!("| intake → callback p50 | {:?} |", pick(0.50));
     println!("| intake → callback p99 | {:?} |", pick(0.99));
@@ -232,6 +290,37 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     Ok(())
+}
+
+/// An invocation like one the gateway stores for a 100-byte POST from an HTTP client.
+fn sample_invocation(body: Bytes) -> switchyard_broker::invocation::Invocation {
+    let call_id = uuid_like();
+    switchyard_broker::invocation::Invocation {
+        call_id: call_id.clone(),
+        function: "echo".into(),
+        method: "POST".into(),
+        path: "/".into(),
+        query: None,
+        content_type: Some("application/octet-stream".into()),
+        headers: vec![
+            ("accept".into(), "*/*".into()),
+            ("X-Call-Id".into(), call_id),
+            ("X-Start-Time".into(), "1795438734494281644".into()),
+        ],
+        body,
+        time: chrono::Utc::now(),
+        callback_url: Some("http://127.0.0.1:9/".into()),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "bench-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Operations per second: `CONCURRENCY` workers run `operation` back to back for `duration`

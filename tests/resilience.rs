@@ -45,8 +45,20 @@ async fn nats_outage_gives_503_and_service_returns_with_nats() {
         },
     )
     .await;
-    // The registry survived in JetStream and is still served.
+    // The registry survived in JetStream and is still served, and async intake works again.
     assert!(api.status("echo").await.is_some());
+    eventually(
+        Duration::from_secs(30),
+        "async intake to work again",
+        || async {
+            api.enqueue("echo")
+                .body("accepted")
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 202)
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
