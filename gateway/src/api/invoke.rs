@@ -7,7 +7,7 @@ use async_nats::connection::State as ConnectionState;
 use async_nats::{Request as NatsRequest, RequestErrorKind};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::subjects;
@@ -137,14 +137,7 @@ fn reply_response(reply: CallReply) -> Response {
     let mut response = Response::new(Body::from(reply.body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    for (name, value) in &reply.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    super::append_headers(headers, &reply.headers);
     if reply.internal {
         headers.insert(
             "x-openfaas-internal",

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
@@ -81,14 +81,7 @@ pub(crate) async fn result(
     let mut response = Response::new(Body::from(stored.body));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    for (name, value) in &stored.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    super::append_headers(headers, &stored.headers);
     headers.insert("x-function-status", HeaderValue::from(stored.status));
     headers.insert(
         "x-call-id",

@@ -180,3 +180,16 @@ impl Gateway {
         result
     }
 }
+
+/// Appends `(name, value)` pairs (a function's answer headers) to a response, skipping any that
+/// are not valid HTTP.
+pub(crate) fn append_headers(headers: &mut axum::http::HeaderMap, pairs: &[(String, String)]) {
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+}
