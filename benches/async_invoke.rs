@@ -310,6 +310,8 @@ fn sample_invocation(body: Bytes) -> switchyard_broker::invocation::Invocation {
         body,
         time: chrono::Utc::now(),
         callback_url: Some("http://127.0.0.1:9/".into()),
+        subscription: None,
+        hops: 0,
     }
 }
 

@@ -129,6 +129,14 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_DEAD_LETTER_TTL", default_value = "168h", value_parser = duration)]
     pub dead_letter_ttl: Duration,
 
+    /// How long SY_EVENTS keeps events for replay.
+    #[arg(long, env = "SWITCHYARD_EVENTS_TTL", default_value = "168h", value_parser = duration)]
+    pub events_ttl: Duration,
+
+    /// Most bytes SY_EVENTS keeps (the oldest events go first); 0 = no limit.
+    #[arg(long, env = "SWITCHYARD_EVENTS_MAX_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub events_max_bytes: i64,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `switchyard_dispatcher=debug`).
     /// RUST_LOG, when set, takes precedence.
     #[arg(long, env = "SWITCHYARD_LOG", default_value = "info")]
@@ -144,6 +152,8 @@ impl Settings {
             result_ttl: self.result_ttl,
             result_max_bytes: self.result_max_bytes,
             dead_ttl: self.dead_letter_ttl,
+            events_ttl: self.events_ttl,
+            events_max_bytes: self.events_max_bytes,
         }
     }
 

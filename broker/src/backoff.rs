@@ -26,6 +26,11 @@ impl Backoff {
             .max(self.min)
     }
 
+    /// Linear growth instead: `min · attempt`, capped at `max`, no jitter (Knative's `linear`).
+    pub fn linear_delay(&self, attempt: u32) -> Duration {
+        self.min.saturating_mul(attempt.max(1)).min(self.max)
+    }
+
     /// A server's `Retry-After` overrides the computed wait, but never goes below `min`.
     pub fn honour_retry_after(
         &self,

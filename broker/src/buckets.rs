@@ -75,3 +75,17 @@ pub async fn jobs(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, B
 pub async fn results(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
     open(js, RESULTS, "Switchyard job results", ttl).await
 }
+
+/// Subscriptions: key = name, value = [`crate::events::Subscription`] as JSON.
+pub const SUBSCRIPTIONS: &str = "sy_subscriptions";
+
+/// Opens (creating if needed) the subscriptions.
+pub async fn subscriptions(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        SUBSCRIPTIONS,
+        "Switchyard subscriptions",
+        Duration::ZERO,
+    )
+    .await
+}

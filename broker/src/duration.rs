@@ -76,3 +76,71 @@ mod tests {
         }
     }
 }
+
+/// Parses an ISO-8601 duration as Knative uses them: `PT0.5S`, `PT30S`, `PT1H30M`, `P1D`,
+/// `P1W`. Years and months are refused (their length varies).
+pub fn parse_iso8601(text: &str) -> Result<Duration, InvalidDuration> {
+    let invalid = || InvalidDuration(text.to_string());
+    let rest = text.strip_prefix('P').ok_or_else(invalid)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((date, time)) if !time.is_empty() => (date, Some(time)),
+        Some(_) => return Err(invalid()),
+        None => (rest, None),
+    };
+    if date.is_empty() && time.is_none() {
+        return Err(invalid());
+    }
+    let mut seconds = 0f64;
+    let mut add = |part: &str, units: &[(char, f64)]| -> Result<(), InvalidDuration> {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' {
+                number.push(c);
+                continue;
+            }
+            let factor = units
+                .iter()
+                .find(|(u, _)| *u == c)
+                .map(|(_, f)| *f)
+                .ok_or_else(invalid)?;
+            let value: f64 = number.parse().map_err(|_| invalid())?;
+            seconds += value * factor;
+            number.clear();
+        }
+        if number.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid())
+        }
+    };
+    add(date, &[('W', 604_800.0), ('D', 86_400.0)])?;
+    if let Some(time) = time {
+        add(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod iso8601_tests {
+    use super::*;
+
+    #[test]
+    fn parses_knative_durations() {
+        for (text, millis) in [
+            ("PT0.5S", 500),
+            ("PT30S", 30_000),
+            ("PT1H30M", 5_400_000),
+            ("P1D", 86_400_000),
+            ("P1DT1S", 86_401_000),
+        ] {
+            assert_eq!(
+                parse_iso8601(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
+        for bad in ["", "P", "PT", "30S", "P1M", "PT1X", "PT1.2.3S", "PTS"] {
+            assert!(parse_iso8601(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -39,6 +39,11 @@ pub struct Invocation {
     pub time: DateTime<Utc>,
     /// Asynchronous invocations: where the answer is POSTed (extension `callbackurl`).
     pub callback_url: Option<String>,
+    /// Deliveries of an event: the subscription (extension `sysubscription`) whose delivery
+    /// policy applies.
+    pub subscription: Option<String>,
+    /// Deliveries of an event: how many replies led to it (extension `syhops`).
+    pub hops: u32,
 }
 
 /// Why a NATS message is not an invocation.
@@ -68,6 +73,11 @@ impl Invocation {
         }
         if let Some(callback_url) = &self.callback_url {
             builder = builder.extension("callbackurl", callback_url.as_str());
+        }
+        if let Some(subscription) = &self.subscription {
+            builder = builder
+                .extension("sysubscription", subscription.as_str())
+                .extension("syhops", i64::from(self.hops));
         }
         let mut event = builder.build().expect("id, source and type are always set");
         cloudevents::AttributesWriter::set_datacontenttype(&mut event, self.content_type.clone());
@@ -105,6 +115,10 @@ impl Invocation {
             body: payload,
             time: event.time().copied().unwrap_or_else(Utc::now),
             callback_url: extension("callbackurl"),
+            subscription: extension("sysubscription"),
+            hops: extension("syhops")
+                .and_then(|h| h.parse().ok())
+                .unwrap_or(0),
         })
     }
 }
@@ -211,6 +225,8 @@ mod tests {
             body: Bytes::from_static(b"hello"),
             time: Utc::now(),
             callback_url: Some("http://127.0.0.1:9/cb?x=1".into()),
+            subscription: Some("sub-1".into()),
+            hops: 3,
         };
         let (headers, payload) = invocation.to_message();
         let decoded = Invocation::from_message(Some(&headers), payload).expect("decodes");

@@ -11,6 +11,7 @@
 //! - [`subjects`], [`streams`] and [`buckets`]: the names and definitions of subjects, JetStream
 //!   streams and KV buckets.
 //! - [`jobs`]: the records of asynchronous jobs and their stored results.
+//! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
 //! - [`cache`]: a local, continuously updated copy of a KV bucket.
@@ -22,6 +23,7 @@ pub mod buckets;
 pub mod cache;
 pub mod codec;
 pub mod duration;
+pub mod events;
 pub mod invocation;
 pub mod jobs;
 pub mod records;

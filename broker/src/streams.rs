@@ -10,6 +10,8 @@ pub const INVOCATIONS: &str = "SY_INVOCATIONS";
 pub const DEAD: &str = "SY_DEAD";
 /// Callbacks waiting to be delivered: a work queue, subjects `sy.callback.<function>`.
 pub const CALLBACKS: &str = "SY_CALLBACKS";
+/// Events from every source, kept for replay: subjects `sy.event.<type>` (see [`crate::events`]).
+pub const EVENTS: &str = "SY_EVENTS";
 
 /// How long Switchyard keeps what it stores for asynchronous jobs.
 #[derive(Debug, Clone)]
@@ -26,6 +28,10 @@ pub struct Retention {
     pub result_max_bytes: usize,
     /// How long dead letters are kept.
     pub dead_ttl: Duration,
+    /// How long events are kept for replay.
+    pub events_ttl: Duration,
+    /// Most bytes of events kept (the oldest go first); 0 = no limit.
+    pub events_max_bytes: i64,
 }
 
 impl Default for Retention {
@@ -36,6 +42,8 @@ impl Default for Retention {
             result_ttl: Duration::from_secs(3600),
             result_max_bytes: 1024 * 1024,
             dead_ttl: Duration::from_secs(7 * 24 * 3600),
+            events_ttl: Duration::from_secs(7 * 24 * 3600),
+            events_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -48,7 +56,7 @@ pub struct StreamError {
     reason: String,
 }
 
-/// Creates or updates the asynchronous-invocation streams.
+/// Creates or updates Switchyard's streams.
 pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<(), StreamError> {
     let work_queue = |name: &'static str, subjects: &str| stream::Config {
         name: name.to_string(),
@@ -70,11 +78,26 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
             duplicate_window: retention.duplicate_window,
             ..Default::default()
         },
+        stream::Config {
+            name: EVENTS.to_string(),
+            subjects: vec![crate::events::ALL_EVENTS.to_string()],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: retention.events_ttl,
+            max_bytes: if retention.events_max_bytes > 0 {
+                retention.events_max_bytes
+            } else {
+                -1
+            },
+            duplicate_window: retention.duplicate_window,
+            ..Default::default()
+        },
     ];
     for config in configs {
         let stream = match config.name.as_str() {
             INVOCATIONS => INVOCATIONS,
             CALLBACKS => CALLBACKS,
+            EVENTS => EVENTS,
             _ => DEAD,
         };
         create_or_update(js, config)

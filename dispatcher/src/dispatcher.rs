@@ -15,7 +15,7 @@ use crate::endpoints::Directory;
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
 use crate::metrics::Metrics;
-use crate::{callbacks, jobs, sync_calls};
+use crate::{callbacks, jobs, router, sync_calls};
 
 /// Room left in a NATS message for headers when relaying an answer.
 const HEADER_ROOM: usize = 64 * 1024;
@@ -41,7 +41,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts taking sync calls, jobs and callbacks until `shutdown` fires; then each part
+    /// Starts taking sync calls, routing events, running jobs and delivering callbacks until `shutdown` fires; then each part
     /// stops taking work, finishes what is in flight, and [`Dispatcher::wait`] returns. Metrics
     /// are registered in `metrics`.
     pub async fn start(
@@ -54,6 +54,8 @@ impl Dispatcher {
         streams::ensure(&js, &config.retention).await?;
         let endpoints = KvCache::start(buckets::endpoints(&js).await?, shutdown.clone()).await;
         let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+        let subscriptions =
+            KvCache::start(buckets::subscriptions(&js).await?, shutdown.clone()).await;
         let delivery = Arc::new(Delivery {
             directory: Directory::new(endpoints),
             forwarder: Forwarder::new(),
@@ -75,10 +77,17 @@ impl Dispatcher {
             config.clone(),
             Metrics::new(metrics),
             http,
+            subscriptions.clone(),
         ));
         let tasks = vec![
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
-            jobs::start(job_context.clone(), registry, shutdown.clone()).await?,
+            jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
+            router::start(
+                job_context.clone(),
+                subscriptions,
+                registry,
+                shutdown.clone(),
+            ),
             callbacks::start(job_context, shutdown)
                 .await
                 .map_err(DispatcherError::Consumer)?,

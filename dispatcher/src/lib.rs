@@ -10,6 +10,9 @@
 //!   (OpenFaaS's retry annotations apply), kept alive with progress acks while it runs, copied
 //!   to `SY_DEAD` when it fails for good, and can be cancelled. Its record in `sy_jobs` follows
 //!   every transition and its answer is stored in `sy_results`.
+//! - **Events** in `SY_EVENTS` are routed by subscription: a durable consumer per subscription
+//!   (and per function with a `topic` annotation) turns each matching event into one
+//!   asynchronous invocation, delivered as a CloudEvents HTTP request.
 //! - **Callbacks** are queued durably in `SY_CALLBACKS` and POSTed to `X-Callback-Url` with
 //!   retries, so that neither a dispatcher crash nor a receiver that is down loses one.
 //!
@@ -36,6 +39,7 @@ mod endpoints;
 mod forward;
 mod jobs;
 mod metrics;
+mod router;
 mod sync_calls;
 
 pub use config::{DispatcherConfig, JobsConfig};

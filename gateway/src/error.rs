@@ -11,6 +11,8 @@ pub(crate) enum ApiError {
     FunctionNotFound(String),
     #[error("job `{0}` not found")]
     JobNotFound(String),
+    #[error("subscription `{0}` not found")]
+    SubscriptionNotFound(String),
     #[error("no stored result for job `{0}`: it has not finished, its result was too large, or it expired")]
     ResultNotFound(String),
     #[error("{0}")]
@@ -31,6 +33,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::FunctionNotFound(_)
             | ApiError::JobNotFound(_)
+            | ApiError::SubscriptionNotFound(_)
             | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
-use switchyard_broker::codec::percent;
+use cloudevents::AttributesReader;
+use switchyard_broker::codec::{self, percent};
+use switchyard_broker::events::{self, HOPS_EXTENSION, MAX_HOPS};
 use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
 use switchyard_broker::subjects;
@@ -52,6 +54,15 @@ pub(crate) async fn run(
             let _ = message.ack_with(AckKind::Term).await;
             return;
         }
+    };
+    // An event delivery follows its subscription's delivery policy.
+    let policy = match invocation
+        .subscription
+        .as_deref()
+        .and_then(|name| context.subscriptions.get(name))
+    {
+        Some(subscription) => Arc::new(policy.for_subscription(&subscription)),
+        None => policy,
     };
     let span = tracing::info_span!("job", call_id = %invocation.call_id, function = %invocation.function, attempt);
     Attempt {
@@ -124,6 +135,29 @@ impl Attempt {
             .unwrap_or(elapsed);
         match self.decide(result) {
             Decision::Succeed(reply) => {
+                if self.policy.reply {
+                    if let Err(error) = self.publish_reply(&reply).await {
+                        let error = format!("reply event not stored: {error}");
+                        if self.attempt < self.policy.attempts {
+                            self.retry(self.policy.delay(self.attempt), reply.status, error)
+                                .await;
+                        } else if self
+                            .finish(
+                                JobStatus::Failed,
+                                &reply,
+                                Some(("reply not stored", error)),
+                                elapsed,
+                            )
+                            .await
+                        {
+                            metrics
+                                .finished
+                                .with_label_values(&[&label, "failed"])
+                                .inc();
+                        }
+                        return;
+                    }
+                }
                 if self
                     .finish(JobStatus::Succeeded, &reply, None, elapsed)
                     .await
@@ -232,7 +266,7 @@ impl Attempt {
             Ok(reply) if reply.status < 400 => Decision::Succeed(reply),
             Ok(reply) if self.policy.retries_status(reply.status) && !last => Decision::Retry {
                 delay: self.policy.backoff.honour_retry_after(
-                    self.policy.backoff.delay(self.attempt),
+                    self.policy.delay(self.attempt),
                     retry_after(&reply.headers),
                 ),
                 status: reply.status,
@@ -253,7 +287,7 @@ impl Attempt {
             }
             // Network-level failures are always worth another attempt.
             Err(error) if !last => Decision::Retry {
-                delay: self.policy.backoff.delay(self.attempt),
+                delay: self.policy.delay(self.attempt),
                 status: 503,
                 error: error.to_string(),
             },
@@ -313,7 +347,7 @@ impl Attempt {
             }
         };
         let dead_lettered = match &failure {
-            Some((reason, error)) => {
+            Some((reason, error)) if self.policy.dead_letter => {
                 let stored = dead_letter(
                     &self.context,
                     &self.message,
@@ -333,7 +367,7 @@ impl Attempt {
                 }
                 stored
             }
-            None => false,
+            _ => false,
         };
         if self.invocation.callback_url.is_some() {
             if let Err(error) = self.queue_callback(reply, elapsed).await {
@@ -380,6 +414,47 @@ impl Attempt {
         );
         let _ = self.message.ack().await;
         true
+    }
+
+    /// Publishes the function's answer to `SY_EVENTS` when it is a CloudEvent (binary or
+    /// structured), one hop further than the event it answered; at the hop limit it is dropped
+    /// with a warning, which is what stops reply loops.
+    async fn publish_reply(&self, reply: &CallReply) -> Result<(), String> {
+        let mut headers = async_nats::HeaderMap::new();
+        for (name, value) in &reply.headers {
+            if name.parse::<async_nats::HeaderName>().is_ok() {
+                headers.append(name.as_str(), value.as_str());
+            }
+        }
+        let Ok(mut event) = codec::decode(Some(&headers), &reply.body) else {
+            tracing::debug!("answer is not a CloudEvent; no reply published");
+            return Ok(());
+        };
+        let hops = self.invocation.hops + 1;
+        if i64::from(hops) > MAX_HOPS {
+            tracing::warn!(hops, "hop limit reached; reply event dropped");
+            return Ok(());
+        }
+        event.set_extension(HOPS_EXTENSION, i64::from(hops));
+        let (mut headers, payload) = codec::encode_binary(&event);
+        headers.insert(
+            "Nats-Msg-Id",
+            events::message_id(event.source(), event.id()).as_str(),
+        );
+        self.context
+            .js
+            .publish_with_headers(events::subject(event.ty()), headers, payload)
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            id = event.id(),
+            ty = event.ty(),
+            hops,
+            "reply event published"
+        );
+        Ok(())
     }
 
     /// Stores the callback in `SY_CALLBACKS`; the callback worker delivers it with retries.

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use async_nats::jetstream;
 use async_nats::Client;
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::events::Subscription;
 use switchyard_broker::jobs::{JobStore, ResultStore};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +23,7 @@ pub(crate) struct JobContext {
     pub(crate) config: DispatcherConfig,
     pub(crate) metrics: Metrics,
     pub(crate) http: reqwest::Client,
+    pub(crate) subscriptions: KvCache<Subscription>,
     /// Jobs running in this dispatcher, by call id, so a cancellation can abort them.
     running: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -35,6 +38,7 @@ impl JobContext {
         config: DispatcherConfig,
         metrics: Metrics,
         http: reqwest::Client,
+        subscriptions: KvCache<Subscription>,
     ) -> Self {
         let js = jetstream::new(nats.clone());
         JobContext {
@@ -46,6 +50,7 @@ impl JobContext {
             config,
             metrics,
             http,
+            subscriptions,
             running: Mutex::new(HashMap::new()),
         }
     }

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use switchyard_broker::backoff::Backoff;
 use switchyard_broker::duration::parse_duration;
+use switchyard_broker::events::{BackoffPolicy, Subscription};
+
+/// Longest wait between a subscription's delivery attempts.
+const MAX_SUBSCRIPTION_BACKOFF: Duration = Duration::from_secs(3600);
 use switchyard_broker::records::FunctionSpec;
 
 use crate::config::JobsConfig;
@@ -16,6 +20,12 @@ pub(crate) struct JobPolicy {
     pub(crate) attempts: u32,
     pub(crate) retry_codes: Vec<u16>,
     pub(crate) backoff: Backoff,
+    /// Backoff grows linearly instead of exponentially.
+    pub(crate) linear: bool,
+    /// Failed jobs are copied to `SY_DEAD`.
+    pub(crate) dead_letter: bool,
+    /// A CloudEvent answer is published back to `SY_EVENTS`.
+    pub(crate) reply: bool,
 }
 
 impl JobPolicy {
@@ -50,6 +60,51 @@ impl JobPolicy {
                 .unwrap_or(defaults.attempts),
             retry_codes,
             backoff: Backoff { min, max },
+            linear: false,
+            dead_letter: true,
+            reply: false,
+        }
+    }
+
+    /// The policy for deliveries of `subscription`: its delivery spec over this one.
+    pub(crate) fn for_subscription(&self, subscription: &Subscription) -> Self {
+        let attempts = subscription.attempts().unwrap_or(self.attempts);
+        let linear = subscription.delivery.backoff_policy == Some(BackoffPolicy::Linear);
+        let backoff = match subscription.backoff_delay() {
+            Some(delay) => {
+                let growth = if linear {
+                    attempts
+                } else {
+                    1u32 << attempts.min(20)
+                };
+                Backoff {
+                    min: delay,
+                    max: delay
+                        .saturating_mul(growth)
+                        .min(MAX_SUBSCRIPTION_BACKOFF)
+                        .max(delay),
+                }
+            }
+            None => self.backoff,
+        };
+        JobPolicy {
+            concurrency: self.concurrency,
+            timeout: subscription.timeout().unwrap_or(self.timeout),
+            attempts,
+            retry_codes: self.retry_codes.clone(),
+            backoff,
+            linear,
+            dead_letter: subscription.dead_letter(),
+            reply: subscription.reply,
+        }
+    }
+
+    /// The wait before the next attempt after `attempt` failed.
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
+        if self.linear {
+            self.backoff.linear_delay(attempt)
+        } else {
+            self.backoff.delay(attempt)
         }
     }
 

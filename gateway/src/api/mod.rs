@@ -5,6 +5,7 @@ mod functions;
 mod invoke;
 mod jobs;
 mod request;
+mod subscriptions;
 mod system;
 
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) jobs: JobStore,
     pub(crate) results: ResultStore,
     pub(crate) registry: Registry,
+    pub(crate) subscription_store: async_nats::jetstream::kv::Store,
+    pub(crate) subscriptions: KvCache<switchyard_broker::events::Subscription>,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
 }
@@ -84,6 +87,9 @@ impl Gateway {
         let endpoints =
             KvCache::start(buckets::endpoints(&js).await?, shutdown_caches.clone()).await;
         streams::ensure(&js, &config.retention).await?;
+        let subscription_store = buckets::subscriptions(&js).await?;
+        let subscriptions =
+            KvCache::start(subscription_store.clone(), shutdown_caches.clone()).await;
         let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
         let results = ResultStore::open(
             &js,
@@ -117,6 +123,8 @@ impl Gateway {
             jobs,
             results,
             registry,
+            subscription_store,
+            subscriptions,
             endpoints,
             metrics: Metrics::new(metrics),
         });
@@ -132,6 +140,16 @@ impl Gateway {
             .route("/system/scale-function/{name}", post(functions::scale))
             .route("/system/info", get(system::info))
             .route("/system/namespaces", get(system::namespaces))
+            .route(
+                "/system/subscriptions",
+                get(subscriptions::list).post(subscriptions::create),
+            )
+            .route(
+                "/system/subscriptions/{name}",
+                get(subscriptions::get)
+                    .put(subscriptions::update)
+                    .delete(subscriptions::remove),
+            )
             .route("/system/jobs", get(jobs::list))
             .route("/system/jobs/{call_id}", get(jobs::get))
             .route("/system/jobs/{call_id}/result", get(jobs::result))

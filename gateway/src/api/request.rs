@@ -129,6 +129,8 @@ pub(crate) async fn read_invocation(
         body,
         time: Utc::now(),
         callback_url: target.callback_url,
+        subscription: None,
+        hops: 0,
     })
 }
 
