@@ -61,7 +61,8 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
         client.clone(),
         &metrics,
     )
-    .await?;
+    .await?
+    .merge(webhook_routes(&settings, &client, &front).await?);
 
     println!("Switchyard is up.");
     println!("  gateway:  http://{}", gateway.local_addr());
@@ -117,7 +118,8 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
         client.clone(),
         &metrics,
     )
-    .await?;
+    .await?
+    .merge(webhook_routes(&settings, &client, &front).await?);
     tracing::info!(address = %gateway.local_addr(), nats = %nats_url, "gateway listening");
     if let Source::File(path) = password_source {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
@@ -170,6 +172,17 @@ async fn start_provider(
             Ok(ProcessProvider::start(client, config, shutdown).await?)
         }
     }
+}
+
+/// The webhook ingester, served on the gateway's port.
+async fn webhook_routes(
+    settings: &Settings,
+    client: &async_nats::Client,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<axum::Router> {
+    let ceiling = client.server_info().max_payload.saturating_sub(64 * 1024);
+    let limit = settings.max_body_bytes.min(ceiling);
+    Ok(switchyard_event_sources::webhook::router(client.clone(), limit, shutdown.clone()).await?)
 }
 
 fn gateway_config(

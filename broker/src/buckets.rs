@@ -89,3 +89,11 @@ pub async fn subscriptions(js: &jetstream::Context) -> Result<kv::Store, BucketE
     )
     .await
 }
+
+/// Event sources: key = name, value = [`crate::records::EventSource`] as JSON.
+pub const SOURCES: &str = "sy_sources";
+
+/// Opens (creating if needed) the event sources.
+pub async fn sources(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, SOURCES, "Switchyard event sources", Duration::ZERO).await
+}

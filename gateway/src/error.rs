@@ -13,6 +13,8 @@ pub(crate) enum ApiError {
     JobNotFound(String),
     #[error("subscription `{0}` not found")]
     SubscriptionNotFound(String),
+    #[error("event source `{0}` not found")]
+    SourceNotFound(String),
     #[error("no stored result for job `{0}`: it has not finished, its result was too large, or it expired")]
     ResultNotFound(String),
     #[error("{0}")]
@@ -34,6 +36,7 @@ impl ApiError {
             ApiError::FunctionNotFound(_)
             | ApiError::JobNotFound(_)
             | ApiError::SubscriptionNotFound(_)
+            | ApiError::SourceNotFound(_)
             | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,9 +2,11 @@
 
 mod endpoint;
 mod function;
+mod source;
 
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
     resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
     FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE,
 };
+pub use source::{parse_rate, BasicCredentials, EventSource, WebhookAuth, WebhookConfig};

@@ -5,6 +5,7 @@ mod functions;
 mod invoke;
 mod jobs;
 mod request;
+mod sources;
 mod subscriptions;
 mod system;
 
@@ -41,6 +42,8 @@ pub(crate) struct AppState {
     pub(crate) registry: Registry,
     pub(crate) subscription_store: async_nats::jetstream::kv::Store,
     pub(crate) subscriptions: KvCache<switchyard_broker::events::Subscription>,
+    pub(crate) source_store: async_nats::jetstream::kv::Store,
+    pub(crate) sources: KvCache<switchyard_broker::records::EventSource>,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
 }
@@ -90,6 +93,8 @@ impl Gateway {
         let subscription_store = buckets::subscriptions(&js).await?;
         let subscriptions =
             KvCache::start(subscription_store.clone(), shutdown_caches.clone()).await;
+        let source_store = buckets::sources(&js).await?;
+        let source_cache = KvCache::start(source_store.clone(), shutdown_caches.clone()).await;
         let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
         let results = ResultStore::open(
             &js,
@@ -125,6 +130,8 @@ impl Gateway {
             registry,
             subscription_store,
             subscriptions,
+            source_store,
+            sources: source_cache,
             endpoints,
             metrics: Metrics::new(metrics),
         });
@@ -149,6 +156,14 @@ impl Gateway {
                 get(subscriptions::get)
                     .put(subscriptions::update)
                     .delete(subscriptions::remove),
+            )
+            .route(
+                "/system/event-sources",
+                get(sources::list).post(sources::create),
+            )
+            .route(
+                "/system/event-sources/{name}",
+                get(sources::get).delete(sources::remove),
             )
             .route("/system/jobs", get(jobs::list))
             .route("/system/jobs/{call_id}", get(jobs::get))
@@ -179,6 +194,12 @@ impl Gateway {
             router,
             shutdown_caches,
         })
+    }
+
+    /// Serves `routes` too (in solo mode, the webhook ingester's).
+    pub fn merge(mut self, routes: Router) -> Self {
+        self.router = self.router.merge(routes);
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {

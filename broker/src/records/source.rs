@@ -1,0 +1,141 @@
+//! Event sources created at run time (`/system/event-sources`), stored in KV `sy_sources`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An event source adapter: its kind and configuration (credentials included, so this record
+/// never leaves Switchyard as it is: see [`EventSource::redacted`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSource {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub config: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Configuration keys that hold credentials: write-only.
+const SECRET_KEYS: &[&str] = &["password", "hmacSecret", "token"];
+
+impl EventSource {
+    /// The record without credentials, for answers.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        strip(&mut copy.config);
+        copy
+    }
+
+    /// The webhook configuration, when this is a webhook source.
+    pub fn webhook(&self) -> Result<WebhookConfig, String> {
+        if self.kind != "webhook" {
+            return Err(format!(
+                "event source `{}` is of kind `{}`, not `webhook`",
+                self.name, self.kind
+            ));
+        }
+        serde_json::from_value(self.config.clone()).map_err(|e| format!("`config`: {e}"))
+    }
+}
+
+fn strip(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !SECRET_KEYS.contains(&key.as_str()));
+            map.values_mut().for_each(strip);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip),
+        _ => {}
+    }
+}
+
+/// A webhook source's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default)]
+    pub auth: Option<WebhookAuth>,
+    /// CloudEvent `type` of plain payloads (default `dev.switchyard.webhook`).
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// A request header whose value completes the type of plain payloads (`X-GitHub-Event`:
+    /// `push` gives `<type>.push`).
+    #[serde(default)]
+    pub type_from_header: Option<String>,
+    /// `N/s`, `N/m` or `N/h`: requests beyond it get 429.
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+}
+
+/// How callers of a webhook authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookAuth {
+    /// HMAC-SHA256 of the body, in GitHub's `X-Hub-Signature-256: sha256=<hex>`.
+    #[serde(default)]
+    pub hmac_secret: Option<String>,
+    /// `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub basic: Option<BasicCredentials>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Parses a rate like `100/s`: (count, seconds per period).
+pub fn parse_rate(text: &str) -> Result<(u32, u64), String> {
+    let (count, unit) = text
+        .split_once('/')
+        .ok_or_else(|| format!("rate `{text}`: use N/s, N/m or N/h"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("rate `{text}`: N must be a positive whole number"))?;
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("rate `{text}`: use N/s, N/m or N/h")),
+    };
+    Ok((count, seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_leave() {
+        let source: EventSource = serde_json::from_value(serde_json::json!({
+            "name": "gh", "kind": "webhook",
+            "config": { "auth": { "hmacSecret": "s3", "token": "t", "basic": { "username": "u", "password": "p" } }, "type": "com.github.event" }
+        }))
+        .expect("parses");
+        let shown = serde_json::to_string(&source.redacted()).expect("json");
+        for secret in ["s3", "\"t\"", "\"p\""] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("\"username\":\"u\""));
+        assert_eq!(
+            source.webhook().expect("webhook").event_type.as_deref(),
+            Some("com.github.event")
+        );
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(parse_rate("100/s"), Ok((100, 1)));
+        assert_eq!(parse_rate("5/m"), Ok((5, 60)));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+}
