@@ -37,11 +37,12 @@ async fn publish(nats: &Nats, event: Value) {
 
 /// A function that appends its CloudEvent headers (as CGI variables) and body to `out`.
 fn recorder(dir: &Path, name: &str, out: &Path) -> String {
+    // One append per run (a single small write is atomic), so concurrent runs do not interleave.
     common::script(
         dir,
         name,
         &format!(
-            "{{ env | grep '^Http_Ce_' | sort; echo \"body=$(cat)\"; echo '--'; }} >> {}",
+            "t=$(mktemp); {{ env | grep '^Http_Ce_' | sort; echo \"body=$(cat)\"; echo '--'; }} > $t; cat $t >> {}; rm $t",
             out.display()
         ),
     )

@@ -1,0 +1,359 @@
+//! The webhook ingester end to end: real HTTP producers posting to a real Switchyard, events
+//! reaching real functions through subscriptions.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Nats, Switchyard, TempDir};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn recorder(dir: &Path, out: &Path) -> String {
+    // One append per run (a single small write is atomic), so concurrent runs do not interleave.
+    common::script(
+        dir,
+        "record.sh",
+        &format!("t=$(mktemp); {{ env | grep '^Http_Ce_\\|^Http_Content_Type' | sort; echo \"body=$(cat | od -An -tx1 | tr -d ' \\n')\"; echo '--'; }} > $t; cat $t >> {}; rm $t", out.display()),
+    )
+}
+
+fn deliveries(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .split("--\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn create_source(api: &common::Api, body: Value) -> reqwest::Response {
+    api.admin(Method::POST, "/system/event-sources")
+        .json(&body)
+        .send()
+        .await
+        .expect("answers")
+}
+
+async fn setup(nats: &Nats) -> (Switchyard, TempDir, std::path::PathBuf) {
+    let switchyard = Switchyard::start(
+        "up",
+        &[
+            ("SWITCHYARD_NATS_URL", &nats.url()),
+            ("SWITCHYARD_MAX_BODY_BYTES", "65536"),
+        ],
+    );
+    let api = switchyard.api();
+    let dir = TempDir::new("webhook");
+    let out = dir.0.join("out");
+    api.deploy_ready("sink", &recorder(&dir.0, &out), json!({}))
+        .await;
+    let sub = json!({"name": "all-hooks", "function": "sink", "filters": [{"prefix": {"type": "test."}}]});
+    let response = api
+        .admin(Method::POST, "/system/subscriptions")
+        .json(&sub)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 201);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (switchyard, dir, out)
+}
+
+#[tokio::test]
+async fn binary_structured_and_batch_posts_reach_the_function_intact() {
+    let nats = Nats::start();
+    let (switchyard, _dir, out) = setup(&nats).await;
+    let api = switchyard.api();
+    assert_eq!(
+        create_source(
+            &api,
+            json!({"name": "open", "kind": "webhook", "config": {}})
+        )
+        .await
+        .status(),
+        201
+    );
+    let url = api.url("/webhook/open");
+
+    let binary = api
+        .http
+        .post(&url)
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "b-1")
+        .header("ce-source", "/producer")
+        .header("ce-type", "test.binary")
+        .header("ce-subject", "Gr%C3%B6%C3%9Fe%20100%25")
+        .header("ce-traceparent", "00-abc-01")
+        .header("content-type", "application/octet-stream")
+        .body(vec![0u8, 255, 1, 128])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(binary.status(), 202);
+    let structured = api
+        .http
+        .post(&url)
+        .header("content-type", "application/cloudevents+json")
+        .body(json!({"specversion": "1.0", "id": "s-1", "source": "/producer", "type": "test.structured", "subject": "ünï", "datacontenttype": "application/json", "data": {"k": 1}}).to_string())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(structured.status(), 202);
+    let batch = api
+        .http
+        .post(&url)
+        .header("content-type", "application/cloudevents-batch+json")
+        .body(json!([
+            {"specversion": "1.0", "id": "batch-1", "source": "/producer", "type": "test.batch"},
+            {"specversion": "1.0", "id": "batch-2", "source": "/producer", "type": "test.batch", "data_base64": "AAE="}
+        ]).to_string())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(batch.status(), 202);
+
+    common::eventually(WAIT, "four deliveries", || async {
+        deliveries(&out).len() == 4
+    })
+    .await;
+    let all = deliveries(&out);
+    let find = |id: &str| {
+        all.iter()
+            .find(|d| d.contains(&format!("Http_Ce_Id={id}\n")))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not delivered: {all:?}"))
+    };
+    let b = find("b-1");
+    for expected in [
+        "Http_Ce_Subject=Gr%C3%B6%C3%9Fe%20100%25",
+        "Http_Ce_Traceparent=00-abc-01",
+        "Http_Content_Type=application/octet-stream",
+        "body=00ff0180",
+    ] {
+        assert!(
+            b.lines().any(|l| l == expected),
+            "{expected} missing from {b}"
+        );
+    }
+    let s = find("s-1");
+    assert!(s.contains("Http_Ce_Subject=%C3%BCn%C3%AF"), "{s}");
+    assert!(s.contains("Http_Content_Type=application/json"), "{s}");
+    assert!(s.contains("body=7b226b223a317d"), "{s}"); // {"k":1}
+    assert!(find("batch-2").contains("body=0001"));
+    find("batch-1");
+}
+
+#[tokio::test]
+async fn plain_payloads_are_wrapped_and_sources_authenticate_and_limit() {
+    let nats = Nats::start();
+    let (switchyard, _dir, out) = setup(&nats).await;
+    let api = switchyard.api();
+    let github = json!({"name": "github", "kind": "webhook", "config": {
+        "auth": {"hmacSecret": "It's a Secret to Everybody"}, "type": "test.github", "typeFromHeader": "X-GitHub-Event"}});
+    let created = create_source(&api, github).await;
+    assert_eq!(created.status(), 201);
+    let shown: Value = api
+        .admin(Method::GET, "/system/event-sources/github")
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !shown.to_string().contains("Secret to Everybody"),
+        "credentials leaked: {shown}"
+    );
+    assert_eq!(shown["status"]["state"], "running");
+    assert_eq!(shown["config"]["typeFromHeader"], "X-GitHub-Event");
+
+    // GitHub's documented signature of "Hello, World!" with this secret.
+    let signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let url = api.url("/webhook/github");
+    let signed = api
+        .http
+        .post(&url)
+        .header("X-Hub-Signature-256", signature)
+        .header("X-GitHub-Event", "push")
+        .header("content-type", "text/plain")
+        .body("Hello, World!")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(signed.status(), 202);
+    let forged = api
+        .http
+        .post(&url)
+        .header("X-Hub-Signature-256", signature)
+        .body("Hello, World?")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(forged.status(), 401);
+    let unsigned = api
+        .http
+        .post(&url)
+        .body("Hello, World!")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unsigned.status(), 401);
+    common::eventually(WAIT, "the wrapped push event", || async {
+        deliveries(&out).len() == 1
+    })
+    .await;
+    let push = &deliveries(&out)[0];
+    for expected in [
+        "Http_Ce_Type=test.github.push",
+        "Http_Ce_Source=/webhook/github",
+        "Http_Content_Type=text/plain",
+    ] {
+        assert!(
+            push.lines().any(|l| l == expected),
+            "{expected} missing from {push}"
+        );
+    }
+
+    assert_eq!(
+        create_source(
+            &api,
+            json!({"name": "tok", "kind": "webhook", "config": {"auth": {"token": "t0k"}}})
+        )
+        .await
+        .status(),
+        201
+    );
+    let no_token = api
+        .http
+        .post(api.url("/webhook/tok"))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(no_token.status(), 401);
+    let token = api
+        .http
+        .post(api.url("/webhook/tok"))
+        .bearer_auth("t0k")
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(token.status(), 202);
+    assert_eq!(create_source(&api, json!({"name": "basic", "kind": "webhook", "config": {"auth": {"basic": {"username": "u", "password": "p"}}}})).await.status(), 201);
+    let wrong = api
+        .http
+        .post(api.url("/webhook/basic"))
+        .basic_auth("u", Some("x"))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status(), 401);
+
+    assert_eq!(
+        create_source(
+            &api,
+            json!({"name": "slow", "kind": "webhook", "config": {"rateLimit": "2/m"}})
+        )
+        .await
+        .status(),
+        201
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = api
+            .http
+            .post(api.url("/webhook/slow"))
+            .body("x")
+            .send()
+            .await
+            .expect("answers");
+        statuses.push((
+            response.status().as_u16(),
+            response.headers().get("retry-after").is_some(),
+        ));
+    }
+    assert_eq!(statuses, vec![(202, false), (202, false), (429, true)]);
+
+    let oversize = api
+        .http
+        .post(api.url("/webhook/tok"))
+        .bearer_auth("t0k")
+        .body(vec![b'a'; 70_000])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(oversize.status(), 413);
+    let invalid = api
+        .http
+        .post(api.url("/webhook/tok"))
+        .bearer_auth("t0k")
+        .header("content-type", "application/cloudevents+json")
+        .body(r#"{"specversion":"0.3","id":"1","source":"/s","type":"t"}"#)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(invalid.status(), 400);
+    assert!(invalid
+        .text()
+        .await
+        .expect("body")
+        .contains("unsupported specversion `0.3`"));
+    assert_eq!(
+        api.http
+            .post(api.url("/webhook/nope"))
+            .body("x")
+            .send()
+            .await
+            .expect("answers")
+            .status(),
+        404
+    );
+    let bad_kind = create_source(
+        &api,
+        json!({"name": "vc", "kind": "carrier-pigeon", "config": {}}),
+    )
+    .await;
+    assert_eq!(bad_kind.status(), 400);
+}
+
+#[tokio::test]
+async fn the_same_event_posted_twice_is_delivered_once() {
+    let nats = Nats::start();
+    let (switchyard, _dir, out) = setup(&nats).await;
+    let api = switchyard.api();
+    assert_eq!(
+        create_source(
+            &api,
+            json!({"name": "open", "kind": "webhook", "config": {}})
+        )
+        .await
+        .status(),
+        201
+    );
+    let event =
+        json!({"specversion": "1.0", "id": "dup-1", "source": "/producer", "type": "test.dup"})
+            .to_string();
+    for _ in 0..2 {
+        let response = api
+            .http
+            .post(api.url("/webhook/open"))
+            .header("content-type", "application/cloudevents+json")
+            .body(event.clone())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 202);
+    }
+    common::eventually(WAIT, "the delivery", || async {
+        deliveries(&out).len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(deliveries(&out).len(), 1);
+}
