@@ -5,6 +5,7 @@
 //!   the process provider.
 //! - `switchyard gateway` and `switchyard dispatcher`: the parts as separate processes sharing a
 //!   NATS server.
+//! - `switchyard source webhook`: the webhook ingester alone, on its own port.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
 
 mod credentials;
@@ -37,9 +38,18 @@ enum Command {
     Gateway(Settings),
     /// Run a dispatcher against a shared NATS server.
     Dispatcher(Settings),
+    /// Run an event source alone.
+    #[command(subcommand)]
+    Source(SourceCommand),
     /// Run a function watchdog, configured by OpenFaaS's environment variables
     /// (fprocess, mode, port, upstream_url, read_timeout, write_timeout, exec_timeout, ...).
     Watchdog,
+}
+
+#[derive(Subcommand)]
+enum SourceCommand {
+    /// The webhook ingester (`POST /webhook/{source}`) on its own port (SWITCHYARD_WEBHOOK_LISTEN).
+    Webhook(Settings),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,7 +63,10 @@ fn main() -> anyhow::Result<()> {
             init_tracing("info");
             return switchyard_watchdog::run_from_env();
         }
-        Command::Up(s) | Command::Gateway(s) | Command::Dispatcher(s) => s.clone(),
+        Command::Up(s)
+        | Command::Gateway(s)
+        | Command::Dispatcher(s)
+        | Command::Source(SourceCommand::Webhook(s)) => s.clone(),
     };
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -64,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Up(_) => run::up(settings).await,
             Command::Gateway(_) => run::gateway(settings).await,
             Command::Dispatcher(_) => run::dispatcher(settings).await,
+            Command::Source(SourceCommand::Webhook(_)) => run::webhook(settings).await,
             Command::Watchdog => unreachable!("handled above"),
         }
     })

@@ -174,6 +174,28 @@ async fn start_provider(
     }
 }
 
+/// `switchyard source webhook`: the webhook ingester on its own port.
+pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let nats_url = settings
+        .nats_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let client = nats::connect(&nats_url, "switchyard-webhook", &shutdown).await?;
+    let routes = webhook_routes(&settings, &client, &shutdown).await?;
+    let listener = tokio::net::TcpListener::bind(settings.webhook_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.webhook_listen))?;
+    tracing::info!(address = %settings.webhook_listen, nats = %nats_url, "webhook ingester listening");
+    let stop = shutdown.clone();
+    axum::serve(listener, routes)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    Ok(())
+}
+
 /// The webhook ingester, served on the gateway's port.
 async fn webhook_routes(
     settings: &Settings,

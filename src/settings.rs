@@ -26,6 +26,15 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where `switchyard source webhook` listens (in `up` and `gateway` the ingester shares the
+    /// gateway's port).
+    #[arg(
+        long,
+        env = "SWITCHYARD_WEBHOOK_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
+    pub webhook_listen: SocketAddr,
+
     /// NATS server to use. `up` starts its own when this is unset; `gateway` and `dispatcher`
     /// default to nats://127.0.0.1:4222.
     #[arg(long, env = "SWITCHYARD_NATS_URL")]

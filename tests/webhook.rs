@@ -357,3 +357,101 @@ async fn the_same_event_posted_twice_is_delivered_once() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(deliveries(&out).len(), 1);
 }
+
+#[tokio::test]
+async fn killing_the_router_mid_stream_skips_no_event_and_routes_none_twice() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let ingester = Switchyard::start("source webhook", &[("SWITCHYARD_NATS_URL", &url)]);
+    let dispatcher_env = [
+        ("SWITCHYARD_NATS_URL", url.as_str()),
+        ("SWITCHYARD_ASYNC_ACK_WAIT", "2s"),
+    ];
+    let mut dispatcher = Switchyard::start("dispatcher", &dispatcher_env);
+    let api = gateway.api();
+    let dir = TempDir::new("router-kill");
+    let out = dir.0.join("out");
+    api.deploy_ready("sink", &recorder(&dir.0, &out), json!({}))
+        .await;
+    let sub =
+        json!({"name": "all", "function": "sink", "filters": [{"exact": {"type": "test.stream"}}]});
+    assert_eq!(
+        api.admin(Method::POST, "/system/subscriptions")
+            .json(&sub)
+            .send()
+            .await
+            .expect("answers")
+            .status(),
+        201
+    );
+    assert_eq!(
+        create_source(
+            &api,
+            json!({"name": "feed", "kind": "webhook", "config": {}})
+        )
+        .await
+        .status(),
+        201
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let hook = ingester.api().url("/webhook/feed");
+    let total = 300;
+    for i in 0..total {
+        if i == total / 3 {
+            // SAFETY: killing a process this test started.
+            unsafe { libc::kill(dispatcher.pid() as i32, libc::SIGKILL) };
+            let _ = dispatcher.stop(Duration::from_secs(5));
+        }
+        if i == total / 2 {
+            dispatcher = Switchyard::start("dispatcher", &dispatcher_env);
+        }
+        let event = json!({"specversion": "1.0", "id": format!("e-{i}"), "source": "/feed", "type": "test.stream"});
+        let response = api
+            .http
+            .post(&hook)
+            .header("content-type", "application/cloudevents+json")
+            .body(event.to_string())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 202);
+    }
+    let delivered_ids = || {
+        deliveries(&out)
+            .iter()
+            .filter_map(|d| {
+                d.lines()
+                    .find_map(|l| l.strip_prefix("Http_Ce_Id="))
+                    .map(str::to_string)
+            })
+            .collect::<std::collections::HashSet<_>>()
+    };
+    common::eventually(Duration::from_secs(90), "every event delivered", || async {
+        delivered_ids().len() == total
+    })
+    .await;
+    // One job per event and subscription: the router never routed an event twice.
+    common::eventually(Duration::from_secs(30), "300 job records", || async {
+        let jobs: Vec<Value> = match api
+            .admin(Method::GET, "/system/jobs?function=sink&limit=1000")
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        jobs.len() == total && jobs.iter().all(|j| j["status"] == "succeeded")
+    })
+    .await;
+    let runs = deliveries(&out).len();
+    assert!(runs >= total, "{runs} runs");
+    // A job killed while its function ran is run again (at least once); finished jobs never
+    // are, so duplicates are bounded by the jobs in flight (the default concurrency, 32).
+    assert!(
+        runs - total <= 32,
+        "{} duplicate executions after one crash",
+        runs - total
+    );
+}

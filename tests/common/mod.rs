@@ -168,13 +168,14 @@ impl Switchyard {
         Self::start("up", &[("SWITCHYARD_NATS_URL", &nats.url())])
     }
 
-    /// Any subcommand with extra environment; waits for the gateway unless it is a dispatcher.
+    /// Any subcommand (`up`, `gateway`, `dispatcher`, `source webhook`) with extra environment;
+    /// waits for its HTTP port unless it is a dispatcher.
     pub fn start(command: &str, env: &[(&str, &str)]) -> Self {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut switchyard = Switchyard {
             child: None,
             address,
-            dir: TempDir::new(command),
+            dir: TempDir::new(&command.replace(' ', "-")),
             command: command.to_string(),
             env: env
                 .iter()
@@ -192,8 +193,9 @@ impl Switchyard {
             .open(self.log_path())
             .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .arg(&self.command)
+            .args(self.command.split_whitespace())
             .env("SWITCHYARD_LISTEN", self.address.to_string())
+            .env("SWITCHYARD_WEBHOOK_LISTEN", self.address.to_string())
             .env("SWITCHYARD_DATA_DIR", self.dir.0.join("data"))
             .env("SWITCHYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SWITCHYARD_NATS_SERVER_BIN", nats_server_program())
