@@ -16,6 +16,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
+
+use support::{rate, CONCURRENCY};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,8 +27,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
-
-const CONCURRENCY: usize = 64;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -323,34 +324,4 @@ fn uuid_like() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Operations per second: `CONCURRENCY` workers run `operation` back to back for `duration`
-/// after a one-second warm-up; only successes count.
-async fn rate<F, Fut>(duration: Duration, operation: F) -> f64
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static + Clone,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let measure_from = Instant::now() + Duration::from_secs(1);
-    let end = measure_from + duration;
-    let mut workers = Vec::new();
-    for worker in 0..CONCURRENCY {
-        let operation = operation.clone();
-        workers.push(tokio::spawn(async move {
-            let mut ok = 0u64;
-            while Instant::now() < end {
-                let counted = Instant::now() >= measure_from;
-                if operation(worker).await && counted {
-                    ok += 1;
-                }
-            }
-            ok
-        }));
-    }
-    let mut total = 0;
-    for worker in workers {
-        total += worker.await.unwrap_or(0);
-    }
-    total as f64 / duration.as_secs_f64()
 }

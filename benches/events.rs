@@ -1,0 +1,171 @@
+//! Events from webhook intake to function invocation, with 1 and with 10 matching
+//! subscriptions, against a raw JetStream publish rate measured in the same run.
+//!
+//! The subscribed functions are watchdogs in http mode whose upstream is an HTTP server in
+//! this process, so the moment each function receives its event is timed exactly. `EVENTS`
+//! (default 5000) events are posted by 64 concurrent producers to `/webhook/bench`.
+//!
+//! Run with `./scripts/bench`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::json;
+use support::{rate, CONCURRENCY};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let events: usize = std::env::var("EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
+    let nats = common::Nats::start();
+    let switchyard = common::Switchyard::start(
+        "up",
+        &[("SWITCHYARD_NATS_URL", &nats.url()), ("RUST_LOG", "warn")],
+    );
+    let api = switchyard.api();
+
+    let client = async_nats::connect(nats.url()).await?;
+    let js = async_nats::jetstream::new(client);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw".into()],
+        ..Default::default()
+    })
+    .await?;
+    let body = Bytes::from(vec![b'x'; 100]);
+    let raw = rate(Duration::from_secs(seconds), move |_| {
+        let js = js.clone();
+        let body = body.clone();
+        async move {
+            match js.publish("bench.raw", body).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+
+    let created = api
+        .admin(Method::POST, "/system/event-sources")
+        .json(&json!({"name": "bench", "kind": "webhook", "config": {}}))
+        .send()
+        .await?;
+    if created.status() != 201 {
+        return Err("event source not created".into());
+    }
+    let receiver = common::CallbackServer::start().await;
+    println!("# Events: webhook intake to function invocation ({events} events, {CONCURRENCY} producers)");
+    println!();
+    println!("raw JetStream publish with ack (same tool): {raw:.0}/s");
+    println!();
+    println!("| subscriptions | events/s | invocations/s | intake → function p50 | p99 |");
+    println!("|---|---|---|---|---|");
+    let mut one_subscription_rate = 0.0;
+    for subscriptions in [1usize, 10] {
+        let ty = format!("bench.fanout{subscriptions}");
+        for i in 0..subscriptions {
+            let name = format!("f{subscriptions}-{i}");
+            api.deploy_with(
+                &name,
+                "sleep 1000000",
+                json!({"mode": "http", "upstream_url": receiver.url(""), "exec_timeout": "60s"}),
+                json!({"com.switchyard.async.concurrency": "64"}),
+            )
+            .await;
+            let sub = json!({"name": name, "function": name, "filters": [{"exact": {"type": ty}}]});
+            let response = api
+                .admin(Method::POST, "/system/subscriptions")
+                .json(&sub)
+                .send()
+                .await?;
+            if response.status() != 201 {
+                return Err(format!("subscription not created: {}", response.text().await?).into());
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = receiver.received().len();
+        let posted: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+        let hook = api.url("/webhook/bench");
+        let started = Instant::now();
+        futures::stream::iter(0..events)
+            .map(|i| {
+                let id = format!("{ty}-{i}");
+                let event = json!({"specversion": "1.0", "id": id, "source": "/bench", "type": ty, "data": "x".repeat(100)});
+                let request = api.http.post(&hook).header("content-type", "application/cloudevents+json").body(event.to_string());
+                let posted = posted.clone();
+                async move {
+                    let sent = Instant::now();
+                    if request.send().await.is_ok_and(|r| r.status() == 202) {
+                        posted.lock().expect("lock").insert(id, sent);
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect::<Vec<()>>()
+            .await;
+        let expected = before + events * subscriptions;
+        receiver.wait_for(expected, Duration::from_secs(600)).await;
+        let arrivals = receiver.received();
+        let arrivals = &arrivals[before..];
+        let finished = arrivals.iter().map(|a| a.at).max().unwrap_or(started);
+        let elapsed = (finished - started).as_secs_f64();
+        let posted = posted.lock().expect("lock").clone();
+        let mut latencies: Vec<Duration> = arrivals
+            .iter()
+            .filter_map(|a| {
+                posted
+                    .get(a.header("ce-id"))
+                    .map(|t| a.at.saturating_duration_since(*t))
+            })
+            .collect();
+        latencies.sort();
+        let pick = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let event_rate = events as f64 / elapsed;
+        if subscriptions == 1 {
+            one_subscription_rate = event_rate;
+        }
+        println!(
+            "| {subscriptions} | {event_rate:.0} | {:.0} | {:?} | {:?} |",
+            (events * subscriptions) as f64 / elapsed,
+            pick(0.50),
+            pick(0.99)
+        );
+    }
+    println!();
+    println!("| floor | measured | met |");
+    println!("|---|---|---|");
+    println!(
+        "| ≥ 1,000 events/s delivered with one subscription | {one_subscription_rate:.0}/s | {} |",
+        if one_subscription_rate >= 1000.0 {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    Ok(())
+}
