@@ -118,3 +118,30 @@ async fn create_or_update(js: &jetstream::Context, config: stream::Config) -> Re
             .map_err(|e| e.to_string()),
     }
 }
+
+/// A publish the server did not acknowledge.
+#[derive(Debug, thiserror::Error)]
+#[error("not stored on `{subject}`: {reason}")]
+pub struct PublishFailed {
+    subject: String,
+    reason: String,
+}
+
+/// Publishes to a stream and waits for the server's ack: once this returns `Ok`, the message
+/// is stored (or was a duplicate, which the ack says).
+pub async fn publish_acked(
+    js: &jetstream::Context,
+    subject: String,
+    headers: async_nats::HeaderMap,
+    payload: bytes::Bytes,
+) -> Result<jetstream::publish::PublishAck, PublishFailed> {
+    let failed = |reason: String| PublishFailed {
+        subject: subject.clone(),
+        reason,
+    };
+    js.publish_with_headers(subject.clone(), headers, payload)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .await
+        .map_err(|e| failed(e.to_string()))
+}

@@ -254,17 +254,14 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
     async {
         let (mut headers, payload) = invocation.to_message();
         headers.insert("Nats-Msg-Id", invocation.call_id.as_str());
-        let stored = async {
-            context
-                .js
-                .publish_with_headers(subjects::invoke(&invocation.function), headers, payload)
-                .await
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        match stored {
+        match streams::publish_acked(
+            &context.js,
+            subjects::invoke(&invocation.function),
+            headers,
+            payload,
+        )
+        .await
+        {
             Ok(_) => {
                 tracing::debug!("event routed");
                 let _ = message.ack().await;

@@ -14,7 +14,7 @@ use switchyard_broker::codec::{self, percent};
 use switchyard_broker::events::{self, HOPS_EXTENSION, MAX_HOPS};
 use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
-use switchyard_broker::subjects;
+use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
 use super::context::JobContext;
@@ -441,13 +441,14 @@ impl Attempt {
             "Nats-Msg-Id",
             events::message_id(event.source(), event.id()).as_str(),
         );
-        self.context
-            .js
-            .publish_with_headers(events::subject(event.ty()), headers, payload)
-            .await
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| e.to_string())?;
+        streams::publish_acked(
+            &self.context.js,
+            events::subject(event.ty()),
+            headers,
+            payload,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         tracing::info!(
             id = event.id(),
             ty = event.ty(),
@@ -490,17 +491,14 @@ impl Attempt {
         headers.insert(CALLBACK_URL, percent::encode(&url).as_ref());
         headers.insert(CALLBACK_CALL_ID, self.invocation.call_id.as_str());
         headers.insert("Nats-Msg-Id", self.invocation.call_id.as_str());
-        self.context
-            .js
-            .publish_with_headers(
-                subjects::callback(&self.invocation.function),
-                headers,
-                payload,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| e.to_string())?;
+        streams::publish_acked(
+            &self.context.js,
+            subjects::callback(&self.invocation.function),
+            headers,
+            payload,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -534,17 +532,14 @@ async fn dead_letter(
     headers.insert("sy-dead-attempts", attempts.to_string());
     headers.insert("sy-dead-error", percent::encode(error).as_ref());
     headers.insert("sy-dead-time", Utc::now().to_rfc3339());
-    let stored = async {
-        context
-            .js
-            .publish_with_headers(subjects::dead(function), headers, message.payload.clone())
-            .await
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
-    match stored {
+    match streams::publish_acked(
+        &context.js,
+        subjects::dead(function),
+        headers,
+        message.payload.clone(),
+    )
+    .await
+    {
         Ok(_) => true,
         Err(error) => {
             tracing::error!(%error, "dead letter not stored");

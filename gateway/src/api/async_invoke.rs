@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use switchyard_broker::jobs::{validate_call_id, JobRecord, JobStatus};
-use switchyard_broker::subjects;
+use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
 use super::request::{
@@ -91,18 +91,16 @@ async fn store(
             "NATS is unreachable; the invocation was not accepted".into(),
         ));
     }
-    let unavailable = |e: &dyn std::fmt::Display| {
-        ApiError::Unavailable(format!("the invocation could not be stored: {e}"))
-    };
     let (mut headers, payload) = invocation.to_message();
     headers.insert("Nats-Msg-Id", invocation.call_id.as_str());
-    let ack = state
-        .js
-        .publish_with_headers(subjects::invoke(&invocation.function), headers, payload)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let ack = streams::publish_acked(
+        &state.js,
+        subjects::invoke(&invocation.function),
+        headers,
+        payload,
+    )
+    .await
+    .map_err(|e| ApiError::Unavailable(format!("the invocation could not be stored: {e}")))?;
     if ack.duplicate {
         tracing::info!("duplicate intake: same job");
         return Ok(());
