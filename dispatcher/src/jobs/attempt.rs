@@ -369,6 +369,16 @@ impl Attempt {
             }
             _ => false,
         };
+        // A job cancelled after its function answered gets no callback.
+        let cancelled = matches!(
+            self.context.jobs.get(call_id).await,
+            Ok(Some(record)) if record.status == JobStatus::Cancelled
+        );
+        if cancelled {
+            tracing::info!("cancelled before it finished; no callback");
+            let _ = self.message.ack().await;
+            return false;
+        }
         if self.invocation.callback_url.is_some() {
             if let Err(error) = self.queue_callback(reply, elapsed).await {
                 tracing::warn!(%error, "callback could not be queued; job handed back");
