@@ -370,10 +370,11 @@ impl Attempt {
             _ => false,
         };
         // A job cancelled after its function answered gets no callback.
-        let cancelled = matches!(
-            self.context.jobs.get(call_id).await,
-            Ok(Some(record)) if record.status == JobStatus::Cancelled
-        );
+        let cancelled = self.invocation.callback_url.is_some()
+            && matches!(
+                self.context.jobs.get(call_id).await,
+                Ok(Some(record)) if record.status == JobStatus::Cancelled
+            );
         if cancelled {
             tracing::info!("cancelled before it finished; no callback");
             let _ = self.message.ack().await;
