@@ -57,10 +57,10 @@ fn uuid_like() -> u128 {
 fn process_alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; look at its state.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
+        Ok(stat) => stat
             .split_whitespace()
             .nth(2)
-            .is_some_and(|state| state == "Z"),
+            .is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
 }

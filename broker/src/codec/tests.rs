@@ -134,7 +134,9 @@ fn headers_with(drop: Option<&str>, extra: &[(&str, &str)]) -> HeaderMap {
 
 #[test]
 fn every_invalid_binary_input_is_rejected_with_its_reason() {
-    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+    // (header to drop, headers to add, the reason the error must give)
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             Some("ce-specversion"),
             &[],

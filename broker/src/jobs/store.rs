@@ -138,7 +138,7 @@ impl JobStore {
             .filter(|r| filter.function.as_ref().is_none_or(|f| &r.function == f))
             .filter(|r| filter.status.is_none_or(|s| r.status == s))
             .collect();
-        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        matching.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         matching.truncate(filter.limit);
         Ok(matching)
     }
