@@ -18,7 +18,7 @@
 mod common;
 mod support;
 
-use support::{rate, CONCURRENCY};
+use support::{rate, raw_publish_rate, CONCURRENCY};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,82 +66,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Raw JetStream publish with ack.
     let client = async_nats::connect(nats.url()).await?;
     let js = async_nats::jetstream::new(client);
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "BENCH_RAW".into(),
-        subjects: vec!["bench.raw".into()],
-        ..Default::default()
-    })
-    .await?;
-    let raw_body = body.clone();
-    let raw_js = js.clone();
-    let raw = rate(duration, move |_| {
-        let js = raw_js.clone();
-        let body = raw_body.clone();
-        async move {
-            match js.publish("bench.raw", body).await {
-                Ok(ack) => ack.await.is_ok(),
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
-
-    if std::env::var_os("RAW_SHAPES").is_some() {
-        js.create_stream(async_nats::jetstream::stream::Config {
-            name: "BENCH_WQ".into(),
-            subjects: vec!["bench.wq.>".into()],
-            retention: async_nats::jetstream::stream::RetentionPolicy::WorkQueue,
-            duplicate_window: Duration::from_secs(600),
-            ..Default::default()
-        })
-        .await?;
-        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (js2, b2, c2) = (js.clone(), body.clone(), counter.clone());
-        let msgid = rate(duration, move |_| {
-            let js = js2.clone();
-            let body = b2.clone();
-            let n = c2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            async move {
-                let mut h = async_nats::HeaderMap::new();
-                h.insert("Nats-Msg-Id", format!("id-{n}").as_str());
-                for i in 0..12 {
-                    h.insert(format!("ce-x{i}").as_str(), "some-header-value-here");
-                }
-                match js
-                    .publish_with_headers(format!("bench.wq.f.{n}"), h, body)
-                    .await
-                {
-                    Ok(ack) => ack.await.is_ok(),
-                    Err(_) => false,
-                }
-            }
-        })
-        .await;
-        println!("msgid+headers workqueue: {msgid:.0}/s");
-        let kv = js
-            .create_key_value(async_nats::jetstream::kv::Config {
-                bucket: "bench_kv".into(),
-                history: 1,
-                ..Default::default()
-            })
-            .await?;
-        let c3 = counter.clone();
-        let kvrate = rate(duration, move |_| {
-            let kv = kv.clone();
-            let n = c3.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            async move {
-                kv.create(
-                    format!("k{n}"),
-                    Bytes::from_static(b"{\"status\":\"queued\"}"),
-                )
-                .await
-                .is_ok()
-            }
-        })
-        .await;
-        println!("kv create: {kvrate:.0}/s");
-        return Ok(());
-    }
+    let raw = raw_publish_rate(&js, duration).await?;
 
     // 1b. Raw publish of intake's own message shape: a binary-mode invocation CloudEvent with
     // `Nats-Msg-Id`, to a work-queue stream with a duplicate window, as intake sends it.

@@ -15,11 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::json;
-use support::{rate, CONCURRENCY};
+use support::{raw_publish_rate, CONCURRENCY};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,24 +45,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let client = async_nats::connect(nats.url()).await?;
     let js = async_nats::jetstream::new(client);
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "BENCH_RAW".into(),
-        subjects: vec!["bench.raw".into()],
-        ..Default::default()
-    })
-    .await?;
-    let body = Bytes::from(vec![b'x'; 100]);
-    let raw = rate(Duration::from_secs(seconds), move |_| {
-        let js = js.clone();
-        let body = body.clone();
-        async move {
-            match js.publish("bench.raw", body).await {
-                Ok(ack) => ack.await.is_ok(),
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
+    let raw = raw_publish_rate(&js, Duration::from_secs(seconds)).await?;
 
     let created = api
         .admin(Method::POST, "/system/event-sources")

@@ -34,3 +34,30 @@ where
     }
     total as f64 / duration.as_secs_f64()
 }
+
+/// Raw JetStream publishes with ack per second: `CONCURRENCY` tasks, 100-byte messages, a
+/// file-backed stream of its own. The baseline the benchmarks compare against.
+pub async fn raw_publish_rate(
+    js: &async_nats::jetstream::Context,
+    duration: Duration,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "BENCH_RAW".into(),
+        subjects: vec!["bench.raw".into()],
+        ..Default::default()
+    })
+    .await?;
+    let js = js.clone();
+    let body = bytes::Bytes::from(vec![b'x'; 100]);
+    Ok(rate(duration, move |_| {
+        let js = js.clone();
+        let body = body.clone();
+        async move {
+            match js.publish("bench.raw", body).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await)
+}
