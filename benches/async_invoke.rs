@@ -56,10 +56,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
     }
     let nats = common::Nats::start();
-    let switchyard = common::Switchyard::start(
-        "up",
-        &[("SWITCHYARD_NATS_URL", &nats.url()), ("RUST_LOG", "warn")],
-    );
+    let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();
     let body = Bytes::from(vec![b'x'; 100]);
 

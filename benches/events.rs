@@ -37,10 +37,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5000);
     let nats = common::Nats::start();
-    let switchyard = common::Switchyard::start(
-        "up",
-        &[("SWITCHYARD_NATS_URL", &nats.url()), ("RUST_LOG", "warn")],
-    );
+    let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();
 
     let client = async_nats::connect(nats.url()).await?;

@@ -238,13 +238,7 @@ async fn a_function_that_always_fails_ends_in_sy_dead_with_a_failed_record() {
 #[tokio::test]
 async fn a_job_running_ten_times_the_ack_wait_runs_once() {
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_ASYNC_ACK_WAIT", "500ms"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_ASYNC_ACK_WAIT", "500ms")]);
     let api = switchyard.api();
     let dir = TempDir::new("long");
     let runs = dir.0.join("runs");
@@ -378,10 +372,9 @@ async fn a_slow_function_does_not_delay_another_functions_jobs() {
 #[tokio::test]
 async fn a_callback_receiver_that_is_down_still_gets_the_callback() {
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
+    let switchyard = Switchyard::up_with(
+        &nats,
         &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
             ("SWITCHYARD_CALLBACK_MIN_WAIT", "200ms"),
             ("SWITCHYARD_CALLBACK_MAX_WAIT", "1s"),
         ],
@@ -495,13 +488,7 @@ async fn queued_and_running_jobs_can_be_cancelled() {
 #[tokio::test]
 async fn bad_intake_gets_a_clear_error_and_nothing_is_queued() {
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_MAX_BODY_BYTES", "1024"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_MAX_BODY_BYTES", "1024")]);
     let api = switchyard.api();
     api.deploy_ready("echo", "cat", json!({})).await;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![

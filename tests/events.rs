@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{line_count, Nats, Switchyard, TempDir};
+use common::{deliveries, line_count, recorder, Nats, Switchyard, TempDir};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -33,28 +32,6 @@ async fn publish(nats: &Nats, event: Value) {
     .expect("published")
     .await
     .expect("stored");
-}
-
-/// A function that appends its CloudEvent headers (as CGI variables) and body to `out`.
-fn recorder(dir: &Path, name: &str, out: &Path) -> String {
-    // One append per run (a single small write is atomic), so concurrent runs do not interleave.
-    common::script(
-        dir,
-        name,
-        &format!(
-            "t=$(mktemp); {{ env | grep '^Http_Ce_' | sort; echo \"body=$(cat)\"; echo '--'; }} > $t; cat $t >> {}; rm $t",
-            out.display()
-        ),
-    )
-}
-
-fn deliveries(out: &Path) -> Vec<String> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .split("--\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 async fn subscribe(api: &common::Api, body: Value) {
@@ -175,16 +152,16 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
     let api = switchyard.api();
     let dir = TempDir::new("events");
     let (vm_out, topic_out, none_out) = (dir.0.join("vm"), dir.0.join("topic"), dir.0.join("none"));
-    api.deploy_ready("vm-handler", &recorder(&dir.0, "vm.sh", &vm_out), json!({}))
+    api.deploy_ready("vm-handler", &recorder(&dir.0, &vm_out), json!({}))
         .await;
     api.deploy_with(
         "topic-handler",
-        &recorder(&dir.0, "topic.sh", &topic_out),
+        &recorder(&dir.0, &topic_out),
         json!({}),
         json!({"topic": "VmPoweredOnEvent, other"}),
     )
     .await;
-    api.deploy_ready("never", &recorder(&dir.0, "never.sh", &none_out), json!({}))
+    api.deploy_ready("never", &recorder(&dir.0, &none_out), json!({}))
         .await;
     subscribe(&api, json!({"name": "vm-off", "function": "vm-handler",
         "filters": [{"exact": {"type": "com.vmware.vsphere.VmPoweredOffEvent.v0"}}, {"not": {"prefix": {"subject": "Test"}}}]})).await;
@@ -213,6 +190,7 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
         1,
         "one delivery per event and subscription: {vm:?}"
     );
+    let body = format!("body={}", common::hex(br#"{"vm":"web-1"}"#));
     for expected in [
         "Http_Ce_Id=42",
         "Http_Ce_Source=/vcenter/sdk",
@@ -220,7 +198,8 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
         "Http_Ce_Type=com.vmware.vsphere.VmPoweredOffEvent.v0",
         "Http_Ce_Subject=Gr%C3%B6%C3%9Fe%20100%25%20%22off%22",
         "Http_Ce_Eventclass=VmPoweredOffEvent",
-        r#"body={"vm":"web-1"}"#,
+        "Http_Content_Type=application/json",
+        body.as_str(),
     ] {
         assert!(
             vm[0].lines().any(|l| l == expected),
@@ -239,7 +218,7 @@ async fn a_subscription_with_a_start_time_replays_retained_events() {
     let api = switchyard.api();
     let dir = TempDir::new("replay");
     let out = dir.0.join("out");
-    api.deploy_ready("late", &recorder(&dir.0, "late.sh", &out), json!({}))
+    api.deploy_ready("late", &recorder(&dir.0, &out), json!({}))
         .await;
     let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     for id in ["r1", "r2", "r3"] {
@@ -271,7 +250,7 @@ async fn replies_chain_functions_and_loops_stop_at_the_hop_limit() {
         r#"printf '{"specversion":"1.0","id":"from-a-%s","source":"/fn/a","type":"b.trigger","data":"hello b"}' "$Http_Ce_Id""#,
     );
     api.deploy_ready("fn-a", &a, reply_env.clone()).await;
-    api.deploy_ready("fn-b", &recorder(&dir.0, "b.sh", &b_out), json!({}))
+    api.deploy_ready("fn-b", &recorder(&dir.0, &b_out), json!({}))
         .await;
     let looper = common::script(
         &dir.0,

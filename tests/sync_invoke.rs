@@ -110,13 +110,7 @@ async fn function_status_codes_and_errors_reach_the_caller() {
 #[tokio::test]
 async fn timeouts_answer_504() {
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_UPSTREAM_TIMEOUT", "1s"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_UPSTREAM_TIMEOUT", "1s")]);
     let api = switchyard.api();
     // The watchdog's exec_timeout kills the function.
     api.deploy_ready("slow-exec", "sleep 5", json!({ "exec_timeout": "500ms" }))
@@ -148,13 +142,7 @@ async fn timeouts_answer_504() {
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_MAX_BODY_BYTES", "1024"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_MAX_BODY_BYTES", "1024")]);
     let api = switchyard.api();
     api.deploy_ready("echo", "cat", json!({})).await;
     let at_limit = api
@@ -185,13 +173,7 @@ async fn bodies_over_the_limit_get_413() {
 async fn body_limit_never_exceeds_the_nats_max_payload() {
     // The test server keeps NATS's 1 MB default max payload; ask for far more.
     let nats = Nats::start();
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_MAX_BODY_BYTES", "50000000"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_MAX_BODY_BYTES", "50000000")]);
     let api = switchyard.api();
     api.deploy_ready("wc", "wc -c", json!({})).await;
     let just_under = 1024 * 1024 - 64 * 1024;

@@ -3,32 +3,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{Nats, Switchyard, TempDir};
+use common::{deliveries, recorder, Nats, Switchyard, TempDir};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn recorder(dir: &Path, out: &Path) -> String {
-    // One append per run (a single small write is atomic), so concurrent runs do not interleave.
-    common::script(
-        dir,
-        "record.sh",
-        &format!("t=$(mktemp); {{ env | grep '^Http_Ce_\\|^Http_Content_Type' | sort; echo \"body=$(cat | od -An -tx1 | tr -d ' \\n')\"; echo '--'; }} > $t; cat $t >> {}; rm $t", out.display()),
-    )
-}
-
-fn deliveries(out: &Path) -> Vec<String> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .split("--\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 async fn create_source(api: &common::Api, body: Value) -> reqwest::Response {
     api.admin(Method::POST, "/system/event-sources")
@@ -39,13 +20,7 @@ async fn create_source(api: &common::Api, body: Value) -> reqwest::Response {
 }
 
 async fn setup(nats: &Nats) -> (Switchyard, TempDir, std::path::PathBuf) {
-    let switchyard = Switchyard::start(
-        "up",
-        &[
-            ("SWITCHYARD_NATS_URL", &nats.url()),
-            ("SWITCHYARD_MAX_BODY_BYTES", "65536"),
-        ],
-    );
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_MAX_BODY_BYTES", "65536")]);
     let api = switchyard.api();
     let dir = TempDir::new("webhook");
     let out = dir.0.join("out");

@@ -168,6 +168,14 @@ impl Switchyard {
         Self::start("up", &[("SWITCHYARD_NATS_URL", &nats.url())])
     }
 
+    /// `switchyard up` against `nats`, with extra environment.
+    pub fn up_with(nats: &Nats, env: &[(&str, &str)]) -> Self {
+        let url = nats.url();
+        let mut all = vec![("SWITCHYARD_NATS_URL", url.as_str())];
+        all.extend_from_slice(env);
+        Self::start("up", &all)
+    }
+
     /// Any subcommand (`up`, `gateway`, `dispatcher`, `source webhook`) with extra environment;
     /// waits for its HTTP port unless it is a dispatcher.
     pub fn start(command: &str, env: &[(&str, &str)]) -> Self {
@@ -557,4 +565,37 @@ impl Api {
         );
         self.wait_available(name, 1).await;
     }
+}
+
+/// A function that appends what it received to `out`: its CloudEvent headers and content type
+/// (as CGI variables), then `body=<hex>`, then `--`. One append per run (a single small write
+/// is atomic), so concurrent runs do not interleave.
+pub fn recorder(dir: &Path, out: &Path) -> String {
+    let name = format!(
+        "record-{}.sh",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    );
+    script(
+        dir,
+        &name,
+        &format!(
+            "t=$(mktemp); {{ env | grep '^Http_Ce_\\|^Http_Content_Type' | sort; echo \"body=$(cat | od -An -tx1 | tr -d ' \\n')\"; echo '--'; }} > $t; cat $t >> {}; rm $t",
+            out.display()
+        ),
+    )
+}
+
+/// What a [`recorder`] recorded, one entry per run.
+pub fn deliveries(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .split("--\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The hex form a [`recorder`] writes bodies in.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
