@@ -1,5 +1,8 @@
 //! Gateway metrics, with OpenFaaS's names.
 
+use std::collections::HashMap;
+
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -65,21 +68,32 @@ impl Metrics {
         }
     }
 
-    /// Invocations of `function` so far, all status codes together.
-    pub(crate) fn invocation_count(&self, function: &str) -> u64 {
-        let label = metric_name(function);
-        self.registry
-            .gather()
+    /// Invocations so far per function (all status codes together), keyed by function name.
+    pub(crate) fn invocation_counts(&self) -> HashMap<String, u64> {
+        let mut counts = HashMap::new();
+        for metric in self
+            .invocations
+            .collect()
             .iter()
-            .filter(|family| family.name() == "gateway_function_invocation_total")
             .flat_map(|family| family.get_metric())
-            .filter(|m| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == "function_name" && l.value() == label)
-            })
-            .map(|m| m.get_counter().get_value() as u64)
-            .sum()
+        {
+            let function = metric
+                .get_label()
+                .iter()
+                .find(|l| l.name() == "function_name")
+                .map(|l| {
+                    l.value()
+                        .trim_end_matches(&format!(
+                            ".{}",
+                            switchyard_broker::records::DEFAULT_NAMESPACE
+                        ))
+                        .to_string()
+                });
+            if let Some(function) = function {
+                *counts.entry(function).or_insert(0) += metric.get_counter().get_value() as u64;
+            }
+        }
+        counts
     }
 
     pub(crate) fn render(&self) -> String {

@@ -1,5 +1,6 @@
 //! Function management, as OpenFaaS's gateway does it and faas-cli expects.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -21,12 +22,13 @@ use crate::error::ApiError;
 const MAX_REPLICAS: u32 = 100;
 
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<FunctionStatus>> {
+    let counts = state.metrics.invocation_counts();
     Json(
         state
             .registry
             .list()
             .iter()
-            .map(|spec| status_of(&state, spec))
+            .map(|spec| status_of(&state, spec, &counts))
             .collect(),
     )
 }
@@ -40,7 +42,11 @@ pub(crate) async fn status(
         .registry
         .get(name)
         .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?;
-    Ok(Json(status_of(&state, &spec)))
+    Ok(Json(status_of(
+        &state,
+        &spec,
+        &state.metrics.invocation_counts(),
+    )))
 }
 
 pub(crate) async fn create(
@@ -140,11 +146,16 @@ pub(crate) async fn scale(
     Ok(StatusCode::ACCEPTED)
 }
 
-fn status_of(state: &AppState, spec: &FunctionSpec) -> FunctionStatus {
+fn status_of(
+    state: &AppState,
+    spec: &FunctionSpec,
+    invocations: &HashMap<String, u64>,
+) -> FunctionStatus {
     let available = state
         .endpoints
         .read(|map| endpoints_of(map, spec.name()).len()) as u64;
-    FunctionStatus::new(spec, available, state.metrics.invocation_count(spec.name()))
+    let count = invocations.get(spec.name()).copied().unwrap_or(0);
+    FunctionStatus::new(spec, available, count)
 }
 
 fn resolve(name: &str) -> Result<&str, ApiError> {
