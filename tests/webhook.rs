@@ -20,7 +20,7 @@ async fn create_source(api: &common::Api, body: Value) -> reqwest::Response {
 }
 
 async fn setup(nats: &Nats) -> (Switchyard, TempDir, std::path::PathBuf) {
-    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_MAX_BODY_BYTES", "65536")]);
+    let switchyard = Switchyard::up_with(nats, &[("SWITCHYARD_MAX_BODY_BYTES", "65536")]);
     let api = switchyard.api();
     let dir = TempDir::new("webhook");
     let out = dir.0.join("out");
