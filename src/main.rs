@@ -6,6 +6,7 @@
 //! - `switchyard gateway` and `switchyard dispatcher`: the parts as separate processes sharing a
 //!   NATS server.
 //! - `switchyard source webhook`: the webhook ingester alone, on its own port.
+//! - `switchyard source vcenter`: the vCenter pollers alone.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
 
 mod credentials;
@@ -50,6 +51,9 @@ enum Command {
 enum SourceCommand {
     /// The webhook ingester (`POST /webhook/{source}`) on its own port (SWITCHYARD_WEBHOOK_LISTEN).
     Webhook(Settings),
+    /// The vCenter pollers: one per `kind: vcenter` event source (metrics on
+    /// SWITCHYARD_SOURCE_METRICS_LISTEN).
+    Vcenter(Settings),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,7 +70,8 @@ fn main() -> anyhow::Result<()> {
         Command::Up(s)
         | Command::Gateway(s)
         | Command::Dispatcher(s)
-        | Command::Source(SourceCommand::Webhook(s)) => s.clone(),
+        | Command::Source(SourceCommand::Webhook(s))
+        | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
     };
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -78,6 +83,7 @@ fn main() -> anyhow::Result<()> {
             Command::Gateway(_) => run::gateway(settings).await,
             Command::Dispatcher(_) => run::dispatcher(settings).await,
             Command::Source(SourceCommand::Webhook(_)) => run::webhook(settings).await,
+            Command::Source(SourceCommand::Vcenter(_)) => run::vcenter(settings).await,
             Command::Watchdog => unreachable!("handled above"),
         }
     })

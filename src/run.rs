@@ -1,13 +1,15 @@
 //! The commands that run Switchyard's parts, alone or together, and their shutdown order.
 //!
-//! On SIGTERM or Ctrl-C: the gateway stops accepting and the dispatcher stops taking calls, both
-//! finish what is in flight; then the provider stops the function replicas (each watchdog
+//! On SIGTERM or Ctrl-C: the gateway stops accepting, the dispatcher stops taking calls and the
+//! vCenter pollers end their sessions (their checkpoints cover what they stored); the gateway and
+//! dispatcher finish what is in flight; then the provider stops the function replicas (each watchdog
 //! drains); then the NATS server started by `up`, if any, stops.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
+use switchyard_event_sources::vcenter::VcenterSources;
 use switchyard_gateway::provider::process::{ProcessProvider, ProcessProviderConfig};
 use switchyard_gateway::provider::ProviderKind;
 use switchyard_gateway::{Gateway, GatewayConfig};
@@ -63,6 +65,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     )
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
+    let vcenter = VcenterSources::start(client.clone(), &metrics, front.clone()).await?;
 
     println!("Switchyard is up.");
     println!("  gateway:  http://{}", gateway.local_addr());
@@ -89,6 +92,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
 
     gateway.run(front.clone()).await?;
     dispatcher.wait().await;
+    vcenter.wait().await;
     back.cancel();
     provider.wait().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
@@ -194,6 +198,45 @@ pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
         .await?;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     Ok(())
+}
+
+/// `switchyard source vcenter`: the vCenter pollers, with their metrics on their own port.
+pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    let nats_url = settings
+        .nats_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+    let client = nats::connect(&nats_url, "switchyard-vcenter", &shutdown).await?;
+    let metrics = prometheus::Registry::new();
+    let pollers = VcenterSources::start(client.clone(), &metrics, shutdown.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(settings.source_metrics_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.source_metrics_listen))?;
+    tracing::info!(metrics = %settings.source_metrics_listen, nats = %nats_url, "vCenter pollers running");
+    let routes = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { render(&metrics) }
+        }),
+    );
+    let stop = shutdown.clone();
+    axum::serve(listener, routes)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    pollers.wait().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    Ok(())
+}
+
+/// A registry in Prometheus's text format.
+fn render(registry: &prometheus::Registry) -> String {
+    use prometheus::Encoder;
+    let mut buffer = Vec::new();
+    let _ = prometheus::TextEncoder::new().encode(&registry.gather(), &mut buffer);
+    String::from_utf8_lossy(&buffer).into_owned()
 }
 
 /// The webhook ingester, served on the gateway's port.

@@ -35,6 +35,15 @@ pub struct Settings {
     )]
     pub webhook_listen: SocketAddr,
 
+    /// Where `switchyard source vcenter` serves `GET /metrics` (in `up` the pollers' metrics
+    /// are on the gateway's `/metrics`).
+    #[arg(
+        long,
+        env = "SWITCHYARD_SOURCE_METRICS_LISTEN",
+        default_value = "127.0.0.1:8082"
+    )]
+    pub source_metrics_listen: SocketAddr,
+
     /// NATS server to use. `up` starts its own when this is unset; `gateway` and `dispatcher`
     /// default to nats://127.0.0.1:4222.
     #[arg(long, env = "SWITCHYARD_NATS_URL")]

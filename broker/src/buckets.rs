@@ -97,3 +97,20 @@ pub const SOURCES: &str = "sy_sources";
 pub async fn sources(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
     open(js, SOURCES, "Switchyard event sources", Duration::ZERO).await
 }
+
+/// What each event source adapter reports: key = source name, value =
+/// [`crate::records::SourceStatus`] as JSON.
+pub const SOURCE_STATUS: &str = "sy_source_status";
+
+/// Opens (creating if needed) the event source status bucket.
+pub async fn source_status(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, SOURCE_STATUS, "Switchyard event source status", Duration::ZERO).await
+}
+
+/// Where pollers resume: key = source name, value = the poller's checkpoint as JSON.
+pub const CHECKPOINTS: &str = "sy_checkpoints";
+
+/// Opens (creating if needed) the poller checkpoints.
+pub async fn checkpoints(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, CHECKPOINTS, "Switchyard event source checkpoints", Duration::ZERO).await
+}

@@ -145,3 +145,46 @@ pub async fn publish_acked(
         .await
         .map_err(|e| failed(e.to_string()))
 }
+
+/// Acks awaited at a time by [`publish_acked_many`]: enough to keep the server busy, few
+/// enough that the client's cap on outstanding acks is never reached.
+const ACK_WINDOW: usize = 256;
+
+/// Publishes messages in order and waits until every one is stored. On `Err`, the messages
+/// before the failed one may be stored; publish them again with their `Nats-Msg-Id` to be
+/// sure, and JetStream drops the copies.
+pub async fn publish_acked_many(
+    js: &jetstream::Context,
+    messages: impl IntoIterator<Item = (String, async_nats::HeaderMap, bytes::Bytes)>,
+) -> Result<(), PublishFailed> {
+    let mut pending = std::collections::VecDeque::with_capacity(ACK_WINDOW);
+    for (subject, headers, payload) in messages {
+        if pending.len() == ACK_WINDOW {
+            await_ack(pending.pop_front()).await?;
+        }
+        let ack = js
+            .publish_with_headers(subject.clone(), headers, payload)
+            .await
+            .map_err(|e| PublishFailed {
+                subject: subject.clone(),
+                reason: e.to_string(),
+            })?;
+        pending.push_back((subject, ack));
+    }
+    while let Some(next) = pending.pop_front() {
+        await_ack(Some(next)).await?;
+    }
+    Ok(())
+}
+
+async fn await_ack(
+    pending: Option<(String, jetstream::context::PublishAckFuture)>,
+) -> Result<(), PublishFailed> {
+    let Some((subject, ack)) = pending else {
+        return Ok(());
+    };
+    ack.await.map(drop).map_err(|e| PublishFailed {
+        subject,
+        reason: e.to_string(),
+    })
+}

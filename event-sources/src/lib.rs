@@ -6,7 +6,10 @@
 //!   limit. The answer is 202 only once every event is stored.
 //!
 //! Sources are created at run time through the gateway's `/system/event-sources` and kept in
-//! the KV bucket `sy_sources`; adapters read them from there. The vCenter poller is a later
-//! addition.
+//! the KV bucket `sy_sources`; adapters read them from there.
+//!
+//! - [`vcenter`]: one poller per vCenter source follows its events (vSphere SOAP API, our own
+//!   client) and stores each once, in key order, resuming from a checkpoint after any failure.
 
+pub mod vcenter;
 pub mod webhook;

@@ -3,6 +3,8 @@
 mod endpoint;
 mod function;
 mod source;
+mod source_status;
+mod vcenter;
 
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
@@ -10,3 +12,5 @@ pub use function::{
     FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE,
 };
 pub use source::{parse_rate, BasicCredentials, EventSource, WebhookAuth, WebhookConfig};
+pub use source_status::{SourceState, SourceStatus};
+pub use vcenter::{VcenterConfig, MAX_PAGE_SIZE};

@@ -28,6 +28,17 @@ impl EventSource {
         copy
     }
 
+    /// The vCenter configuration, when this is a vCenter source (not yet validated).
+    pub fn vcenter(&self) -> Result<super::VcenterConfig, String> {
+        if self.kind != "vcenter" {
+            return Err(format!(
+                "event source `{}` is of kind `{}`, not `vcenter`",
+                self.name, self.kind
+            ));
+        }
+        serde_json::from_value(self.config.clone()).map_err(|e| format!("`config`: {e}"))
+    }
+
     /// The webhook configuration, when this is a webhook source.
     pub fn webhook(&self) -> Result<WebhookConfig, String> {
         if self.kind != "webhook" {

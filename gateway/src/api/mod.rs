@@ -44,6 +44,10 @@ pub(crate) struct AppState {
     pub(crate) subscriptions: KvCache<switchyard_broker::events::Subscription>,
     pub(crate) source_store: async_nats::jetstream::kv::Store,
     pub(crate) sources: KvCache<switchyard_broker::records::EventSource>,
+    /// What each source's adapter reports, and where pollers resume (deleted with the source).
+    pub(crate) source_status: KvCache<switchyard_broker::records::SourceStatus>,
+    pub(crate) source_status_store: async_nats::jetstream::kv::Store,
+    pub(crate) checkpoint_store: async_nats::jetstream::kv::Store,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
 }
@@ -95,6 +99,10 @@ impl Gateway {
             KvCache::start(subscription_store.clone(), shutdown_caches.clone()).await;
         let source_store = buckets::sources(&js).await?;
         let source_cache = KvCache::start(source_store.clone(), shutdown_caches.clone()).await;
+        let source_status_store = buckets::source_status(&js).await?;
+        let source_status =
+            KvCache::start(source_status_store.clone(), shutdown_caches.clone()).await;
+        let checkpoint_store = buckets::checkpoints(&js).await?;
         let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
         let results = ResultStore::open(
             &js,
@@ -132,6 +140,9 @@ impl Gateway {
             subscriptions,
             source_store,
             sources: source_cache,
+            source_status,
+            source_status_store,
+            checkpoint_store,
             endpoints,
             metrics: Metrics::new(metrics),
         });

@@ -16,12 +16,12 @@ use super::AppState;
 use crate::error::ApiError;
 
 /// The kinds that can be created today.
-const KINDS: &[&str] = &["webhook"];
+const KINDS: &[&str] = &["vcenter", "webhook"];
 
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Value>> {
     let mut all: Vec<EventSource> = state.sources.read(|map| map.values().cloned().collect());
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(all.iter().map(shown).collect())
+    Json(all.iter().map(|s| shown(&state, s)).collect())
 }
 
 pub(crate) async fn get(
@@ -31,7 +31,7 @@ pub(crate) async fn get(
     state
         .sources
         .get(&name)
-        .map(|s| Json(shown(&s)))
+        .map(|s| Json(shown(&state, &s)))
         .ok_or(ApiError::SourceNotFound(name))
 }
 
@@ -54,14 +54,8 @@ pub(crate) async fn create(
             KINDS.join(", ")
         )));
     }
-    let webhook = source
-        .webhook()
+    validate_config(&source)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
-    if let Some(rate) = &webhook.rate_limit {
-        parse_rate(rate).map_err(|e| {
-            ApiError::BadRequest(format!("invalid event source: `config.rateLimit`: {e}"))
-        })?;
-    }
     source.created_at = Some(Utc::now());
     let value = serde_json::to_vec(&source).map_err(|e| ApiError::Internal(e.to_string()))?;
     match state.source_store.create(&source.name, value.into()).await {
@@ -86,7 +80,7 @@ pub(crate) async fn create(
         })
         .await;
     tracing::info!(source = %source.name, kind = %source.kind, "event source created");
-    Ok((StatusCode::CREATED, Json(shown(&source))))
+    Ok((StatusCode::CREATED, Json(shown(&state, &source))))
 }
 
 pub(crate) async fn remove(
@@ -101,6 +95,9 @@ pub(crate) async fn remove(
         .delete(&name)
         .await
         .map_err(|e| ApiError::Unavailable(format!("event sources unavailable: {e}")))?;
+    // A source created again under this name starts afresh; its poller also clears these.
+    let _ = state.checkpoint_store.delete(&name).await;
+    let _ = state.source_status_store.delete(&name).await;
     state
         .sources
         .wait_until(std::time::Duration::from_secs(2), |map| {
@@ -110,9 +107,29 @@ pub(crate) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The source without credentials, with its status (a webhook runs inside every ingester).
-fn shown(source: &EventSource) -> Value {
+fn validate_config(source: &EventSource) -> Result<(), String> {
+    if source.kind == "vcenter" {
+        let config = source.vcenter()?;
+        return config.validate().map_err(|e| format!("`config`: {e}"));
+    }
+    let webhook = source.webhook()?;
+    if let Some(rate) = &webhook.rate_limit {
+        parse_rate(rate).map_err(|e| format!("`config.rateLimit`: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The source without credentials, with its status: a webhook runs inside every ingester; a
+/// poller reports its own (`starting` until one has).
+fn shown(state: &AppState, source: &EventSource) -> Value {
     let mut value = serde_json::to_value(source.redacted()).unwrap_or_default();
-    value["status"] = json!({ "state": "running" });
+    value["status"] = match source.kind.as_str() {
+        "webhook" => json!({ "state": "running" }),
+        _ => state
+            .source_status
+            .get(&source.name)
+            .and_then(|status| serde_json::to_value(status).ok())
+            .unwrap_or_else(|| json!({ "state": "starting" })),
+    };
     value
 }

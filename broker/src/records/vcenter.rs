@@ -1,0 +1,120 @@
+//! A vCenter event source's configuration (`kind: vcenter` under `/system/event-sources`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_iso8601;
+
+/// Largest page a vCenter event collector accepts.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// How to reach a vCenter and follow its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VcenterConfig {
+    /// The SDK URL, `https://vcenter.example/sdk`. It is also the `source` of every event, so
+    /// it must not carry credentials.
+    pub url: String,
+    pub username: String,
+    /// Write-only: never shown by the API.
+    pub password: String,
+    /// Accept any TLS certificate. For test set-ups only; off by default.
+    #[serde(default)]
+    pub insecure: bool,
+    /// A PEM file with the CA certificate(s) of the vCenter, trusted besides the system's.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Events per collector page, 1 to 1000 (default 100). Each update of the page carries the
+    /// whole page, so a smaller page is cheaper; a restart catches up with up to 1000 events.
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// The longest one wait for new events lasts before the poller checks in, ISO-8601
+    /// (default `PT10S`). New events arrive as soon as vCenter reports them, not on this beat.
+    #[serde(default)]
+    pub poll_interval: Option<String>,
+    /// On restart, events older than this (ISO-8601, default `PT1H`) are not replayed even if
+    /// they came after the checkpoint.
+    #[serde(default)]
+    pub replay_window: Option<String>,
+}
+
+impl VcenterConfig {
+    /// Checks everything that can be checked without reaching the vCenter.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.url).map_err(|e| format!("`url` `{}`: {e}", self.url))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(format!("`url` `{}`: use https://host/sdk", self.url));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("`url` must not carry credentials: use `username` and `password`".into());
+        }
+        if self.username.is_empty() || self.password.is_empty() {
+            return Err("`username` and `password` are required".into());
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size()) {
+            return Err(format!("`pageSize` must be 1 to {MAX_PAGE_SIZE}"));
+        }
+        for (name, value) in [
+            ("pollInterval", &self.poll_interval),
+            ("replayWindow", &self.replay_window),
+        ] {
+            if let Some(text) = value {
+                parse_iso8601(text)
+                    .map_err(|_| format!("`{name}` `{text}`: use an ISO-8601 duration like PT5M"))?;
+            }
+        }
+        if self.poll_interval().is_zero() {
+            return Err("`pollInterval` must be more than zero".into());
+        }
+        Ok(())
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.page_size.unwrap_or(100)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        duration_or(&self.poll_interval, Duration::from_secs(10))
+    }
+
+    pub fn replay_window(&self) -> Duration {
+        duration_or(&self.replay_window, Duration::from_secs(3600))
+    }
+}
+
+fn duration_or(text: &Option<String>, default: Duration) -> Duration {
+    text.as_deref()
+        .and_then(|t| parse_iso8601(t).ok())
+        .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: serde_json::Value) -> Result<VcenterConfig, String> {
+        let config: VcenterConfig = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        config.validate().map(|()| config)
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        let ok = config(serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p"}))
+            .expect("valid");
+        assert_eq!(ok.page_size(), 100);
+        assert_eq!(ok.poll_interval(), Duration::from_secs(10));
+        assert_eq!(ok.replay_window(), Duration::from_secs(3600));
+        let bad = [
+            serde_json::json!({"url": "https://u:p@vc/sdk", "username": "u", "password": "p"}),
+            serde_json::json!({"url": "vc", "username": "u", "password": "p"}),
+            serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": ""}),
+            serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p", "pageSize": 5000}),
+            serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p", "replayWindow": "5m"}),
+            serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p", "pageSze": 5}),
+        ];
+        for json in bad {
+            assert!(config(json.clone()).is_err(), "{json}");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! One vCenter source: log in, follow the event collector's `latestPage` with
+//! WaitForUpdatesEx, store new events in key order, then move the checkpoint. Any failure
+//! ends the session; the next one logs in again after a backoff and resumes from the
+//! checkpoint, so a lost session, a restarted vCenter or a NATS outage loses nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::{DateTime, Utc};
+use cloudevents::AttributesReader;
+use switchyard_broker::backoff::Backoff;
+use switchyard_broker::records::{SourceState, VcenterConfig, MAX_PAGE_SIZE};
+use switchyard_broker::streams::{publish_acked_many, PublishFailed};
+use switchyard_broker::{codec, events};
+use tokio_util::sync::CancellationToken;
+
+use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
+use super::event::VsphereEvent;
+use super::metrics::Metrics;
+use super::soap::xml::Element;
+use super::soap::{Client, ClientOptions, SoapError};
+use super::status::StatusReport;
+
+/// Waits between sessions after a failure.
+const RECONNECT: Backoff = Backoff {
+    min: Duration::from_millis(500),
+    max: Duration::from_secs(30),
+};
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PollError {
+    #[error(transparent)]
+    Soap(#[from] SoapError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Publish(#[from] PublishFailed),
+}
+
+impl PollError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Soap(e) => e.kind().as_str(),
+            Self::Checkpoint(_) => "checkpoint",
+            Self::Publish(_) => "publish",
+        }
+    }
+}
+
+pub(crate) struct Poller {
+    pub(crate) name: String,
+    pub(crate) config: VcenterConfig,
+    pub(crate) js: jetstream::Context,
+    pub(crate) checkpoints: Checkpoints,
+    pub(crate) status: StatusReport,
+    pub(crate) metrics: Metrics,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Poller {
+    /// Runs sessions until shutdown, backing off after failures.
+    pub(crate) async fn run(mut self) {
+        let mut failures = 0u32;
+        loop {
+            self.status.state(SourceState::Starting).await;
+            let error = match self.session(&mut failures).await {
+                Ok(()) => break,
+                Err(error) => error,
+            };
+            failures += 1;
+            let kind = error.kind();
+            self.metrics.errors.with_label_values(&[&self.name, kind]).inc();
+            self.metrics
+                .last_error
+                .with_label_values(&[&self.name])
+                .set(Utc::now().timestamp() as f64);
+            tracing::warn!(source = %self.name, %error, kind, failures, "vCenter session ended; logging in again");
+            self.status.failed(&error.to_string()).await;
+            tokio::select! {
+                () = tokio::time::sleep(RECONNECT.delay(failures)) => {}
+                () = self.shutdown.cancelled() => break,
+            }
+            self.metrics.reconnects.with_label_values(&[&self.name]).inc();
+            self.status.reconnected();
+        }
+        self.status.state(SourceState::Stopped).await;
+        tracing::info!(source = %self.name, "vCenter poller stopped");
+    }
+
+    /// One session: ends with `Ok` only on shutdown.
+    async fn session(&mut self, failures: &mut u32) -> Result<(), PollError> {
+        let url = self.config.url.parse().map_err(|e| {
+            SoapError::Config(format!("`url` `{}`: {e}", self.config.url))
+        })?;
+        let options = ClientOptions::new(url)
+            .insecure(self.config.insecure)
+            .ca_file(self.config.ca_file.as_ref().map(Into::into));
+        let client = Client::connect(&options).await?;
+        client
+            .login(&self.config.username, &self.config.password)
+            .await?;
+        let result = self.follow(&client, failures).await;
+        if !matches!(result, Err(PollError::Soap(SoapError::NotAuthenticated(_)))) {
+            client.logout().await;
+        }
+        result
+    }
+
+    async fn follow(&mut self, client: &Client, failures: &mut u32) -> Result<(), PollError> {
+        let now = client.current_time().await?;
+        let mut checkpoint = match self.checkpoints.load().await? {
+            Some(checkpoint) => checkpoint,
+            None => {
+                // Nothing stored yet: follow from now, and remember "now" for the next session.
+                let start = Checkpoint {
+                    key: None,
+                    created_time: now,
+                };
+                self.checkpoints.save(&start).await?;
+                start
+            }
+        };
+        let oldest = replay_floor(now, self.config.replay_window());
+        let begin = checkpoint.created_time.max(oldest);
+        let collector = client.create_collector_for_events(Some(begin)).await?;
+        // The first page is read at the largest size to catch up after a pause; later pages
+        // each carry one change, so the configured (smaller) size is enough.
+        client
+            .set_collector_page_size(&collector, MAX_PAGE_SIZE)
+            .await?;
+        client.create_filter(&collector).await?;
+        tracing::info!(source = %self.name, from = %begin, checkpoint = ?checkpoint.key, "following vCenter events");
+        self.status.state(SourceState::Running).await;
+        *failures = 0;
+
+        let mut version = String::new();
+        let mut page_size = MAX_PAGE_SIZE;
+        loop {
+            let update = tokio::select! {
+                update = client.wait_for_updates_ex(&version, self.config.poll_interval()) => update?,
+                () = self.shutdown.cancelled() => {
+                    let _ = client.destroy_collector(&collector).await;
+                    return Ok(());
+                }
+            };
+            if let Some(update) = update {
+                version = update.version;
+                let fresh = self.fresh_events(&update.pages, &checkpoint, oldest);
+                if let Some(last) = fresh.last() {
+                    let last = Checkpoint::after(last);
+                    self.store(&fresh, &client.service_content().api_version)
+                        .await?;
+                    self.checkpoints.save(&last).await?;
+                    self.status.published(fresh.len(), &last).await;
+                    checkpoint = last;
+                }
+            }
+            if page_size != self.config.page_size() {
+                page_size = self.config.page_size();
+                client.set_collector_page_size(&collector, page_size).await?;
+            }
+        }
+    }
+
+    /// The events of `pages` after the checkpoint, each once, in key order.
+    fn fresh_events(
+        &self,
+        pages: &[Vec<Element>],
+        checkpoint: &Checkpoint,
+        oldest: DateTime<Utc>,
+    ) -> Vec<VsphereEvent> {
+        let mut fresh = BTreeMap::new();
+        for element in pages.iter().flatten() {
+            match VsphereEvent::from_element(element) {
+                Ok(event) if checkpoint.precedes(&event, oldest) => {
+                    // Keys wrap; ordering relative to the checkpoint keeps key order across it.
+                    let reference = checkpoint.key.unwrap_or(event.key.wrapping_sub(1 << 30));
+                    fresh.insert(event.key.wrapping_sub(reference), event);
+                }
+                Ok(_) => {}
+                Err(unreadable) => {
+                    self.metrics
+                        .errors
+                        .with_label_values(&[&self.name, "unreadable_event"])
+                        .inc();
+                    tracing::debug!(source = %self.name, %unreadable, "event skipped");
+                }
+            }
+        }
+        self.metrics
+            .read
+            .with_label_values(&[&self.name])
+            .inc_by(fresh.len() as u64);
+        fresh.into_values().collect()
+    }
+
+    /// Stores events in order, each with `Nats-Msg-Id` from (source, key): a replay after a
+    /// crash between storing and checkpointing is dropped by JetStream as a duplicate.
+    async fn store(&self, fresh: &[VsphereEvent], api_version: &str) -> Result<(), PublishFailed> {
+        let messages: Vec<_> = fresh.iter().map(|event| {
+            let cloud = event.to_cloudevent(&self.config.url, api_version);
+            let (mut headers, payload) = codec::encode_binary(&cloud);
+            headers.insert(
+                "Nats-Msg-Id",
+                events::message_id(cloud.source(), cloud.id()).as_str(),
+            );
+            (events::subject(cloud.ty()), headers, payload)
+        }).collect();
+        publish_acked_many(&self.js, messages).await?;
+        let lag = Utc::now() - fresh.last().map(|e| e.created_time).unwrap_or_else(Utc::now);
+        self.metrics
+            .lag_of(&self.name)
+            .set(lag.num_milliseconds() as f64 / 1000.0);
+        self.metrics
+            .published
+            .with_label_values(&[&self.name])
+            .inc_by(fresh.len() as u64);
+        Ok(())
+    }
+}
+
+/// The oldest creation time a session replays.
+fn replay_floor(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|w| now.checked_sub_signed(w))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
