@@ -37,3 +37,25 @@ ensure_nats_server() {
   $sudo apt-get update -qq && $sudo apt-get install -y -qq nats-server
   command -v nats-server >/dev/null 2>&1 || { say "could not install nats-server"; exit 1; }
 }
+
+# vcsim, govmomi's vCenter simulator, built from tests/vcsim/main.go with Debian's golang-go and
+# golang-github-vmware-govmomi-dev (installed when missing). Exports SWITCHYARD_VCSIM.
+ensure_vcsim() {
+  local source="$ROOT/tests/vcsim/main.go"
+  local cache="$HOME/.cache/switchyard/vcsim"
+  local program="$cache/vcsim-$(sha256sum "$source" | cut -c1-16)"
+  if [ ! -x "$program" ]; then
+    if ! command -v go >/dev/null 2>&1 || [ ! -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ]; then
+      say "installing golang-go and golang-github-vmware-govmomi-dev (Debian) to build vcsim"
+      local sudo=""
+      [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      local packages=(golang-go golang-github-vmware-govmomi-dev)
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null \
+        || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
+    fi
+    say "building vcsim ($program)"
+    mkdir -p "$cache"
+    (cd "$ROOT/tests/vcsim" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$cache/gocache" go build -o "$program.tmp" . && mv "$program.tmp" "$program")
+  fi
+  export SWITCHYARD_VCSIM="$program"
+}

@@ -104,7 +104,13 @@ pub const SOURCE_STATUS: &str = "sy_source_status";
 
 /// Opens (creating if needed) the event source status bucket.
 pub async fn source_status(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
-    open(js, SOURCE_STATUS, "Switchyard event source status", Duration::ZERO).await
+    open(
+        js,
+        SOURCE_STATUS,
+        "Switchyard event source status",
+        Duration::ZERO,
+    )
+    .await
 }
 
 /// Where pollers resume: key = source name, value = the poller's checkpoint as JSON.
@@ -112,5 +118,11 @@ pub const CHECKPOINTS: &str = "sy_checkpoints";
 
 /// Opens (creating if needed) the poller checkpoints.
 pub async fn checkpoints(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
-    open(js, CHECKPOINTS, "Switchyard event source checkpoints", Duration::ZERO).await
+    open(
+        js,
+        CHECKPOINTS,
+        "Switchyard event source checkpoints",
+        Duration::ZERO,
+    )
+    .await
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod vcsim;
+
 pub const ADMIN_PASSWORD: &str = "test-password";
 
 pub fn free_port() -> u16 {
@@ -62,7 +64,7 @@ pub fn nats_server_program() -> PathBuf {
     program
 }
 
-fn wait_for_port(address: SocketAddr, within: Duration, what: &str) {
+pub(crate) fn wait_for_port(address: SocketAddr, within: Duration, what: &str) {
     let deadline = Instant::now() + within;
     while TcpStream::connect(address).is_err() {
         assert!(
@@ -73,7 +75,7 @@ fn wait_for_port(address: SocketAddr, within: Duration, what: &str) {
     }
 }
 
-fn terminate(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn terminate(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
     // SAFETY: signalling a child process this harness started.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + grace;
@@ -204,6 +206,7 @@ impl Switchyard {
             .args(self.command.split_whitespace())
             .env("SWITCHYARD_LISTEN", self.address.to_string())
             .env("SWITCHYARD_WEBHOOK_LISTEN", self.address.to_string())
+            .env("SWITCHYARD_SOURCE_METRICS_LISTEN", self.address.to_string())
             .env("SWITCHYARD_DATA_DIR", self.dir.0.join("data"))
             .env("SWITCHYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SWITCHYARD_NATS_SERVER_BIN", nats_server_program())
@@ -598,4 +601,15 @@ pub fn deliveries(out: &Path) -> Vec<String> {
 /// The hex form a [`recorder`] writes bodies in.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The body a [`recorder`] recorded in one delivery.
+pub fn body_of(delivery: &str) -> Vec<u8> {
+    let hex = delivery
+        .lines()
+        .find_map(|l| l.strip_prefix("body="))
+        .unwrap_or_default();
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }

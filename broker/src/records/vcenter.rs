@@ -25,8 +25,9 @@ pub struct VcenterConfig {
     /// A PEM file with the CA certificate(s) of the vCenter, trusted besides the system's.
     #[serde(default)]
     pub ca_file: Option<String>,
-    /// Events per collector page, 1 to 1000 (default 100). Each update of the page carries the
-    /// whole page, so a smaller page is cheaper; a restart catches up with up to 1000 events.
+    /// Events per page of the collector that follows new events, 1 to 1000 (default 100).
+    /// Every change of the page carries the whole page, so a smaller page is cheaper. The
+    /// backlog after a pause is read separately (ReadNextEvents), whatever this size.
     #[serde(default)]
     pub page_size: Option<u32>,
     /// The longest one wait for new events lasts before the poller checks in, ISO-8601
@@ -60,8 +61,9 @@ impl VcenterConfig {
             ("replayWindow", &self.replay_window),
         ] {
             if let Some(text) = value {
-                parse_iso8601(text)
-                    .map_err(|_| format!("`{name}` `{text}`: use an ISO-8601 duration like PT5M"))?;
+                parse_iso8601(text).map_err(|_| {
+                    format!("`{name}` `{text}`: use an ISO-8601 duration like PT5M")
+                })?;
             }
         }
         if self.poll_interval().is_zero() {
@@ -100,8 +102,9 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        let ok = config(serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p"}))
-            .expect("valid");
+        let ok =
+            config(serde_json::json!({"url": "https://vc/sdk", "username": "u", "password": "p"}))
+                .expect("valid");
         assert_eq!(ok.page_size(), 100);
         assert_eq!(ok.poll_interval(), Duration::from_secs(10));
         assert_eq!(ok.replay_window(), Duration::from_secs(3600));

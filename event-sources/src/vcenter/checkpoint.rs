@@ -60,10 +60,17 @@ impl Checkpoints {
     }
 
     pub async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        let Some(bytes) = self.store.get(&self.source).await.map_err(|e| self.error(e))? else {
+        let Some(bytes) = self
+            .store
+            .get(&self.source)
+            .await
+            .map_err(|e| self.error(e))?
+        else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| self.error(e))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.error(e))
     }
 
     /// Stores `checkpoint`; call it only once every event up to it is stored.
@@ -94,22 +101,44 @@ mod tests {
             class: "VmPoweredOnEvent".into(),
             family: "event",
             key,
-            created_time: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, second).single().expect("time"),
+            created_time: Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, second)
+                .single()
+                .expect("time"),
             data: serde_json::Value::Null,
         }
     }
 
     #[test]
     fn only_later_events_inside_the_replay_window_pass() {
-        let at = |s| Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s).single().expect("time");
-        let checkpoint = Checkpoint { key: Some(10), created_time: at(10) };
+        let at = |s| {
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, s)
+                .single()
+                .expect("time")
+        };
+        let checkpoint = Checkpoint {
+            key: Some(10),
+            created_time: at(10),
+        };
         assert!(checkpoint.precedes(&event(11, 11), at(0)));
         assert!(!checkpoint.precedes(&event(10, 10), at(0)));
-        assert!(!checkpoint.precedes(&event(11, 11), at(20)), "outside the replay window");
-        let start = Checkpoint { key: None, created_time: at(30) };
+        assert!(
+            !checkpoint.precedes(&event(11, 11), at(20)),
+            "outside the replay window"
+        );
+        let start = Checkpoint {
+            key: None,
+            created_time: at(30),
+        };
         assert!(start.precedes(&event(3, 30), at(0)));
-        assert!(!start.precedes(&event(4, 29), at(0)), "before the poller started");
-        let wrapped = Checkpoint { key: Some(i32::MAX), created_time: at(10) };
+        assert!(
+            !start.precedes(&event(4, 29), at(0)),
+            "before the poller started"
+        );
+        let wrapped = Checkpoint {
+            key: Some(i32::MAX),
+            created_time: at(10),
+        };
         assert!(wrapped.precedes(&event(i32::MIN, 12), at(0)));
     }
 }

@@ -3,7 +3,7 @@
 //! ends the session; the next one logs in again after a backoff and resumes from the
 //! checkpoint, so a lost session, a restarted vCenter or a NATS outage loses nothing.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -21,6 +21,9 @@ use super::metrics::Metrics;
 use super::soap::xml::Element;
 use super::soap::{Client, ClientOptions, SoapError};
 use super::status::StatusReport;
+
+/// The most events a session reads back on start, against a server that never says "no more".
+const MAX_BACKLOG: usize = 1_000_000;
 
 /// Waits between sessions after a failure.
 const RECONNECT: Backoff = Backoff {
@@ -71,7 +74,10 @@ impl Poller {
             };
             failures += 1;
             let kind = error.kind();
-            self.metrics.errors.with_label_values(&[&self.name, kind]).inc();
+            self.metrics
+                .errors
+                .with_label_values(&[&self.name, kind])
+                .inc();
             self.metrics
                 .last_error
                 .with_label_values(&[&self.name])
@@ -82,7 +88,10 @@ impl Poller {
                 () = tokio::time::sleep(RECONNECT.delay(failures)) => {}
                 () = self.shutdown.cancelled() => break,
             }
-            self.metrics.reconnects.with_label_values(&[&self.name]).inc();
+            self.metrics
+                .reconnects
+                .with_label_values(&[&self.name])
+                .inc();
             self.status.reconnected();
         }
         self.status.state(SourceState::Stopped).await;
@@ -91,9 +100,11 @@ impl Poller {
 
     /// One session: ends with `Ok` only on shutdown.
     async fn session(&mut self, failures: &mut u32) -> Result<(), PollError> {
-        let url = self.config.url.parse().map_err(|e| {
-            SoapError::Config(format!("`url` `{}`: {e}", self.config.url))
-        })?;
+        let url = self
+            .config
+            .url
+            .parse()
+            .map_err(|e| SoapError::Config(format!("`url` `{}`: {e}", self.config.url)))?;
         let options = ClientOptions::new(url)
             .insecure(self.config.insecure)
             .ca_file(self.config.ca_file.as_ref().map(Into::into));
@@ -124,20 +135,35 @@ impl Poller {
         };
         let oldest = replay_floor(now, self.config.replay_window());
         let begin = checkpoint.created_time.max(oldest);
+        // Follow first, then read the backlog: an event in between is in both, and kept once.
         let collector = client.create_collector_for_events(Some(begin)).await?;
-        // The first page is read at the largest size to catch up after a pause; later pages
-        // each carry one change, so the configured (smaller) size is enough.
         client
-            .set_collector_page_size(&collector, MAX_PAGE_SIZE)
+            .set_collector_page_size(&collector, self.config.page_size())
             .await?;
         client.create_filter(&collector).await?;
+        let mut pages = match client
+            .wait_for_updates_ex("", self.config.poll_interval())
+            .await?
+        {
+            Some(initial) => initial.pages,
+            None => Vec::new(),
+        };
+        let mut version = "-".to_string();
+        pages.push(self.backlog(client, begin).await?);
         tracing::info!(source = %self.name, from = %begin, checkpoint = ?checkpoint.key, "following vCenter events");
         self.status.state(SourceState::Running).await;
         *failures = 0;
 
-        let mut version = String::new();
-        let mut page_size = MAX_PAGE_SIZE;
         loop {
+            let fresh = self.fresh_events(&pages, &checkpoint, oldest);
+            if let Some(last) = fresh.last() {
+                let last = Checkpoint::after(last);
+                self.store(&fresh, &client.service_content().api_version)
+                    .await?;
+                self.checkpoints.save(&last).await?;
+                self.status.published(fresh.len(), &last).await;
+                checkpoint = last;
+            }
             let update = tokio::select! {
                 update = client.wait_for_updates_ex(&version, self.config.poll_interval()) => update?,
                 () = self.shutdown.cancelled() => {
@@ -145,23 +171,37 @@ impl Poller {
                     return Ok(());
                 }
             };
-            if let Some(update) = update {
-                version = update.version;
-                let fresh = self.fresh_events(&update.pages, &checkpoint, oldest);
-                if let Some(last) = fresh.last() {
-                    let last = Checkpoint::after(last);
-                    self.store(&fresh, &client.service_content().api_version)
-                        .await?;
-                    self.checkpoints.save(&last).await?;
-                    self.status.published(fresh.len(), &last).await;
-                    checkpoint = last;
+            pages = match update {
+                Some(update) => {
+                    version = update.version;
+                    update.pages
                 }
-            }
-            if page_size != self.config.page_size() {
-                page_size = self.config.page_size();
-                client.set_collector_page_size(&collector, page_size).await?;
-            }
+                None => Vec::new(),
+            };
         }
+    }
+
+    /// Every event since `begin`, read through a collector of its own with ReadNextEvents
+    /// (on vcsim: at most the last 1000 events, the simulator's whole history).
+    async fn backlog(
+        &self,
+        client: &Client,
+        begin: DateTime<Utc>,
+    ) -> Result<Vec<Element>, SoapError> {
+        let collector = client.create_collector_for_events(Some(begin)).await?;
+        client
+            .set_collector_page_size(&collector, MAX_PAGE_SIZE)
+            .await?;
+        let mut events = Vec::new();
+        loop {
+            let batch = client.read_next_events(&collector, MAX_PAGE_SIZE).await?;
+            if batch.is_empty() || events.len() >= MAX_BACKLOG {
+                break;
+            }
+            events.extend(batch);
+        }
+        let _ = client.destroy_collector(&collector).await;
+        Ok(events)
     }
 
     /// The events of `pages` after the checkpoint, each once, in key order.
@@ -171,13 +211,11 @@ impl Poller {
         checkpoint: &Checkpoint,
         oldest: DateTime<Utc>,
     ) -> Vec<VsphereEvent> {
-        let mut fresh = BTreeMap::new();
+        let mut fresh = HashMap::new();
         for element in pages.iter().flatten() {
             match VsphereEvent::from_element(element) {
                 Ok(event) if checkpoint.precedes(&event, oldest) => {
-                    // Keys wrap; ordering relative to the checkpoint keeps key order across it.
-                    let reference = checkpoint.key.unwrap_or(event.key.wrapping_sub(1 << 30));
-                    fresh.insert(event.key.wrapping_sub(reference), event);
+                    fresh.insert(event.key, event);
                 }
                 Ok(_) => {}
                 Err(unreadable) => {
@@ -193,23 +231,39 @@ impl Poller {
             .read
             .with_label_values(&[&self.name])
             .inc_by(fresh.len() as u64);
-        fresh.into_values().collect()
+        // Keys wrap, so they are ordered by their distance from a key before all of them: the
+        // checkpoint, or before any checkpoint, one far below the first.
+        let reference = checkpoint
+            .key
+            .or_else(|| fresh.keys().next().map(|k| k.wrapping_sub(1 << 30)));
+        let mut ordered: Vec<VsphereEvent> = fresh.into_values().collect();
+        if let Some(reference) = reference {
+            ordered.sort_by_key(|e| e.key.wrapping_sub(reference));
+        }
+        ordered
     }
 
     /// Stores events in order, each with `Nats-Msg-Id` from (source, key): a replay after a
     /// crash between storing and checkpointing is dropped by JetStream as a duplicate.
     async fn store(&self, fresh: &[VsphereEvent], api_version: &str) -> Result<(), PublishFailed> {
-        let messages: Vec<_> = fresh.iter().map(|event| {
-            let cloud = event.to_cloudevent(&self.config.url, api_version);
-            let (mut headers, payload) = codec::encode_binary(&cloud);
-            headers.insert(
-                "Nats-Msg-Id",
-                events::message_id(cloud.source(), cloud.id()).as_str(),
-            );
-            (events::subject(cloud.ty()), headers, payload)
-        }).collect();
+        let messages: Vec<_> = fresh
+            .iter()
+            .map(|event| {
+                let cloud = event.to_cloudevent(&self.config.url, api_version);
+                let (mut headers, payload) = codec::encode_binary(&cloud);
+                headers.insert(
+                    "Nats-Msg-Id",
+                    events::message_id(cloud.source(), cloud.id()).as_str(),
+                );
+                (events::subject(cloud.ty()), headers, payload)
+            })
+            .collect();
         publish_acked_many(&self.js, messages).await?;
-        let lag = Utc::now() - fresh.last().map(|e| e.created_time).unwrap_or_else(Utc::now);
+        let lag = Utc::now()
+            - fresh
+                .last()
+                .map(|e| e.created_time)
+                .unwrap_or_else(Utc::now);
         self.metrics
             .lag_of(&self.name)
             .set(lag.num_milliseconds() as f64 / 1000.0);

@@ -1,7 +1,5 @@
 //! The status a poller reports in KV `sy_source_status`, written when its state changes and
-//! at most once a second while events flow.
-
-use std::time::{Duration, Instant};
+//! after each batch of events stored.
 
 use async_nats::jetstream::kv;
 use chrono::Utc;
@@ -9,13 +7,11 @@ use switchyard_broker::records::{SourceState, SourceStatus};
 
 use super::checkpoint::Checkpoint;
 
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
-
 pub(crate) struct StatusReport {
     store: kv::Store,
     source: String,
     status: SourceStatus,
-    written: Option<Instant>,
+    written: bool,
 }
 
 impl StatusReport {
@@ -33,12 +29,12 @@ impl StatusReport {
                 last_event_time: None,
                 updated_at: Utc::now(),
             },
-            written: None,
+            written: false,
         }
     }
 
     pub(crate) async fn state(&mut self, state: SourceState) {
-        if self.status.state != state || self.written.is_none() {
+        if self.status.state != state || !self.written {
             self.status.state = state;
             self.write().await;
         }
@@ -59,15 +55,13 @@ impl StatusReport {
         self.status.events_published += count as u64;
         self.status.last_event_key = last.key.map(i64::from);
         self.status.last_event_time = Some(last.created_time);
-        if self.written.is_none_or(|at| at.elapsed() >= FLUSH_EVERY) {
-            self.write().await;
-        }
+        self.write().await;
     }
 
     /// Writes the status; a failure is only logged (the status is informative).
     pub(crate) async fn write(&mut self) {
         self.status.updated_at = Utc::now();
-        self.written = Some(Instant::now());
+        self.written = true;
         let Ok(value) = serde_json::to_vec(&self.status) else {
             return;
         };

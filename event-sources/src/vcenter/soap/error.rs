@@ -72,7 +72,10 @@ impl SoapErrorKind {
 /// Reads a `soapenv:Fault` element: the fault type comes from the detail's `xsi:type`, or from
 /// its element name without the `Fault` suffix.
 pub(crate) fn from_fault(fault: &Element) -> SoapError {
-    let message = fault.child_text("faultstring").unwrap_or_default().to_string();
+    let message = fault
+        .child_text("faultstring")
+        .unwrap_or_default()
+        .to_string();
     let detail = fault.child("detail").and_then(|d| d.children.first());
     let name = detail
         .and_then(|d| d.xsi_type.clone())
@@ -105,11 +108,16 @@ mod tests {
     fn faults_become_typed_errors() {
         let login = fault(r#"<InvalidLoginFault xmlns="urn:vim25" xsi:type="InvalidLogin"/>"#);
         assert_eq!(login.kind(), SoapErrorKind::InvalidLogin);
-        let session = fault(r#"<NotAuthenticatedFault xmlns="urn:vim25"><object type="SessionManager">SessionManager</object></NotAuthenticatedFault>"#);
+        let session = fault(
+            r#"<NotAuthenticatedFault xmlns="urn:vim25"><object type="SessionManager">SessionManager</object></NotAuthenticatedFault>"#,
+        );
         assert_eq!(session.kind(), SoapErrorKind::NotAuthenticated);
-        let gone = fault(r#"<ManagedObjectNotFoundFault xmlns="urn:vim25" xsi:type="ManagedObjectNotFound"/>"#);
+        let gone = fault(
+            r#"<ManagedObjectNotFoundFault xmlns="urn:vim25" xsi:type="ManagedObjectNotFound"/>"#,
+        );
         assert_eq!(gone.kind(), SoapErrorKind::ManagedObjectNotFound);
-        let other = fault(r#"<InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"/>"#);
+        let other =
+            fault(r#"<InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"/>"#);
         assert_eq!(other.to_string(), "InvalidArgument: it failed");
     }
 }

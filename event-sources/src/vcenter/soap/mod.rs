@@ -131,9 +131,8 @@ impl Client {
             let pem = std::fs::read(path).map_err(|e| {
                 SoapError::Config(format!("cannot read CA file {}: {e}", path.display()))
             })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SoapError::Config(format!("CA file {}: {e}", path.display()))
-            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| SoapError::Config(format!("CA file {}: {e}", path.display())))?;
             for certificate in certificates {
                 builder = builder.add_root_certificate(certificate);
             }
@@ -165,7 +164,9 @@ impl Client {
     async fn retrieve_service_content(&self) -> Result<ServiceContent, SoapError> {
         let this = MoRef::new("ServiceInstance", "ServiceInstance");
         let answer = self.invoke("RetrieveServiceContent", &this, "").await?;
-        let content = answer.child("returnval").ok_or_else(|| missing("RetrieveServiceContent", "returnval"))?;
+        let content = answer
+            .child("returnval")
+            .ok_or_else(|| missing("RetrieveServiceContent", "returnval"))?;
         let reference = |name: &str| {
             content
                 .child(name)
@@ -198,7 +199,9 @@ impl Client {
 
     /// Ends the session, ignoring errors (it may be gone already).
     pub async fn logout(&self) {
-        let _ = self.invoke("Logout", &self.content.session_manager, "").await;
+        let _ = self
+            .invoke("Logout", &self.content.session_manager, "")
+            .await;
     }
 
     /// The vCenter's clock.
@@ -223,7 +226,11 @@ impl Client {
             self.content.root_folder.to_xml("entity")
         );
         let answer = self
-            .invoke("CreateCollectorForEvents", &self.content.event_manager, &arguments)
+            .invoke(
+                "CreateCollectorForEvents",
+                &self.content.event_manager,
+                &arguments,
+            )
             .await?;
         answer
             .child("returnval")
@@ -231,7 +238,11 @@ impl Client {
             .ok_or_else(|| missing("CreateCollectorForEvents", "returnval"))
     }
 
-    pub async fn set_collector_page_size(&self, collector: &MoRef, size: u32) -> Result<(), SoapError> {
+    pub async fn set_collector_page_size(
+        &self,
+        collector: &MoRef,
+        size: u32,
+    ) -> Result<(), SoapError> {
         let arguments = format!("<maxCount>{size}</maxCount>");
         self.invoke("SetCollectorPageSize", collector, &arguments)
             .await
@@ -239,14 +250,20 @@ impl Client {
     }
 
     /// The next events of a collector, oldest first (a real vCenter; vcsim 0.24 gets it wrong).
-    pub async fn read_next_events(&self, collector: &MoRef, max: u32) -> Result<Vec<Element>, SoapError> {
+    pub async fn read_next_events(
+        &self,
+        collector: &MoRef,
+        max: u32,
+    ) -> Result<Vec<Element>, SoapError> {
         let arguments = format!("<maxCount>{max}</maxCount>");
         let answer = self.invoke("ReadNextEvents", collector, &arguments).await?;
         Ok(answer.children_named("returnval").cloned().collect())
     }
 
     pub async fn destroy_collector(&self, collector: &MoRef) -> Result<(), SoapError> {
-        self.invoke("DestroyCollector", collector, "").await.map(drop)
+        self.invoke("DestroyCollector", collector, "")
+            .await
+            .map(drop)
     }
 
     /// A property filter on the collector's `latestPage`, for [`Client::wait_for_updates_ex`].
@@ -310,7 +327,12 @@ impl Client {
 
     /// Calls `method` on `this` with `arguments` (already XML) and returns the method's
     /// `<…Response>` element. Public so that tests and tools can drive other vSphere calls.
-    pub async fn invoke(&self, method: &str, this: &MoRef, arguments: &str) -> Result<Element, SoapError> {
+    pub async fn invoke(
+        &self,
+        method: &str,
+        this: &MoRef,
+        arguments: &str,
+    ) -> Result<Element, SoapError> {
         self.call(method, this, arguments, self.timeout).await
     }
 
@@ -345,9 +367,8 @@ impl Client {
         }
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
-        let envelope = xml::parse(&bytes).map_err(|e| {
-            protocol(method, format!("HTTP {status}: {e}"))
-        })?;
+        let envelope =
+            xml::parse(&bytes).map_err(|e| protocol(method, format!("HTTP {status}: {e}")))?;
         let body = envelope
             .child("Body")
             .ok_or_else(|| protocol(method, format!("HTTP {status} without a SOAP body")))?;

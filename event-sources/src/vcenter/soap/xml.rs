@@ -53,7 +53,8 @@ impl Element {
 
     /// Follows a path of child names from this element.
     pub fn find(&self, path: &[&str]) -> Option<&Element> {
-        path.iter().try_fold(self, |element, name| element.child(name))
+        path.iter()
+            .try_fold(self, |element, name| element.child(name))
     }
 }
 
