@@ -9,6 +9,9 @@ use crate::duration::parse_iso8601;
 /// Largest page a vCenter event collector accepts.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
+/// Smallest page: a collector starts with 10, and vcsim loses track of a page made smaller.
+pub const MIN_PAGE_SIZE: u32 = 10;
+
 /// How to reach a vCenter and follow its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -25,7 +28,7 @@ pub struct VcenterConfig {
     /// A PEM file with the CA certificate(s) of the vCenter, trusted besides the system's.
     #[serde(default)]
     pub ca_file: Option<String>,
-    /// Events per page of the collector that follows new events, 1 to 1000 (default 100).
+    /// Events per page of the collector that follows new events, 10 to 1000 (default 100).
     /// Every change of the page carries the whole page, so a smaller page is cheaper. The
     /// backlog after a pause is read separately (ReadNextEvents), whatever this size.
     #[serde(default)]
@@ -53,8 +56,10 @@ impl VcenterConfig {
         if self.username.is_empty() || self.password.is_empty() {
             return Err("`username` and `password` are required".into());
         }
-        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size()) {
-            return Err(format!("`pageSize` must be 1 to {MAX_PAGE_SIZE}"));
+        if !(MIN_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&self.page_size()) {
+            return Err(format!(
+                "`pageSize` must be {MIN_PAGE_SIZE} to {MAX_PAGE_SIZE}"
+            ));
         }
         for (name, value) in [
             ("pollInterval", &self.poll_interval),

@@ -10,6 +10,8 @@ pub(crate) struct Metrics {
     /// Seconds from an event's creation in vCenter to its storage in `SY_EVENTS`.
     pub(crate) lag: GaugeVec,
     pub(crate) reconnects: IntCounterVec,
+    /// Gaps between two pages read back with ReadNextEvents.
+    pub(crate) backfills: IntCounterVec,
     pub(crate) errors: IntCounterVec,
     /// When the last error happened (Unix seconds); its text is in the source's status.
     pub(crate) last_error: GaugeVec,
@@ -45,6 +47,11 @@ impl Metrics {
                 "Sessions opened again after a failure",
                 &["source"],
             ),
+            backfills: counter(
+                "switchyard_vcenter_backfills_total",
+                "Gaps between two collector pages read back from vCenter",
+                &["source"],
+            ),
             errors: counter(
                 "switchyard_vcenter_errors_total",
                 "Failures, by kind",
@@ -60,6 +67,7 @@ impl Metrics {
             Box::new(metrics.published.clone()),
             Box::new(metrics.lag.clone()),
             Box::new(metrics.reconnects.clone()),
+            Box::new(metrics.backfills.clone()),
             Box::new(metrics.errors.clone()),
             Box::new(metrics.last_error.clone()),
         ] {

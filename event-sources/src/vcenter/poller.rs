@@ -16,7 +16,7 @@ use switchyard_broker::{codec, events};
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
-use super::event::VsphereEvent;
+use super::event::{key_after, VsphereEvent};
 use super::metrics::Metrics;
 use super::soap::xml::Element;
 use super::soap::{Client, ClientOptions, SoapError};
@@ -178,6 +178,15 @@ impl Poller {
                 }
                 None => Vec::new(),
             };
+            if may_have_missed(&pages, &checkpoint, self.config.page_size()) {
+                // A server may coalesce page changes; read what fell between two pages.
+                tracing::info!(source = %self.name, checkpoint = ?checkpoint.key, "a full page without known events: reading the gap");
+                self.metrics
+                    .backfills
+                    .with_label_values(&[&self.name])
+                    .inc();
+                pages.push(self.backlog(client, checkpoint.created_time).await?);
+            }
         }
     }
 
@@ -275,10 +284,82 @@ impl Poller {
     }
 }
 
+/// Whether a full page holds only events after the checkpoint: then events between the
+/// checkpoint and that page may never have been on any page this session saw.
+fn may_have_missed(pages: &[Vec<Element>], checkpoint: &Checkpoint, page_size: u32) -> bool {
+    let Some(known) = checkpoint.key else {
+        return false;
+    };
+    pages.iter().any(|page| {
+        page.len() >= page_size as usize
+            && page
+                .iter()
+                .filter_map(|e| e.child_text("key")?.trim().parse::<i32>().ok())
+                .all(|key| key_after(key, known))
+    })
+}
+
 /// The oldest creation time a session replays.
 fn replay_floor(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(window)
         .ok()
         .and_then(|w| now.checked_sub_signed(w))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(keys: &[i32]) -> Vec<Element> {
+        keys.iter()
+            .map(|key| Element {
+                name: "Event".into(),
+                children: vec![Element {
+                    name: "key".into(),
+                    text: key.to_string(),
+                    ..Element::default()
+                }],
+                ..Element::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_page_of_unseen_events_may_hide_a_gap() {
+        let at = Utc::now();
+        let seen = Checkpoint {
+            key: Some(10),
+            created_time: at,
+        };
+        assert!(
+            may_have_missed(&[page(&[13, 12, 11])], &seen, 3),
+            "full, none known"
+        );
+        assert!(
+            !may_have_missed(&[page(&[12, 11, 10])], &seen, 3),
+            "overlaps the checkpoint"
+        );
+        assert!(
+            !may_have_missed(&[page(&[12, 11])], &seen, 3),
+            "not full: all events since begin"
+        );
+        let fresh = Checkpoint {
+            key: None,
+            created_time: at,
+        };
+        assert!(
+            !may_have_missed(&[page(&[3, 2, 1])], &fresh, 3),
+            "nothing seen yet"
+        );
+        let wrapped = Checkpoint {
+            key: Some(i32::MAX),
+            created_time: at,
+        };
+        assert!(may_have_missed(
+            &[page(&[i32::MIN + 1, i32::MIN])],
+            &wrapped,
+            2
+        ));
+    }
 }

@@ -23,6 +23,7 @@ use switchyard_broker::cache::KvCache;
 use switchyard_broker::codec;
 use switchyard_broker::events;
 use switchyard_broker::records::{parse_rate, EventSource};
+use switchyard_broker::streams;
 use tokio_util::sync::CancellationToken;
 
 /// Why the ingester could not start.
@@ -165,23 +166,19 @@ impl Ingester {
 
     /// Publishes every event with `Nats-Msg-Id` from its (source, id) and waits for all acks.
     async fn store(&self, events: &[Event]) -> Result<(), String> {
-        let mut acks = Vec::with_capacity(events.len());
-        for event in events {
-            let (mut headers, payload) = codec::encode_binary(event);
-            headers.insert(
-                "Nats-Msg-Id",
-                events::message_id(event.source(), event.id()).as_str(),
-            );
-            let ack = self
-                .js
-                .publish_with_headers(events::subject(event.ty()), headers, payload)
-                .await
-                .map_err(|e| e.to_string())?;
-            acks.push(ack);
-        }
-        for ack in acks {
-            ack.await.map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        let messages: Vec<_> = events
+            .iter()
+            .map(|event| {
+                let (mut headers, payload) = codec::encode_binary(event);
+                headers.insert(
+                    "Nats-Msg-Id",
+                    events::message_id(event.source(), event.id()).as_str(),
+                );
+                (events::subject(event.ty()), headers, payload)
+            })
+            .collect();
+        streams::publish_acked_many(&self.js, messages)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
