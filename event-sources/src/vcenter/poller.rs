@@ -222,6 +222,15 @@ impl Poller {
     ) -> Vec<VsphereEvent> {
         let mut fresh = HashMap::new();
         for element in pages.iter().flatten() {
+            // Pages overlap: skip an event already taken before reading all of it.
+            let key = element
+                .child_text("key")
+                .and_then(|k| k.trim().parse::<i32>().ok());
+            if key.is_some_and(|k| {
+                fresh.contains_key(&k) || checkpoint.key.is_some_and(|c| !key_after(k, c))
+            }) {
+                continue;
+            }
             match VsphereEvent::from_element(element) {
                 Ok(event) if checkpoint.precedes(&event, oldest) => {
                     fresh.insert(event.key, event);

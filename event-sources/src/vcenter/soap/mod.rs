@@ -257,7 +257,7 @@ impl Client {
     ) -> Result<Vec<Element>, SoapError> {
         let arguments = format!("<maxCount>{max}</maxCount>");
         let answer = self.invoke("ReadNextEvents", collector, &arguments).await?;
-        Ok(answer.children_named("returnval").cloned().collect())
+        Ok(answer.into_children_named("returnval").collect())
     }
 
     pub async fn destroy_collector(&self, collector: &MoRef) -> Result<(), SoapError> {
@@ -303,26 +303,19 @@ impl Client {
                 self.timeout + max_wait,
             )
             .await?;
-        let Some(set) = answer.child("returnval") else {
+        let mut answer = answer;
+        let Some(set) = answer.take_child("returnval") else {
             return Ok(None);
         };
-        let mut update = PageUpdate {
-            version: set.child_text("version").unwrap_or_default().to_string(),
-            pages: Vec::new(),
-        };
-        let changes = set
-            .children_named("filterSet")
-            .flat_map(|f| f.children_named("objectSet"))
-            .flat_map(|o| o.children_named("changeSet"))
-            .filter(|c| c.child_text("name") == Some("latestPage"));
-        for change in changes {
-            let page = change
-                .child("val")
-                .map(|v| v.children.clone())
-                .unwrap_or_default();
-            update.pages.push(page);
-        }
-        Ok(Some(update))
+        let version = set.child_text("version").unwrap_or_default().to_string();
+        let pages = set
+            .into_children_named("filterSet")
+            .flat_map(|f| f.into_children_named("objectSet").collect::<Vec<_>>())
+            .flat_map(|o| o.into_children_named("changeSet").collect::<Vec<_>>())
+            .filter(|c| c.child_text("name") == Some("latestPage"))
+            .map(|mut c| c.take_child("val").map(|v| v.children).unwrap_or_default())
+            .collect();
+        Ok(Some(PageUpdate { version, pages }))
     }
 
     /// Calls `method` on `this` with `arguments` (already XML) and returns the method's
@@ -367,17 +360,16 @@ impl Client {
         }
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
-        let envelope =
+        let mut envelope =
             xml::parse(&bytes).map_err(|e| protocol(method, format!("HTTP {status}: {e}")))?;
-        let body = envelope
-            .child("Body")
+        let mut body = envelope
+            .take_child("Body")
             .ok_or_else(|| protocol(method, format!("HTTP {status} without a SOAP body")))?;
         if let Some(fault) = body.child("Fault") {
             return Err(error::from_fault(fault));
         }
         let expected = format!("{method}Response");
-        body.child(&expected)
-            .cloned()
+        body.take_child(&expected)
             .ok_or_else(|| protocol(method, format!("HTTP {status} without <{expected}>")))
     }
 

@@ -51,6 +51,17 @@ impl Element {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Removes and returns the first child named `name` (no copy of a large subtree).
+    pub fn take_child(&mut self, name: &str) -> Option<Element> {
+        let index = self.children.iter().position(|c| c.name == name)?;
+        Some(self.children.swap_remove(index))
+    }
+
+    /// Consumes the element, returning its children named `name`.
+    pub fn into_children_named(self, name: &str) -> impl Iterator<Item = Element> + '_ {
+        self.children.into_iter().filter(move |c| c.name == name)
+    }
+
     /// Follows a path of child names from this element.
     pub fn find(&self, path: &[&str]) -> Option<&Element> {
         path.iter()
