@@ -141,14 +141,13 @@ impl Poller {
             .set_collector_page_size(&collector, self.config.page_size())
             .await?;
         client.create_filter(&collector).await?;
-        let mut pages = match client
+        let (mut version, mut pages) = match client
             .wait_for_updates_ex("", self.config.poll_interval())
             .await?
         {
-            Some(initial) => initial.pages,
-            None => Vec::new(),
+            Some(initial) => (initial.version, initial.pages),
+            None => (String::new(), Vec::new()),
         };
-        let mut version = "-".to_string();
         pages.push(self.backlog(client, begin).await?);
         tracing::info!(source = %self.name, from = %begin, checkpoint = ?checkpoint.key, "following vCenter events");
         self.status.state(SourceState::Running).await;
