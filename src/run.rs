@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
 use switchyard_event_sources::vcenter::VcenterSources;
+use switchyard_gateway::provider::docker::{DockerProvider, DockerProviderConfig};
 use switchyard_gateway::provider::process::{ProcessProvider, ProcessProviderConfig};
 use switchyard_gateway::provider::ProviderKind;
 use switchyard_gateway::{Gateway, GatewayConfig};
@@ -158,12 +159,36 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The provider that runs functions.
+enum Provider {
+    Process(ProcessProvider),
+    Docker(DockerProvider),
+}
+
+impl Provider {
+    async fn wait(self) {
+        match self {
+            Provider::Process(provider) => provider.wait().await,
+            Provider::Docker(provider) => provider.wait().await,
+        }
+    }
+}
+
 async fn start_provider(
     settings: &Settings,
     client: async_nats::Client,
     shutdown: CancellationToken,
-) -> anyhow::Result<ProcessProvider> {
+) -> anyhow::Result<Provider> {
     match settings.provider {
+        ProviderKind::Docker => {
+            let config = DockerProviderConfig {
+                network: settings.docker_network.clone(),
+                secrets_dir: settings.data_dir.join("secrets"),
+            };
+            Ok(Provider::Docker(
+                DockerProvider::start(client, config, shutdown).await?,
+            ))
+        }
         ProviderKind::Process => {
             let program = std::env::current_exe()
                 .context("cannot find the switchyard binary to run watchdogs")?;
@@ -173,7 +198,9 @@ async fn start_provider(
                     "watchdog".to_string(),
                 ],
             };
-            Ok(ProcessProvider::start(client, config, shutdown).await?)
+            Ok(Provider::Process(
+                ProcessProvider::start(client, config, shutdown).await?,
+            ))
         }
     }
 }

@@ -35,6 +35,11 @@ pub struct Settings {
     )]
     pub webhook_listen: SocketAddr,
 
+    /// With the Docker provider: the bridge network function containers join (created when
+    /// missing; the dispatchers must reach its addresses).
+    #[arg(long, env = "SWITCHYARD_DOCKER_NETWORK", default_value = "switchyard")]
+    pub docker_network: String,
+
     /// Where `switchyard source vcenter` serves `GET /metrics` (in `up` the pollers' metrics
     /// are on the gateway's `/metrics`).
     #[arg(

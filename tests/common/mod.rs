@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod docker;
 pub mod vcsim;
 
 pub const ADMIN_PASSWORD: &str = "test-password";
@@ -43,6 +44,21 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The nats-server program as a path (resolved on PATH when given as a bare name).
+pub fn nats_server_program_path() -> PathBuf {
+    let program = nats_server_program();
+    if program.components().count() > 1 {
+        return program;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(&program))
+                .find(|p| p.exists())
+        })
+        .unwrap_or(program)
 }
 
 /// The nats-server program: `SWITCHYARD_NATS_SERVER_BIN`, else `nats-server` on PATH.

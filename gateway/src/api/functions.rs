@@ -17,6 +17,7 @@ use switchyard_broker::records::{
 
 use super::AppState;
 use crate::error::ApiError;
+use crate::provider::ProviderKind;
 
 /// More replicas than this per function is refused.
 const MAX_REPLICAS: u32 = 100;
@@ -53,7 +54,7 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &body)?;
+    let deployment = checked_deployment(&state, &body).await?;
     let spec = FunctionSpec {
         replicas: FunctionSpec::initial_replicas(&deployment),
         deployment,
@@ -72,7 +73,7 @@ pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &body)?;
+    let deployment = checked_deployment(&state, &body).await?;
     let name = deployment.service.clone();
     state
         .registry
@@ -171,7 +172,7 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
 }
 
 /// Parses and validates a deployment: name rule, namespace, and what the provider needs.
-fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeployment, ApiError> {
+async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeployment, ApiError> {
     let mut deployment: FunctionDeployment = parse(body, "function deployment")?;
     validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     match deployment.namespace.as_deref() {
@@ -186,5 +187,11 @@ fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeploymen
         .provider
         .validate(&deployment)
         .map_err(ApiError::BadRequest)?;
+    if state.provider == ProviderKind::Docker {
+        // Refused here, so that nothing is stored for an image that cannot run.
+        crate::provider::docker::ensure_image(&deployment.image)
+            .await
+            .map_err(ApiError::BadRequest)?;
+    }
     Ok(deployment)
 }

@@ -5,6 +5,7 @@
 //! endpoint directory (KV bucket `sy_endpoints`), where dispatchers find it. The HTTP API only
 //! writes the registry, so any gateway can serve it while one provider runs the functions.
 
+pub mod docker;
 pub mod process;
 
 use std::str::FromStr;
@@ -16,12 +17,15 @@ use switchyard_broker::records::FunctionDeployment;
 pub enum ProviderKind {
     /// Local watchdog processes (the default).
     Process,
+    /// Containers on the local Docker engine.
+    Docker,
 }
 
 impl ProviderKind {
     pub fn name(self) -> &'static str {
         match self {
             ProviderKind::Process => "process",
+            ProviderKind::Docker => "docker",
         }
     }
 
@@ -30,13 +34,14 @@ impl ProviderKind {
     pub fn validate(self, deployment: &FunctionDeployment) -> Result<(), String> {
         match self {
             ProviderKind::Process => process::validate(deployment),
+            ProviderKind::Docker => docker::validate(deployment),
         }
     }
 }
 
 /// A provider name that is not one of ours.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown provider `{0}`: the providers are `process` (docker is planned, not built yet)")]
+#[error("unknown provider `{0}`: the providers are `process` and `docker`")]
 pub struct UnknownProvider(String);
 
 impl FromStr for ProviderKind {
@@ -45,6 +50,7 @@ impl FromStr for ProviderKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "process" => Ok(ProviderKind::Process),
+            "docker" => Ok(ProviderKind::Docker),
             other => Err(UnknownProvider(other.to_string())),
         }
     }

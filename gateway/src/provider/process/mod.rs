@@ -8,7 +8,7 @@
 //! There is one process provider per NATS server: on start it clears the endpoint directory of
 //! what an earlier run left, then starts every function in the registry.
 
-mod probe;
+pub(crate) mod probe;
 mod replica;
 
 use std::collections::HashMap;

@@ -1,0 +1,325 @@
+//! The Docker provider: each replica is a container of the function's image, running
+//! `switchyard-watchdog` (the image's entry point) with `envProcess` as `fprocess`, on a
+//! user-defined bridge network whose addresses the dispatchers reach.
+//!
+//! Every two seconds, and whenever the registry changes, it makes the containers labelled
+//! [`spec::FUNCTION_LABEL`] (on its network, [`spec::NETWORK_LABEL`]) match the registry: containers of a removed function are removed; a
+//! container that exited is replaced; replicas are added or removed to match the count; after
+//! an update, containers of the new spec start first and the old ones are removed once enough
+//! new ones are ready. Containers are never stopped on shutdown: a restarted provider adopts
+//! them by their labels, so nothing is lost and nothing duplicated. Each running container
+//! whose watchdog answers `/_/ready` is listed in `sy_endpoints` as `<function>.c<id>`.
+
+mod image;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv::Store};
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use chrono::Utc;
+use futures::StreamExt;
+use switchyard_broker::buckets;
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use image::ensure_image;
+
+use super::process::probe::Prober;
+use spec::{container_body, spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL, WATCHDOG_PORT};
+
+/// How often containers are checked even when the registry does not change.
+const RECONCILE_EVERY: Duration = Duration::from_secs(2);
+
+/// Docker provider settings.
+#[derive(Debug, Clone)]
+pub struct DockerProviderConfig {
+    /// The bridge network functions join (created when missing).
+    pub network: String,
+    /// Host directory holding one file per secret (`<dir>/<name>`), mounted read-only at
+    /// `/var/openfaas/secrets/<name>`.
+    pub secrets_dir: PathBuf,
+}
+
+/// Why the provider could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerProviderError {
+    #[error(transparent)]
+    Bucket(#[from] buckets::BucketError),
+    #[error("cannot use the Docker engine: {0}")]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// A running Docker provider.
+pub struct DockerProvider {
+    task: JoinHandle<()>,
+}
+
+struct Reconciler {
+    docker: Docker,
+    config: DockerProviderConfig,
+    endpoints: Store,
+    prober: Prober,
+}
+
+impl DockerProvider {
+    /// Connects to the local Docker engine, creates the network when missing and starts
+    /// following the registry until `shutdown`.
+    pub async fn start(
+        nats: async_nats::Client,
+        config: DockerProviderConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, DockerProviderError> {
+        let docker = Docker::connect_with_local_defaults()?;
+        docker.ping().await?;
+        if docker
+            .inspect_network(
+                &config.network,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .is_err()
+        {
+            docker
+                .create_network(NetworkCreateRequest {
+                    name: config.network.clone(),
+                    driver: Some("bridge".into()),
+                    ..Default::default()
+                })
+                .await?;
+            tracing::info!(network = %config.network, "created the functions' network");
+        }
+        let js = jetstream::new(nats);
+        let endpoints = buckets::endpoints(&js).await?;
+        let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+        let reconciler = Reconciler {
+            docker,
+            config,
+            endpoints,
+            prober: Prober::new(),
+        };
+        let task = tokio::spawn(reconciler.follow(registry, shutdown));
+        Ok(Self { task })
+    }
+
+    /// Returns once the provider stopped following (containers keep running).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// One managed container as listed.
+struct Container {
+    id: String,
+    function: String,
+    spec: String,
+    running: bool,
+    address: Option<String>,
+}
+
+impl Container {
+    fn from_summary(summary: ContainerSummary, network: &str) -> Option<Self> {
+        let labels = summary.labels.unwrap_or_default();
+        let address = summary
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty());
+        Some(Self {
+            id: summary.id?,
+            function: labels.get(FUNCTION_LABEL)?.clone(),
+            spec: labels.get(SPEC_LABEL).cloned().unwrap_or_default(),
+            running: summary.state == Some(ContainerSummaryStateEnum::RUNNING),
+            address,
+        })
+    }
+
+    fn replica(&self) -> String {
+        format!("c{}", &self.id[..self.id.len().min(12)])
+    }
+}
+
+impl Reconciler {
+    async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
+        let mut changes = registry.changes();
+        loop {
+            let desired: HashMap<String, FunctionSpec> = registry.read(|map| map.clone());
+            if let Err(error) = self.reconcile(&desired).await {
+                tracing::warn!(%error, "cannot reconcile function containers; retrying");
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { break },
+                () = tokio::time::sleep(RECONCILE_EVERY) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!("docker provider stopped; function containers keep running");
+    }
+
+    async fn containers(&self) -> Result<Vec<Container>, bollard::errors::Error> {
+        let scope = format!("{NETWORK_LABEL}={}", self.config.network);
+        let filters = HashMap::from([("label", vec![FUNCTION_LABEL, scope.as_str()])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        Ok(self
+            .docker
+            .list_containers(Some(options))
+            .await?
+            .into_iter()
+            .filter_map(|c| Container::from_summary(c, &self.config.network))
+            .collect())
+    }
+
+    async fn reconcile(
+        &self,
+        desired: &HashMap<String, FunctionSpec>,
+    ) -> Result<(), bollard::errors::Error> {
+        let mut by_function: HashMap<String, Vec<Container>> = HashMap::new();
+        for container in self.containers().await? {
+            by_function
+                .entry(container.function.clone())
+                .or_default()
+                .push(container);
+        }
+        let mut ready = HashMap::new();
+        for (name, spec) in desired {
+            let containers = by_function.remove(name).unwrap_or_default();
+            self.reconcile_function(name, spec, containers, &mut ready)
+                .await;
+        }
+        for (name, containers) in by_function {
+            tracing::info!(function = %name, containers = containers.len(), "removing the containers of a removed function");
+            for container in containers {
+                self.remove(&container).await;
+            }
+        }
+        self.publish_endpoints(ready).await;
+        Ok(())
+    }
+
+    /// Brings one function's containers to its spec; records the ready ones in `ready`.
+    async fn reconcile_function(
+        &self,
+        name: &str,
+        spec: &FunctionSpec,
+        containers: Vec<Container>,
+        ready: &mut HashMap<String, Endpoint>,
+    ) {
+        let wanted = spec.replicas as usize;
+        let hash = spec_hash(&spec.deployment);
+        let (current, old): (Vec<Container>, Vec<Container>) =
+            containers.into_iter().partition(|c| c.spec == hash);
+        let (mut running, exited): (Vec<Container>, Vec<Container>) =
+            current.into_iter().partition(|c| c.running);
+        for container in exited {
+            tracing::warn!(function = %name, container = %container.replica(), "container exited; replacing it");
+            self.remove(&container).await;
+        }
+        while running.len() > wanted {
+            if let Some(surplus) = running.pop() {
+                self.remove(&surplus).await;
+            }
+        }
+        for _ in running.len()..wanted {
+            if let Err(error) = self.create(&spec.deployment).await {
+                tracing::warn!(function = %name, %error, "cannot start a container");
+            }
+        }
+        let mut ready_now = 0;
+        for container in &running {
+            if let Some(endpoint) = self.ready_endpoint(name, container).await {
+                ready.insert(endpoint.key(), endpoint);
+                ready_now += 1;
+            }
+        }
+        // An update: old containers serve until enough new ones are ready.
+        let replaced = ready_now >= wanted;
+        for container in old {
+            if replaced || !container.running {
+                self.remove(&container).await;
+            } else if let Some(endpoint) = self.ready_endpoint(name, &container).await {
+                ready.insert(endpoint.key(), endpoint);
+            }
+        }
+    }
+
+    async fn ready_endpoint(&self, function: &str, container: &Container) -> Option<Endpoint> {
+        let url = format!("http://{}:{WATCHDOG_PORT}", container.address.as_ref()?);
+        self.prober.ready(&url).await.then(|| Endpoint {
+            function: function.to_string(),
+            replica: container.replica(),
+            url,
+            heartbeat: Utc::now(),
+        })
+    }
+
+    async fn create(&self, deployment: &FunctionDeployment) -> Result<(), String> {
+        let body = container_body(deployment, &self.config.network, &self.config.secrets_dir)?;
+        let name = format!(
+            "sy-{}-{}",
+            deployment.service,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.docker
+            .start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(function = %deployment.service, container = %name, "container started");
+        Ok(())
+    }
+
+    async fn remove(&self, container: &Container) {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        if let Err(error) = self
+            .docker
+            .remove_container(&container.id, Some(options))
+            .await
+        {
+            tracing::warn!(container = %container.replica(), %error, "cannot remove a container");
+        }
+    }
+
+    /// Lists exactly the ready containers in the endpoint directory.
+    async fn publish_endpoints(&self, ready: HashMap<String, Endpoint>) {
+        if let Ok(mut keys) = self.endpoints.keys().await {
+            while let Some(Ok(key)) = keys.next().await {
+                if !ready.contains_key(&key) {
+                    let _ = self.endpoints.delete(&key).await;
+                }
+            }
+        }
+        for (key, endpoint) in ready {
+            if let Ok(value) = serde_json::to_vec(&endpoint) {
+                let _ = self.endpoints.put(&key, value.into()).await;
+            }
+        }
+    }
+}
+
+/// A deployment the Docker provider can run: it names an image.
+pub(crate) fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
+    if deployment.image.trim().is_empty() {
+        return Err("image is required with the Docker provider (faas-cli: --image)".to_string());
+    }
+    container_body(deployment, "check", "/".as_ref()).map(drop)
+}

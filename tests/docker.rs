@@ -1,0 +1,207 @@
+//! The Docker provider against the real Docker engine: function images built here from
+//! `switchyard/function` (itself built by `compose/build-images.sh`), run as containers.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::docker::{build_function_image, clean_up, containers, docker};
+use common::{free_port, Nats, Switchyard, TempDir};
+use reqwest::Method;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A network of its own per test; its containers and itself are removed at the end.
+struct Network(String);
+
+impl Network {
+    fn new() -> Self {
+        Network(format!("sy-test-{}", free_port()))
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        clean_up(&self.0);
+    }
+}
+
+fn docker_switchyard(nats: &Nats, network: &Network) -> Switchyard {
+    Switchyard::up_with(
+        nats,
+        &[
+            ("SWITCHYARD_PROVIDER", "docker"),
+            ("SWITCHYARD_DOCKER_NETWORK", &network.0),
+        ],
+    )
+}
+
+const HANDLER: &str = "echo \"$(hostname) ${GREETING:-hello} $(cat)\"\n";
+
+async fn wait_containers(network: &Network, function: &str, count: usize) -> Vec<String> {
+    common::eventually(
+        WAIT,
+        &format!("{count} containers of {function}"),
+        || async { containers(&network.0, function).len() == count },
+    )
+    .await;
+    containers(&network.0, function)
+}
+
+#[tokio::test]
+async fn containers_run_scale_get_replaced_update_and_go() {
+    let dir = TempDir::new("docker-fn");
+    build_function_image("sy-test/echo:1", HANDLER, &dir.0);
+    let network = Network::new();
+    let nats = Nats::start();
+    let switchyard = docker_switchyard(&nats, &network);
+    let api = switchyard.api();
+
+    let response = api
+        .deploy(json!({"service": "echo", "image": "sy-test/echo:1"}))
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    api.wait_available("echo", 1).await;
+    let answer = api.invoke("echo", "ping").await;
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("body");
+    assert!(text.trim_end().ends_with("hello ping"), "{text}");
+
+    // Async through the same container.
+    let queued = api
+        .enqueue("echo")
+        .body("async")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(queued.status(), 202);
+    let call_id = queued.headers()["x-call-id"]
+        .to_str()
+        .expect("call id")
+        .to_string();
+    api.wait_job(&call_id, "succeeded", WAIT).await;
+
+    // Scale to 3: calls spread over the containers (their host names).
+    assert_eq!(api.scale("echo", 3).await.status(), 202);
+    api.wait_available("echo", 3).await;
+    let mut hosts = HashSet::new();
+    for _ in 0..30 {
+        let text = api.invoke("echo", "x").await.text().await.expect("body");
+        hosts.insert(
+            text.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert!(hosts.len() >= 2, "calls went to {hosts:?}");
+
+    // A killed container is replaced.
+    let before = wait_containers(&network, "echo", 3).await;
+    docker(&["kill", &before[0]]);
+    common::eventually(WAIT, "the killed container to be replaced", || async {
+        let now = containers(&network.0, "echo");
+        now.len() == 3 && !now.contains(&before[0])
+    })
+    .await;
+    api.wait_available("echo", 3).await;
+
+    // An update rolls every container to the new spec.
+    let before: HashSet<String> = containers(&network.0, "echo").into_iter().collect();
+    let response = api
+        .admin(Method::PUT, "/system/functions")
+        .json(&json!({"service": "echo", "image": "sy-test/echo:1", "envVars": {"GREETING": "hi"}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 202);
+    common::eventually(WAIT, "the update to roll out", || async {
+        let now: HashSet<String> = containers(&network.0, "echo").into_iter().collect();
+        now.len() == 3 && now.is_disjoint(&before)
+    })
+    .await;
+    common::eventually(WAIT, "the new greeting", || async {
+        api.invoke("echo", "x")
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains(" hi x")
+    })
+    .await;
+
+    // Removal deletes the containers.
+    let response = api
+        .admin(Method::DELETE, "/system/functions")
+        .json(&json!({"functionName": "echo"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 202);
+    wait_containers(&network, "echo", 0).await;
+}
+
+#[tokio::test]
+async fn a_restarted_gateway_adopts_its_containers() {
+    let dir = TempDir::new("docker-adopt");
+    build_function_image("sy-test/echo:1", HANDLER, &dir.0);
+    let network = Network::new();
+    let nats = Nats::start();
+    let mut switchyard = docker_switchyard(&nats, &network);
+    let api = switchyard.api();
+    let response = api
+        .deploy(json!({"service": "adopt", "image": "sy-test/echo:1"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(api.scale("adopt", 2).await.status(), 202);
+    api.wait_available("adopt", 2).await;
+    let before = wait_containers(&network, "adopt", 2).await;
+
+    switchyard.restart();
+    let api = switchyard.api();
+    api.wait_available("adopt", 2).await;
+    tokio::time::sleep(Duration::from_secs(5)).await; // a few reconcile rounds
+    assert_eq!(
+        containers(&network.0, "adopt"),
+        before,
+        "the same containers, none added"
+    );
+    assert_eq!(api.invoke("adopt", "again").await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_had_is_refused_and_leaves_nothing() {
+    common::docker::build_images();
+    let network = Network::new();
+    let nats = Nats::start();
+    let switchyard = docker_switchyard(&nats, &network);
+    let api = switchyard.api();
+    let response = api
+        .deploy(json!({"service": "ghost", "image": "sy-test/no-such-image:1"}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let message = response.text().await.expect("body");
+    assert!(
+        message.contains("sy-test/no-such-image:1") && message.contains("cannot be pulled"),
+        "{message}"
+    );
+    assert!(api.status("ghost").await.is_none(), "nothing stored");
+    let missing = api
+        .deploy(json!({"service": "noimage", "envProcess": "cat"}))
+        .await;
+    assert_eq!(missing.status(), 400);
+    assert!(missing
+        .text()
+        .await
+        .expect("body")
+        .contains("image is required"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(containers(&network.0, "ghost").is_empty());
+}
