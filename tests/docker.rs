@@ -74,6 +74,20 @@ async fn containers_run_scale_get_replaced_update_and_go() {
     let text = answer.text().await.expect("body");
     assert!(text.trim_end().ends_with("hello ping"), "{text}");
 
+    // Its logs, as OpenFaaS streams them.
+    let logs = api
+        .admin(Method::GET, "/system/logs?name=echo&tail=20")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(logs.status(), 200);
+    assert_eq!(logs.headers()["content-type"], "application/x-ndjson");
+    let logs = logs.text().await.expect("body");
+    let first: serde_json::Value =
+        serde_json::from_str(logs.lines().next().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(first["name"], "echo", "{logs}");
+    assert!(logs.contains("watchdog listening"), "{logs}");
+
     // Async through the same container.
     let queued = api
         .enqueue("echo")

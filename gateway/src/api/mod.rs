@@ -4,6 +4,7 @@ mod async_invoke;
 mod functions;
 mod invoke;
 mod jobs;
+mod logs;
 mod request;
 mod sources;
 mod subscriptions;
@@ -158,6 +159,7 @@ impl Gateway {
             .route("/system/scale-function/{name}", post(functions::scale))
             .route("/system/info", get(system::info))
             .route("/system/namespaces", get(system::namespaces))
+            .route("/system/logs", get(logs::logs))
             .route(
                 "/system/subscriptions",
                 get(subscriptions::list).post(subscriptions::create),

@@ -11,6 +11,7 @@
 //! whose watchdog answers `/_/ready` is listed in `sy_endpoints` as `<function>.c<id>`.
 
 mod image;
+mod logs;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use image::ensure_image;
+pub use logs::{function_logs, LogQuery};
 
 use super::process::probe::Prober;
 use spec::{container_body, spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL, WATCHDOG_PORT};
