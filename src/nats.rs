@@ -5,12 +5,20 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-/// Connects to `url`, retrying every second until it answers or `shutdown` fires.
+/// Connects to `url` (one server, or a comma-separated list of a cluster's servers), retrying
+/// every second until one answers or `shutdown` fires.
 pub async fn connect(
     url: &str,
     name: &str,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<async_nats::Client> {
+    let servers = url
+        .split(',')
+        .map(|server| server.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| {
+            format!("SWITCHYARD_NATS_URL `{url}`: use nats://host:port[,nats://host:port…]")
+        })?;
     let mut warned = false;
     loop {
         let options = async_nats::ConnectOptions::new()
@@ -25,7 +33,7 @@ pub async fn connect(
                     other => tracing::debug!(event = %other, "NATS event"),
                 }
             });
-        match options.connect(url).await {
+        match options.connect(servers.as_slice()).await {
             Ok(client) => return Ok(client),
             Err(error) => {
                 if !warned {

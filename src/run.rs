@@ -67,6 +67,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
     let vcenter = VcenterSources::start(client.clone(), &metrics, front.clone()).await?;
+    replicate(&client, &settings).await?;
 
     println!("Switchyard is up.");
     println!("  gateway:  http://{}", gateway.local_addr());
@@ -125,6 +126,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     )
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
+    replicate(&client, &settings).await?;
     tracing::info!(address = %gateway.local_addr(), nats = %nats_url, "gateway listening");
     if let Source::File(path) = password_source {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
@@ -154,6 +156,7 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
         shutdown,
     )
     .await?;
+    replicate(&client, &settings).await?;
     dispatcher.wait().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     Ok(())
@@ -238,6 +241,7 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
     let client = nats::connect(&nats_url, "switchyard-vcenter", &shutdown).await?;
     let metrics = prometheus::Registry::new();
     let pollers = VcenterSources::start(client.clone(), &metrics, shutdown.clone()).await?;
+    replicate(&client, &settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.source_metrics_listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.source_metrics_listen))?;
@@ -255,6 +259,13 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
         .await?;
     pollers.wait().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    Ok(())
+}
+
+/// Sets the configured replicas on every stream and bucket (see `SWITCHYARD_REPLICAS`).
+async fn replicate(client: &async_nats::Client, settings: &Settings) -> anyhow::Result<()> {
+    let js = async_nats::jetstream::new(client.clone());
+    switchyard_broker::replication::ensure(&js, settings.replicas).await?;
     Ok(())
 }
 

@@ -35,6 +35,11 @@ pub struct Settings {
     )]
     pub webhook_listen: SocketAddr,
 
+    /// Replicas of every Switchyard stream and bucket. Above 1 on a NATS cluster, Switchyard
+    /// keeps working when a NATS node is lost (3 for a three-node cluster).
+    #[arg(long, env = "SWITCHYARD_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+
     /// With the Docker provider: the bridge network function containers join (created when
     /// missing; the dispatchers must reach its addresses).
     #[arg(long, env = "SWITCHYARD_DOCKER_NETWORK", default_value = "switchyard")]

@@ -27,6 +27,7 @@ pub mod events;
 pub mod invocation;
 pub mod jobs;
 pub mod records;
+pub mod replication;
 pub mod streams;
 pub mod subjects;
 

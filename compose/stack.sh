@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts and stops the Compose stack.
+#
+#   compose/stack.sh up [--cluster]     build the images when missing, start, wait until healthy
+#   compose/stack.sh down [--cluster]   stop the gateway, remove its function containers, then
+#                                       the stack and its volumes
+#
+# SWITCHYARD_ADMIN_PASSWORD is required. COMPOSE_PROJECT_NAME (default switchyard),
+# SWITCHYARD_PORT (8080), SWITCHYARD_WEBHOOK_PORT (8081) and SWITCHYARD_FUNCTIONS_NETWORK
+# (switchyard-functions) let several stacks share one engine.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+say() { printf '==> %s\n' "$*" >&2; }
+
+action="${1:-}"
+files=(-f "$HERE/docker-compose.yml")
+[ "${2:-}" = "--cluster" ] && files+=(-f "$HERE/docker-compose.cluster.yml")
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-switchyard}"
+: "${SWITCHYARD_ADMIN_PASSWORD:?set SWITCHYARD_ADMIN_PASSWORD}"
+network="${SWITCHYARD_FUNCTIONS_NETWORK:-switchyard-functions}"
+compose() { docker-compose "${files[@]}" "$@"; }
+
+case "$action" in
+  up)
+    if ! docker image inspect switchyard/switchyard:latest switchyard/function:latest >/dev/null 2>&1; then
+      "$HERE/build-images.sh"
+    fi
+    compose up -d
+    port="${SWITCHYARD_PORT:-8080}"
+    for _ in $(seq 1 120); do
+      if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+        say "Switchyard is up: http://127.0.0.1:$port"
+        exit 0
+      fi
+      sleep 0.5
+    done
+    compose logs --tail 30 >&2
+    say "the gateway did not become healthy"
+    exit 1
+    ;;
+  down)
+    # The gateway replaces function containers that vanish: stop it first.
+    compose stop gateway >/dev/null 2>&1 || true
+    ids="$(docker ps -aq --filter "label=dev.switchyard.network=$network")"
+    [ -n "$ids" ] && docker rm -f $ids >/dev/null
+    compose down -v
+    ;;
+  *)
+    echo "usage: $0 up|down [--cluster]" >&2
+    exit 2
+    ;;
+esac

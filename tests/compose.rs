@@ -1,0 +1,195 @@
+//! The Compose stack, started and stopped by `compose/stack.sh`, on the real Docker engine:
+//! one NATS node, and the three-node cluster losing a node under load.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::docker::build_images;
+use common::{free_port, Api};
+use futures::StreamExt;
+use serde_json::json;
+
+const PASSWORD: &str = common::ADMIN_PASSWORD;
+
+/// One stack of its own (project, ports, functions network), brought down on drop.
+struct Stack {
+    project: String,
+    port: u16,
+    network: String,
+    cluster: bool,
+}
+
+impl Stack {
+    fn up(cluster: bool) -> Self {
+        build_images();
+        let port = free_port();
+        let stack = Stack {
+            project: format!("sytest{port}"),
+            port,
+            network: format!("sy-compose-{port}"),
+            cluster,
+        };
+        assert!(stack.script("up").success(), "compose/stack.sh up failed");
+        stack
+    }
+
+    fn script(&self, action: &str) -> std::process::ExitStatus {
+        let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/compose/stack.sh"));
+        command.arg(action);
+        if self.cluster {
+            command.arg("--cluster");
+        }
+        command
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("SWITCHYARD_PORT", self.port.to_string())
+            .env("SWITCHYARD_WEBHOOK_PORT", free_port().to_string())
+            .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
+            .status()
+            .expect("run compose/stack.sh")
+    }
+
+    /// `docker-compose <args>` on this stack.
+    fn compose(&self, args: &[&str]) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/compose");
+        let mut files = vec!["-f".to_string(), format!("{dir}/docker-compose.yml")];
+        if self.cluster {
+            files.extend([
+                "-f".to_string(),
+                format!("{dir}/docker-compose.cluster.yml"),
+            ]);
+        }
+        let status = Command::new("docker-compose")
+            .args(&files)
+            .args(args)
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
+            .status()
+            .expect("run docker-compose");
+        assert!(status.success(), "docker-compose {args:?} failed");
+    }
+
+    fn api(&self) -> Api {
+        Api::new(([127, 0, 0, 1], self.port).into())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.script("down");
+    }
+}
+
+async fn deploy_cat(api: &Api, name: &str) {
+    let response = api
+        .deploy(
+            json!({"service": name, "image": "switchyard/function:latest", "envProcess": "cat"}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    api.wait_available(name, 1).await;
+}
+
+#[tokio::test]
+async fn the_stack_comes_up_runs_a_function_and_goes_down() {
+    let stack = Stack::up(false);
+    let api = stack.api();
+    deploy_cat(&api, "echo").await;
+    let answer = api.invoke("echo", "through compose").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.expect("body"), "through compose");
+    let (project, network) = (stack.project.clone(), stack.network.clone());
+    drop(stack);
+    for filter in [
+        format!("label=com.docker.compose.project={project}"),
+        format!("label=dev.switchyard.network={network}"),
+    ] {
+        let left = common::docker::docker(&["ps", "-aq", "--filter", &filter]);
+        assert!(left.trim().is_empty(), "containers left ({filter}): {left}");
+    }
+}
+
+#[tokio::test]
+async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
+    let stack = Stack::up(true);
+    let api = stack.api();
+    deploy_cat(&api, "work").await;
+
+    let jobs = 1000;
+    let accepted: Vec<String> = futures::stream::iter(0..jobs)
+        .map(|i| {
+            let request = api.enqueue("work").body(format!("job {i}"));
+            async move {
+                let response = request.send().await.ok()?;
+                (response.status() == 202).then(|| {
+                    response.headers()["x-call-id"]
+                        .to_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(|id| async move { id })
+        .collect()
+        .await;
+    // A node goes while the accepted jobs are queued and running.
+    stack.compose(&["stop", "nats2"]);
+    assert!(
+        accepted.len() >= jobs * 9 / 10,
+        "only {} of {jobs} accepted",
+        accepted.len()
+    );
+
+    common::eventually(
+        Duration::from_secs(300),
+        "every accepted job to succeed",
+        || async {
+            let mut done = 0;
+            for id in &accepted {
+                if api.job(id).await["status"] == "succeeded" {
+                    done += 1;
+                }
+            }
+            done == accepted.len()
+        },
+    )
+    .await;
+
+    stack.compose(&["start", "nats2"]);
+    common::eventually(Duration::from_secs(60), "nats2 to rejoin", || async {
+        let output = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.State.Health.Status}}",
+                &format!("{}_nats2_1", stack.project),
+            ])
+            .output()
+            .expect("docker inspect");
+        String::from_utf8_lossy(&output.stdout).trim() == "healthy"
+    })
+    .await;
+    // And the cluster takes work with all three nodes again.
+    let response = api
+        .enqueue("work")
+        .body("after")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 202);
+    let id = response.headers()["x-call-id"]
+        .to_str()
+        .expect("call id")
+        .to_string();
+    api.wait_job(&id, "succeeded", Duration::from_secs(60))
+        .await;
+}
