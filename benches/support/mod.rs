@@ -1,5 +1,7 @@
 //! Shared by the benchmarks: a fixed-concurrency rate measurement.
 
+#![allow(dead_code)] // each benchmark uses a different part
+
 use std::time::{Duration, Instant};
 
 /// Concurrent workers in every rate measurement.

@@ -40,6 +40,8 @@ use spec::{container_body, spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL,
 
 /// How often containers are checked even when the registry does not change.
 const RECONCILE_EVERY: Duration = Duration::from_secs(2);
+/// How soon they are checked again while some are starting (so a new one is listed quickly).
+const RECONCILE_SOON: Duration = Duration::from_millis(100);
 
 /// Docker provider settings.
 #[derive(Debug, Clone)]
@@ -155,12 +157,17 @@ impl Reconciler {
         let mut changes = registry.changes();
         loop {
             let desired: HashMap<String, FunctionSpec> = registry.read(|map| map.clone());
-            if let Err(error) = self.reconcile(&desired).await {
-                tracing::warn!(%error, "cannot reconcile function containers; retrying");
-            }
+            let next = match self.reconcile(&desired).await {
+                Ok(true) => RECONCILE_EVERY,
+                Ok(false) => RECONCILE_SOON,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot reconcile function containers; retrying");
+                    RECONCILE_EVERY
+                }
+            };
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
-                () = tokio::time::sleep(RECONCILE_EVERY) => {}
+                () = tokio::time::sleep(next) => {}
                 () = shutdown.cancelled() => break,
             }
         }
@@ -183,10 +190,11 @@ impl Reconciler {
             .collect())
     }
 
+    /// One round; `Ok(true)` when every wanted replica is ready (nothing is starting).
     async fn reconcile(
         &self,
         desired: &HashMap<String, FunctionSpec>,
-    ) -> Result<(), bollard::errors::Error> {
+    ) -> Result<bool, bollard::errors::Error> {
         let mut by_function: HashMap<String, Vec<Container>> = HashMap::new();
         for container in self.containers().await? {
             by_function
@@ -195,9 +203,11 @@ impl Reconciler {
                 .push(container);
         }
         let mut ready = HashMap::new();
+        let mut settled = true;
         for (name, spec) in desired {
             let containers = by_function.remove(name).unwrap_or_default();
-            self.reconcile_function(name, spec, containers, &mut ready)
+            settled &= self
+                .reconcile_function(name, spec, containers, &mut ready)
                 .await;
         }
         for (name, containers) in by_function {
@@ -207,17 +217,18 @@ impl Reconciler {
             }
         }
         self.publish_endpoints(ready).await;
-        Ok(())
+        Ok(settled)
     }
 
     /// Brings one function's containers to its spec; records the ready ones in `ready`.
+    /// True when all the wanted replicas were ready already.
     async fn reconcile_function(
         &self,
         name: &str,
         spec: &FunctionSpec,
         containers: Vec<Container>,
         ready: &mut HashMap<String, Endpoint>,
-    ) {
+    ) -> bool {
         let wanted = spec.replicas as usize;
         let hash = spec_hash(&spec.deployment);
         let (current, old): (Vec<Container>, Vec<Container>) =
@@ -254,6 +265,7 @@ impl Reconciler {
                 ready.insert(endpoint.key(), endpoint);
             }
         }
+        replaced && running.len() == wanted
     }
 
     async fn ready_endpoint(&self, function: &str, container: &Container) -> Option<Endpoint> {
