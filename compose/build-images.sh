@@ -40,7 +40,7 @@ rootfs() {
   echo 'app:x:1000:1000::/home/app:/bin/sh' >> "$dir/etc/passwd"
   for program in "$@"; do
     cp "$program" "$dir/usr/bin/"
-    for library in $(ldd "$program" | grep -o '/[^ ]*'); do
+    for library in $(ldd "$program" 2>/dev/null | grep -o '/[^ ]*'); do
       mkdir -p "$dir$(dirname "$library")"
       cp -L "$library" "$dir$library"
     done
@@ -49,8 +49,12 @@ rootfs() {
 
 import() {
   local dir="$1" tag="$2"; shift 2
+  local previous
+  previous="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   tar -C "$dir" -cf "$dir.tar" .
   docker import "$@" "$dir.tar" "$tag" >/dev/null
+  # The image this one replaces, unless something still uses it (then it stays, untagged).
+  [ -n "$previous" ] && docker rmi "$previous" >/dev/null 2>&1 || true
   say "built $tag"
 }
 
