@@ -445,6 +445,11 @@ async fn a_restarted_poller_stores_each_event_once_and_loses_none() {
     });
     // A graceful restart, then a crash, while the VMs keep changing state.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = poller.stop(Duration::from_secs(10));
+    assert!(
+        stopped.is_some_and(|s| s.success()),
+        "SIGTERM ends the poller cleanly: {stopped:?}"
+    );
     poller.restart();
     tokio::time::sleep(Duration::from_secs(2)).await;
     // SAFETY: killing the child process this test started.
