@@ -219,3 +219,49 @@ async fn an_image_that_cannot_be_had_is_refused_and_leaves_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(containers(&network.0, "ghost").is_empty());
 }
+
+#[tokio::test]
+async fn a_container_gets_its_secrets_limits_labels_and_a_read_only_root() {
+    let dir = TempDir::new("docker-secret");
+    let handler = "cat /var/openfaas/secrets/token; if touch /rootfs-write 2>/dev/null; then echo ' writable'; else echo ' read-only'; fi\n";
+    build_function_image("sy-test/secret:1", handler, &dir.0);
+    let network = Network::new();
+    let nats = Nats::start();
+    let switchyard = docker_switchyard(&nats, &network);
+    let secrets = switchyard.dir.0.join("data/secrets");
+    std::fs::create_dir_all(&secrets).expect("secrets dir");
+    std::fs::write(secrets.join("token"), "s3cret").expect("secret");
+    let api = switchyard.api();
+    let response = api
+        .deploy(
+            json!({"service": "secretive", "image": "sy-test/secret:1", "secrets": ["token"],
+            "labels": {"team": "blue"}, "limits": {"memory": "64Mi", "cpu": "0.5"}}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    api.wait_available("secretive", 1).await;
+    let text = api
+        .invoke("secretive", "")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(text.trim(), "s3cret read-only");
+    let id = containers(&network.0, "secretive")
+        .pop()
+        .expect("a container");
+    let inspected = docker(&[
+        "inspect", "-f",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.ReadonlyRootfs}} {{index .Config.Labels \"team\"}}",
+        &id,
+    ]);
+    assert_eq!(
+        inspected.trim(),
+        format!("{} 500000000 true blue", 64 * 1024 * 1024)
+    );
+}
