@@ -108,14 +108,9 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
 /// `switchyard gateway`: the HTTP API and the function provider.
 pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     let (credentials, password_source) = credentials::resolve(&settings)?;
-    let front = CancellationToken::new();
+    let part = Part::start(&settings, "switchyard-gateway").await?;
+    let (front, client) = (part.shutdown.clone(), part.client.clone());
     let back = CancellationToken::new();
-    spawn_signal_handler(front.clone());
-    let nats_url = settings
-        .nats_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
-    let client = nats::connect(&nats_url, "switchyard-gateway", &front).await?;
     let metrics = prometheus::Registry::new();
     let provider = start_provider(&settings, client.clone(), back.clone()).await?;
     let gateway = Gateway::bind(
@@ -127,38 +122,33 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
     replicate(&client, &settings).await?;
-    tracing::info!(address = %gateway.local_addr(), nats = %nats_url, "gateway listening");
+    tracing::info!(address = %gateway.local_addr(), nats = %part.nats_url, "gateway listening");
     if let Source::File(path) = password_source {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
     }
     gateway.run(front).await?;
     back.cancel();
     provider.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    part.close().await;
     Ok(())
 }
 
 /// `switchyard dispatcher`: takes calls off NATS and delivers them.
 pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
-    let nats_url = settings
-        .nats_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
-    let client = nats::connect(&nats_url, "switchyard-dispatcher", &shutdown).await?;
+    let part = Part::start(&settings, "switchyard-dispatcher").await?;
+    let client = part.client.clone();
     // A dispatcher alone has no HTTP listener; its metrics are served in solo mode.
     let metrics = prometheus::Registry::new();
     let dispatcher = Dispatcher::start(
         client.clone(),
         dispatcher_config(&settings),
         &metrics,
-        shutdown,
+        part.shutdown.clone(),
     )
     .await?;
     replicate(&client, &settings).await?;
     dispatcher.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    part.close().await;
     Ok(())
 }
 
@@ -210,42 +200,22 @@ async fn start_provider(
 
 /// `switchyard source webhook`: the webhook ingester on its own port.
 pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
-    let nats_url = settings
-        .nats_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
-    let client = nats::connect(&nats_url, "switchyard-webhook", &shutdown).await?;
-    let routes = webhook_routes(&settings, &client, &shutdown).await?;
-    let listener = tokio::net::TcpListener::bind(settings.webhook_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.webhook_listen))?;
-    tracing::info!(address = %settings.webhook_listen, nats = %nats_url, "webhook ingester listening");
-    let stop = shutdown.clone();
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    let part = Part::start(&settings, "switchyard-webhook").await?;
+    let routes = webhook_routes(&settings, &part.client, &part.shutdown).await?;
+    tracing::info!(address = %settings.webhook_listen, nats = %part.nats_url, "webhook ingester listening");
+    part.serve(settings.webhook_listen, routes).await?;
+    part.close().await;
     Ok(())
 }
 
 /// `switchyard source vcenter`: the vCenter pollers, with their metrics on their own port.
 pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
-    spawn_signal_handler(shutdown.clone());
-    let nats_url = settings
-        .nats_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
-    let client = nats::connect(&nats_url, "switchyard-vcenter", &shutdown).await?;
+    let part = Part::start(&settings, "switchyard-vcenter").await?;
     let metrics = prometheus::Registry::new();
-    let pollers = VcenterSources::start(client.clone(), &metrics, shutdown.clone()).await?;
-    replicate(&client, &settings).await?;
-    let listener = tokio::net::TcpListener::bind(settings.source_metrics_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.source_metrics_listen))?;
-    tracing::info!(metrics = %settings.source_metrics_listen, nats = %nats_url, "vCenter pollers running");
+    let pollers =
+        VcenterSources::start(part.client.clone(), &metrics, part.shutdown.clone()).await?;
+    replicate(&part.client, &settings).await?;
+    tracing::info!(metrics = %settings.source_metrics_listen, nats = %part.nats_url, "vCenter pollers running");
     let routes = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -253,13 +223,56 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
             async move { render(&metrics) }
         }),
     );
-    let stop = shutdown.clone();
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
+    part.serve(settings.source_metrics_listen, routes).await?;
     pollers.wait().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    part.close().await;
     Ok(())
+}
+
+/// A part run as its own process: it stops on SIGTERM or Ctrl-C and talks to a shared NATS
+/// server (`SWITCHYARD_NATS_URL`, default nats://127.0.0.1:4222).
+struct Part {
+    shutdown: CancellationToken,
+    client: async_nats::Client,
+    nats_url: String,
+}
+
+impl Part {
+    async fn start(settings: &Settings, name: &str) -> anyhow::Result<Self> {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone());
+        let nats_url = settings
+            .nats_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+        let client = nats::connect(&nats_url, name, &shutdown).await?;
+        Ok(Self {
+            shutdown,
+            client,
+            nats_url,
+        })
+    }
+
+    /// Serves `routes` on `address` until shutdown.
+    async fn serve(
+        &self,
+        address: std::net::SocketAddr,
+        routes: axum::Router,
+    ) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let stop = self.shutdown.clone();
+        axum::serve(listener, routes)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        Ok(())
+    }
+
+    /// Sends what the client still holds, for at most two seconds.
+    async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.drain()).await;
+    }
 }
 
 /// Sets the configured replicas on every stream and bucket (see `SWITCHYARD_REPLICAS`).
