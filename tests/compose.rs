@@ -179,17 +179,5 @@ async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
     })
     .await;
     // And the cluster takes work with all three nodes again.
-    let response = api
-        .enqueue("work")
-        .body("after")
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 202);
-    let id = response.headers()["x-call-id"]
-        .to_str()
-        .expect("call id")
-        .to_string();
-    api.wait_job(&id, "succeeded", Duration::from_secs(60))
-        .await;
+    api.run_job("work", "after", Duration::from_secs(60)).await;
 }

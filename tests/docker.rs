@@ -89,18 +89,7 @@ async fn containers_run_scale_get_replaced_update_and_go() {
     assert!(logs.contains("watchdog listening"), "{logs}");
 
     // Async through the same container.
-    let queued = api
-        .enqueue("echo")
-        .body("async")
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(queued.status(), 202);
-    let call_id = queued.headers()["x-call-id"]
-        .to_str()
-        .expect("call id")
-        .to_string();
-    api.wait_job(&call_id, "succeeded", WAIT).await;
+    api.run_job("echo", "async", WAIT).await;
 
     // Scale to 3: calls spread over the containers (their host names).
     assert_eq!(api.scale("echo", 3).await.status(), 202);

@@ -571,6 +571,17 @@ impl Api {
         self.job(call_id).await
     }
 
+    /// Queues `body` for `name` (202 expected) and waits until the job succeeded.
+    pub async fn run_job(&self, name: &str, body: &'static str, within: Duration) -> Value {
+        let response = self.enqueue(name).body(body).send().await.expect("answers");
+        assert_eq!(response.status(), 202, "async invoke of {name}");
+        let call_id = response.headers()["x-call-id"]
+            .to_str()
+            .expect("call id")
+            .to_string();
+        self.wait_job(&call_id, "succeeded", within).await
+    }
+
     /// Deploys `name` with annotations and env vars, and waits for a ready replica.
     pub async fn deploy_with(&self, name: &str, fprocess: &str, env: Value, annotations: Value) {
         let response = self
