@@ -72,7 +72,8 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
-    /// What runs functions: `process` (local watchdog processes).
+    /// What runs functions: `process` (local watchdog processes) or `docker` (containers of
+    /// each function's image on the local Docker engine).
     #[arg(long, env = "SWITCHYARD_PROVIDER", default_value = "process")]
     pub provider: ProviderKind,
 
