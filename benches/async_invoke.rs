@@ -29,21 +29,12 @@ use futures::StreamExt;
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run(run())
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let jobs: usize = std::env::var("JOBS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000);
+    let seconds: u64 = support::setting("BENCH_SECONDS", 5);
+    let jobs: usize = support::setting("JOBS", 5000);
     let duration = Duration::from_secs(seconds);
     let exe = std::env::current_exe()?;
     let echo_upstream = exe

@@ -17,17 +17,11 @@ use serde_json::json;
 use support::{rate, CONCURRENCY};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run(run())
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let seconds: u64 = support::setting("BENCH_SECONDS", 5);
     common::docker::build_images();
     let network = format!("sy-bench-{}", common::free_port());
     let nats = common::Nats::start();

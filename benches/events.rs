@@ -21,21 +21,12 @@ use serde_json::json;
 use support::{raw_publish_rate, CONCURRENCY};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run(run())
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let events: usize = std::env::var("EVENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000);
+    let seconds: u64 = support::setting("BENCH_SECONDS", 5);
+    let events: usize = support::setting("EVENTS", 5000);
     let nats = common::Nats::start();
     let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();

@@ -10,6 +10,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,17 +23,11 @@ use hyper_util::rt::TokioExecutor;
 use switchyard_broker::records::Endpoint;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run(run())
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let seconds: u64 = support::setting("BENCH_SECONDS", 5);
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()

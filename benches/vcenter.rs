@@ -12,6 +12,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::time::{Duration, SystemTime};
 
@@ -21,22 +22,12 @@ use reqwest::Method;
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
-}
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    support::run(run())
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let vms = setting("VMS", 24);
-    let rounds = setting("ROUNDS", 5);
+    let vms = support::setting("VMS", 24usize);
+    let rounds = support::setting("ROUNDS", 5usize);
     // The model has a host and a cluster, each with `vms_per_host` machines; vcsim keeps its
     // last 1000 events, so a burst stays below that.
     let sim = Vcsim::start(VcsimOptions {

@@ -1,8 +1,28 @@
-//! Shared by the benchmarks: a fixed-concurrency rate measurement.
+//! Shared by the benchmarks: the runtime, settings from the environment, and a
+//! fixed-concurrency rate measurement.
 
 #![allow(dead_code)] // each benchmark uses a different part
 
 use std::time::{Duration, Instant};
+
+/// Runs a benchmark's `main` body on a multi-threaded runtime.
+pub fn run<F>(benchmark: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(benchmark)
+}
+
+/// A number from the environment variable `name` (`BENCH_SECONDS`, `JOBS`, …), else `default`.
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
 
 /// Concurrent workers in every rate measurement.
 pub const CONCURRENCY: usize = 64;
