@@ -3,7 +3,7 @@
 //!
 //! 1. Raw: 64 tasks publish 100-byte messages to a file-backed stream and await each ack; then
 //!    the same with intake's own message shape (a binary-mode invocation CloudEvent with
-//!    `Nats-Msg-Id`, to a work-queue stream), to show what the server itself costs.
+//!    `deduplication id`, to a work-queue stream), to show what the server itself costs.
 //! 2. Intake: 64 HTTP clients POST 100-byte bodies to `/async-function/parked` and count 202s.
 //!    `parked` has no replicas, so no job runs while intake is measured: the figure is the cost
 //!    of accepting work, not of doing it.
@@ -57,7 +57,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let raw = raw_publish_rate(&js, duration).await?;
 
     // 1b. Raw publish of intake's own message shape: a binary-mode invocation CloudEvent with
-    // `Nats-Msg-Id`, to a work-queue stream with a duplicate window, as intake sends it.
+    // `deduplication id`, to a work-queue stream with a duplicate window, as intake sends it.
     js.create_stream(async_nats::jetstream::stream::Config {
         name: "BENCH_SHAPED".into(),
         subjects: vec!["bench.shaped.>".into()],
@@ -72,11 +72,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let js = shaped_js.clone();
         let (mut headers, payload) = sample_invocation(shaped_body.clone()).to_message();
         async move {
-            let id = headers
-                .get("ce-id")
-                .map(|v| v.as_str().to_string())
-                .unwrap_or_default();
-            headers.insert("Nats-Msg-Id", id.as_str());
+            let id = switchyard_broker::codec::event_id(&headers).unwrap_or_default();
+            switchyard_broker::headers::set_msg_id(&mut headers, &id);
             match js
                 .publish_with_headers("bench.shaped.echo", headers, payload)
                 .await
@@ -177,7 +174,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("| measurement | result |");
     println!("|---|---|");
     println!("| raw JetStream publish with ack | {raw:.0}/s |");
-    println!("| raw publish of intake's message shape (CloudEvent headers + Nats-Msg-Id, work queue) | {shaped:.0}/s |");
+    println!("| raw publish of intake's message shape (CloudEvent headers + deduplication id, work queue) | {shaped:.0}/s |");
     println!("| HTTP ceiling (GET /healthz, same tool) | {http_ceiling:.0}/s |");
     println!("| async intake (202s) | {intake:.0}/s |");
     println!("| intake / raw publish | {ratio:.2} |");

@@ -55,7 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let client = async_nats::connect(nats.url()).await?;
     let endpoints = async_nats::jetstream::new(client)
-        .get_key_value("sy_endpoints")
+        .get_key_value(switchyard_broker::buckets::ENDPOINTS)
         .await?;
     let mut direct = Vec::new();
     for function in ["http-echo", "fork-cat"] {

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use common::{line_count, CallbackServer, Nats, Switchyard, TempDir};
 use reqwest::Method;
 use serde_json::{json, Value};
+use switchyard_broker::codec;
+use switchyard_broker::jobs::{DeadLetter, DeadReason};
+use switchyard_broker::subjects;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -211,28 +214,19 @@ async fn a_function_that_always_fails_ends_in_sy_dead_with_a_failed_record() {
         .get_stream("SY_DEAD")
         .await
         .expect("SY_DEAD exists");
-    let letter = dead
-        .get_last_raw_message_by_subject("sy.dead.broken")
+    let message = dead
+        .get_last_raw_message_by_subject(&subjects::dead("broken"))
         .await
         .expect("a dead letter");
-    let headers = letter.headers;
+    let letter = DeadLetter::from_message(&message.subject, Some(&message.headers))
+        .expect("a readable dead letter");
     assert_eq!(
-        headers.get("ce-id").map(|v| v.as_str()),
+        codec::event_id(&message.headers).as_deref(),
         Some("job-broken-1")
     );
-    assert_eq!(
-        headers.get("sy-dead-reason").map(|v| v.as_str()),
-        Some("attempts exhausted")
-    );
-    assert_eq!(
-        headers.get("sy-dead-attempts").map(|v| v.as_str()),
-        Some("3")
-    );
-    assert_eq!(
-        headers.get("sy-dead-status").map(|v| v.as_str()),
-        Some("500")
-    );
-    assert_eq!(&letter.payload[..], b"payload");
+    assert_eq!(letter.reason, DeadReason::AttemptsExhausted);
+    assert_eq!((letter.attempts, letter.status), (3, 500));
+    assert_eq!(&message.payload[..], b"payload");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{deliveries, line_count, recorder, Nats, Switchyard, TempDir};
 use reqwest::Method;
 use serde_json::{json, Value};
+use switchyard_broker::jobs::DeadLetter;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -22,7 +23,7 @@ async fn publish(nats: &Nats, event: Value) {
         event["source"].as_str().unwrap_or_default(),
         event["id"].as_str().unwrap_or_default(),
     );
-    headers.insert("Nats-Msg-Id", id.as_str());
+    switchyard_broker::headers::set_msg_id(&mut headers, &id);
     js.publish_with_headers(
         switchyard_broker::events::subject(&ty),
         headers,
@@ -337,8 +338,8 @@ async fn failed_deliveries_end_in_sy_dead_with_the_error() {
 
     let client = async_nats::connect(nats.url()).await.expect("connects");
     let dead = async_nats::jetstream::new(client);
-    for (function, status, attempts) in [("always-fails", "500", "2"), ("rejects", "400", "1")] {
-        let subject = format!("sy.dead.{function}");
+    for (function, status, attempts) in [("always-fails", 500, 2), ("rejects", 400, 1)] {
+        let subject = switchyard_broker::subjects::dead(function);
         common::eventually(WAIT, &format!("a dead letter for {function}"), || async {
             match dead.get_stream("SY_DEAD").await {
                 Ok(stream) => stream
@@ -350,21 +351,17 @@ async fn failed_deliveries_end_in_sy_dead_with_the_error() {
         })
         .await;
         let stream = dead.get_stream("SY_DEAD").await.expect("SY_DEAD");
-        let headers = stream
+        let message = stream
             .get_last_raw_message_by_subject(&subject)
             .await
-            .expect("a dead letter")
-            .headers;
+            .expect("a dead letter");
+        let letter = DeadLetter::from_message(&message.subject, Some(&message.headers))
+            .expect("a readable dead letter");
         assert_eq!(
-            headers.get("sy-dead-status").map(|v| v.as_str()),
-            Some(status),
+            (letter.status, letter.attempts),
+            (status, attempts),
             "{function}"
         );
-        assert_eq!(
-            headers.get("sy-dead-attempts").map(|v| v.as_str()),
-            Some(attempts),
-            "{function}"
-        );
-        assert!(headers.get("sy-dead-error").is_some(), "{function}");
+        assert!(!letter.error.is_empty(), "{function}");
     }
 }

@@ -60,7 +60,10 @@ async fn stored_events(nats: &Nats) -> Vec<(String, String, HashMap<String, Stri
         let Ok(message) = stream.get_raw_message(sequence).await else {
             continue;
         };
-        if !message.subject.starts_with("sy.event.com.vmware.vsphere.") {
+        if !message
+            .subject
+            .starts_with(&switchyard_broker::events::subject("com.vmware.vsphere."))
+        {
             continue;
         }
         let headers: HashMap<String, String> = message

@@ -86,6 +86,14 @@ impl Invocation {
         (headers, self.body.clone())
     }
 
+    /// The message that stores this invocation in `SY_INVOCATIONS`: its subject, and headers
+    /// whose `Nats-Msg-Id` is the call id, so the same call id twice is one job.
+    pub fn to_stored_message(&self) -> (String, HeaderMap, Bytes) {
+        let (mut headers, payload) = self.to_message();
+        crate::headers::set_msg_id(&mut headers, &self.call_id);
+        (crate::subjects::invoke(&self.function), headers, payload)
+    }
+
     /// Decodes an invocation, validating it as a CloudEvent first.
     pub fn from_message(
         headers: Option<&HeaderMap>,
@@ -236,6 +244,12 @@ mod tests {
             ("x-custom".into(), "v 2 ü".into()),
         ];
         assert_eq!(decoded, expected);
+
+        let (subject, headers, payload) = invocation.to_stored_message();
+        assert_eq!(crate::subjects::parse_invoke(&subject), Some("echo"));
+        assert_eq!(crate::headers::msg_id(&headers), Some("c-1"));
+        let stored = Invocation::from_message(Some(&headers), payload).expect("decodes");
+        assert_eq!(stored, expected);
     }
 
     #[test]

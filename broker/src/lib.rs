@@ -8,9 +8,11 @@
 //!   percent-encoded as the CloudEvents HTTP binding requires) and structured mode (JSON), with
 //!   validation that says precisely what is wrong.
 //! - [`invocation`]: an HTTP request to a function carried as a CloudEvent, and its reply.
-//! - [`subjects`], [`streams`] and [`buckets`]: the names and definitions of subjects, JetStream
-//!   streams and KV buckets.
-//! - [`jobs`]: the records of asynchronous jobs and their stored results.
+//! - [`subjects`], [`consumers`], [`headers`], [`streams`] and [`buckets`]: the names and
+//!   definitions of subjects, durable consumers, NATS headers, JetStream streams and KV buckets.
+//!   No other crate spells one of these names.
+//! - [`jobs`]: a job's state machine, its record, its stored result, and the dead-letter and
+//!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
@@ -22,8 +24,10 @@ pub mod backoff;
 pub mod buckets;
 pub mod cache;
 pub mod codec;
+pub mod consumers;
 pub mod duration;
 pub mod events;
+pub mod headers;
 pub mod invocation;
 pub mod jobs;
 pub mod records;

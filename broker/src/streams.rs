@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 
+use crate::subjects;
+
 /// Asynchronous invocations waiting to run: a work queue, subjects `sy.invoke.<function>`.
 pub const INVOCATIONS: &str = "SY_INVOCATIONS";
 /// Invocations that failed for good, with headers saying why: subjects `sy.dead.<function>`.
@@ -67,11 +69,11 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
         ..Default::default()
     };
     let configs = [
-        work_queue(INVOCATIONS, "sy.invoke.>"),
-        work_queue(CALLBACKS, "sy.callback.>"),
+        work_queue(INVOCATIONS, subjects::ALL_INVOKES),
+        work_queue(CALLBACKS, subjects::ALL_CALLBACKS),
         stream::Config {
             name: DEAD.to_string(),
-            subjects: vec!["sy.dead.>".to_string()],
+            subjects: vec![subjects::ALL_DEAD.to_string()],
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
             max_age: retention.dead_ttl,

@@ -1,46 +1,135 @@
-//! NATS subject names.
+//! NATS subject names: how each is built, and how the parts that receive one read it back.
+//!
+//! Every name below is one token per function name, call id or subscription name: the
+//! validators ([`crate::records::validate_function_name`], [`crate::jobs::validate_call_id`])
+//! guarantee it.
 
 /// Prefix of the subjects that carry synchronous calls: `sy.call.<function>`.
-pub const CALL_PREFIX: &str = "sy.call";
+const CALL_PREFIX: &str = "sy.call.";
+const INVOKE_PREFIX: &str = "sy.invoke.";
+const DEAD_PREFIX: &str = "sy.dead.";
+const CALLBACK_PREFIX: &str = "sy.callback.";
+const CANCEL_PREFIX: &str = "sy.cancel.";
 
 /// The queue group every dispatcher joins, so that each call is handled by exactly one.
 pub const DISPATCHER_QUEUE_GROUP: &str = "sy-dispatchers";
 
 /// The subject a synchronous call to `function` is sent on.
-///
-/// `function` must be a valid function name (see [`crate::records::validate_function_name`]),
-/// which guarantees it is a single subject token.
 pub fn call(function: &str) -> String {
-    format!("{CALL_PREFIX}.{function}")
+    format!("{CALL_PREFIX}{function}")
 }
 
 /// The wildcard subject dispatchers subscribe to.
 pub fn all_calls() -> String {
-    format!("{CALL_PREFIX}.*")
+    format!("{CALL_PREFIX}*")
+}
+
+/// The function a synchronous call is addressed to.
+pub fn parse_call(subject: &str) -> Option<&str> {
+    one_token(subject, CALL_PREFIX)
 }
 
 /// The subject an asynchronous invocation of `function` is stored on (stream `SY_INVOCATIONS`).
 pub fn invoke(function: &str) -> String {
-    format!("sy.invoke.{function}")
+    format!("{INVOKE_PREFIX}{function}")
+}
+
+/// Every invocation subject (the subjects of `SY_INVOCATIONS`).
+pub const ALL_INVOKES: &str = "sy.invoke.>";
+
+/// The function of a stored invocation.
+pub fn parse_invoke(subject: &str) -> Option<&str> {
+    one_token(subject, INVOKE_PREFIX)
 }
 
 /// The subject a dead letter of `function` is stored on (stream `SY_DEAD`).
 pub fn dead(function: &str) -> String {
-    format!("sy.dead.{function}")
+    format!("{DEAD_PREFIX}{function}")
+}
+
+/// Every dead-letter subject (the subjects of `SY_DEAD`).
+pub const ALL_DEAD: &str = "sy.dead.>";
+
+/// The function of a dead letter.
+pub fn parse_dead(subject: &str) -> Option<&str> {
+    one_token(subject, DEAD_PREFIX)
 }
 
 /// The subject a callback for `function`'s job is stored on (stream `SY_CALLBACKS`).
 pub fn callback(function: &str) -> String {
-    format!("sy.callback.{function}")
+    format!("{CALLBACK_PREFIX}{function}")
 }
 
-/// Core NATS subject announcing that a job is cancelled; `call_id` is one token
-/// (see [`crate::jobs::validate_call_id`]).
+/// Every callback subject (the subjects of `SY_CALLBACKS`).
+pub const ALL_CALLBACKS: &str = "sy.callback.>";
+
+/// The function of a queued callback.
+pub fn parse_callback(subject: &str) -> Option<&str> {
+    one_token(subject, CALLBACK_PREFIX)
+}
+
+/// Core NATS subject announcing that a job is cancelled.
 pub fn cancel(call_id: &str) -> String {
-    format!("sy.cancel.{call_id}")
+    format!("{CANCEL_PREFIX}{call_id}")
 }
 
 /// The wildcard subject dispatchers subscribe to for cancellations.
-pub fn all_cancels() -> &'static str {
-    "sy.cancel.*"
+pub fn all_cancels() -> String {
+    format!("{CANCEL_PREFIX}*")
+}
+
+/// The call id of a cancellation.
+pub fn parse_cancel(subject: &str) -> Option<&str> {
+    one_token(subject, CANCEL_PREFIX)
+}
+
+/// Request/reply subject on which the active provider validates and prepares a deployment
+/// (see [`crate::provider`]).
+pub const PROVIDER_PREPARE: &str = "sy.provider.prepare";
+
+/// Request subject on which the active provider serves a function's logs.
+pub const PROVIDER_LOGS: &str = "sy.provider.logs";
+
+fn one_token<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
+    subject
+        .strip_prefix(prefix)
+        .filter(|rest| !rest.is_empty() && !rest.contains('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subject_round_trips() {
+        type Build = fn(&str) -> String;
+        type Parse = fn(&str) -> Option<&str>;
+        let cases: [(Build, Parse); 5] = [
+            (call, parse_call),
+            (invoke, parse_invoke),
+            (dead, parse_dead),
+            (callback, parse_callback),
+            (cancel, parse_cancel),
+        ];
+        for (build, parse) in cases {
+            let subject = build("echo-1");
+            assert_eq!(parse(&subject), Some("echo-1"), "{subject}");
+            assert_eq!(parse(&format!("{subject}.extra")), None, "{subject}");
+        }
+        assert_eq!(parse_invoke(&callback("f")), None);
+        assert_eq!(parse_cancel("sy.cancel."), None);
+    }
+
+    #[test]
+    fn wildcards_cover_their_subjects() {
+        assert!(all_calls().ends_with(".*") && call("f").starts_with(&all_calls()[..8]));
+        for (all, one) in [
+            (ALL_INVOKES, invoke("f")),
+            (ALL_DEAD, dead("f")),
+            (ALL_CALLBACKS, callback("f")),
+        ] {
+            assert!(one.starts_with(all.trim_end_matches('>')), "{all} {one}");
+        }
+        assert!(cancel("c").starts_with(all_cancels().trim_end_matches('*')));
+    }
 }

@@ -6,16 +6,15 @@ use std::sync::Arc;
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
 use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
-use switchyard_broker::codec::percent;
 use switchyard_broker::invocation::CallReply;
-use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus};
-use switchyard_broker::streams;
+use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, QueuedCallback, Transition};
+use switchyard_broker::{consumers, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::jobs::context::JobContext;
-use crate::jobs::{pull, CALLBACK_CALL_ID, CALLBACK_URL, MAX_ACK_PENDING};
+use crate::jobs::{pull, MAX_ACK_PENDING};
 
 /// Callbacks delivered at once by this dispatcher.
 const CONCURRENCY: usize = 64;
@@ -25,7 +24,7 @@ pub(crate) async fn start(
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, async_nats::Error> {
     let stream = context.js.get_stream(streams::CALLBACKS).await?;
-    let name = "sy-callbacks";
+    let name = consumers::CALLBACKS;
     let consumer = stream
         .get_or_create_consumer(
             name,
@@ -50,34 +49,30 @@ pub(crate) async fn start(
 }
 
 async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
-    let header = |name: &str| {
-        message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(name))
-            .map(|v| percent::decode(v.as_str()).into_owned())
+    let callback = match QueuedCallback::from_message(
+        &message.subject,
+        message.headers.as_ref(),
+        message.payload.clone(),
+    ) {
+        Ok(callback) => callback,
+        Err(error) => {
+            tracing::error!(subject = %message.subject, %error, "unreadable callback dropped");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
     };
-    let (Some(url), Some(call_id)) = (header(CALLBACK_URL), header(CALLBACK_CALL_ID)) else {
-        tracing::error!(subject = %message.subject, "callback without a URL or call id dropped");
-        let _ = message.ack_with(AckKind::Term).await;
-        return;
-    };
-    let function = message
-        .subject
-        .trim_start_matches("sy.callback.")
-        .to_string();
+    let QueuedCallback {
+        function,
+        call_id,
+        url,
+        reply,
+    } = callback;
     let attempt = message
         .info()
         .map(|i| i.delivered.max(1) as u32)
         .unwrap_or(1);
     let span = tracing::info_span!("callback", call_id = %call_id, function = %function, attempt);
     async {
-        let Ok(reply) = CallReply::from_message(message.headers.as_ref(), message.payload.clone())
-        else {
-            tracing::error!("unreadable callback dropped");
-            let _ = message.ack_with(AckKind::Term).await;
-            return;
-        };
         let outcome = post(&context, &url, &reply).await;
         let jobs = &context.config.jobs;
         let (status, ack) = match &outcome {
@@ -99,21 +94,14 @@ async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
             Ok(code) => tracing::info!(code, status = ?status, "callback answered"),
             Err(error) => tracing::warn!(%error, status = ?status, "callback failed"),
         }
-        let result = context
-            .jobs
-            .update(&call_id, |current| {
-                let mut record = current?;
-                record.callback = Some(CallbackOutcome {
-                    status,
-                    attempts: attempt,
-                    last_status_code: outcome.as_ref().ok().copied(),
-                    last_error: outcome.as_ref().err().cloned(),
-                    delivered_at: (status == CallbackStatus::Delivered).then(Utc::now),
-                });
-                Some(record)
-            })
-            .await;
-        if let Err(error) = result {
+        let recorded = Transition::Callback(CallbackOutcome {
+            status,
+            attempts: attempt,
+            last_status_code: outcome.as_ref().ok().copied(),
+            last_error: outcome.as_ref().err().cloned(),
+            delivered_at: (status == CallbackStatus::Delivered).then(Utc::now),
+        });
+        if let Err(error) = context.jobs.apply(&call_id, &recorded, None).await {
             tracing::warn!(%error, "callback outcome not recorded");
         }
         let _ = message.ack_with(ack).await;

@@ -34,13 +34,13 @@
 mod callbacks;
 mod config;
 mod delivery;
-mod dispatcher;
 mod endpoints;
+mod event_router;
 mod forward;
 mod jobs;
 mod metrics;
-mod router;
+mod service;
 mod sync_calls;
 
 pub use config::{DispatcherConfig, JobsConfig};
-pub use dispatcher::{Dispatcher, DispatcherError};
+pub use service::{Dispatcher, DispatcherError};

@@ -36,5 +36,10 @@ pub fn decode(headers: Option<&HeaderMap>, payload: &Bytes) -> Result<Event, Cod
     }
 }
 
+/// The `id` of a binary-mode event, read from its headers without decoding the rest.
+pub fn event_id(headers: &HeaderMap) -> Option<String> {
+    binary::header(headers, "ce-id")
+}
+
 #[cfg(test)]
 mod tests;

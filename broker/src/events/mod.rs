@@ -13,7 +13,9 @@ pub use subscription::{
     BackoffPolicy, DeliveryMode, DeliveryPolicy, InvalidSubscription, StartAt, Subscription,
 };
 
-use crate::codec::percent;
+use cloudevents::{AttributesReader, Event};
+
+use crate::codec::{self, percent};
 
 /// Extension counting how many replies led to an event, against reply loops.
 pub const HOPS_EXTENSION: &str = "syhops";
@@ -50,9 +52,53 @@ pub fn message_id(source: &str, id: &str) -> String {
     percent::encode(&format!("{}:{source}{id}", source.len())).into_owned()
 }
 
+/// The call id of the invocation that delivers the event `(source, id)` through the route
+/// whose consumer is `consumer`: the same event routed twice is the same job.
+pub fn routed_call_id(consumer: &str, source: &str, id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{consumer}\0{source}\0{id}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The message that stores `event` in `SY_EVENTS`: its subject, and binary-mode headers whose
+/// `Nats-Msg-Id` comes from the event's `(source, id)`.
+pub fn to_stored_message(event: &Event) -> (String, async_nats::HeaderMap, bytes::Bytes) {
+    let (mut headers, payload) = codec::encode_binary(event);
+    crate::headers::set_msg_id(&mut headers, &message_id(event.source(), event.id()));
+    (subject(event.ty()), headers, payload)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routed_call_ids_are_stable_and_distinct_per_route() {
+        let a = routed_call_id("sy-sub-a", "/s", "1");
+        assert_eq!(a, routed_call_id("sy-sub-a", "/s", "1"));
+        assert_ne!(a, routed_call_id("sy-sub-b", "/s", "1"));
+        assert_ne!(a, routed_call_id("sy-sub-a", "/s", "2"));
+        assert!(crate::jobs::validate_call_id(&a).is_ok());
+    }
+
+    #[test]
+    fn stored_events_round_trip() {
+        use cloudevents::{EventBuilder, EventBuilderV10};
+        let event = EventBuilderV10::new()
+            .id("42")
+            .source("https://vc/sdk")
+            .ty("com.vmware.vsphere.VmPoweredOffEvent.v0")
+            .build()
+            .expect("valid");
+        let (subject, headers, payload) = to_stored_message(&event);
+        assert_eq!(subject, "sy.event.com.vmware.vsphere.VmPoweredOffEvent.v0");
+        assert_eq!(
+            crate::headers::msg_id(&headers),
+            Some(message_id("https://vc/sdk", "42").as_str())
+        );
+        let decoded = codec::decode(Some(&headers), &payload).expect("decodes");
+        assert_eq!(decoded, event);
+    }
 
     #[test]
     fn types_become_filterable_subjects() {

@@ -1,12 +1,23 @@
 //! Asynchronous jobs: their records (KV bucket `sy_jobs`) and stored results (`sy_results`).
 
+//!
+//! - [`lifecycle`]: the job's state machine; every change of a record is a [`Transition`].
+//! - [`record`](JobRecord): what `/system/jobs/{callId}` shows.
+//! - [`DeadLetter`] and [`QueuedCallback`]: the messages of `SY_DEAD` and `SY_CALLBACKS`.
+
+mod callback;
+mod dead_letter;
+pub mod lifecycle;
 mod record;
 mod result;
 mod store;
 
+pub use callback::{NotACallback, QueuedCallback};
+pub use dead_letter::{DeadLetter, DeadReason, NotADeadLetter};
+pub use lifecycle::{Finish, Refused, Transition};
 pub use record::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
 pub use result::{ResultStore, StoredResult};
-pub use store::{JobFilter, JobStore, JobStoreError};
+pub use store::{JobFilter, JobStore, JobStoreError, TransitionError};
 
 /// A call id usable as a job key and a subject token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use super::lifecycle::{Refused, Transition};
 use super::record::{JobRecord, JobStatus};
 use crate::buckets::{self, BucketError};
 
@@ -16,6 +17,19 @@ pub enum JobStoreError {
     Nats(String),
     #[error("job record `{0}` is unreadable: {1}")]
     Corrupt(String, String),
+}
+
+/// Why a transition was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The stored record does not allow it; the stored record is attached when there is one.
+    #[error("{refused}")]
+    Refused {
+        refused: Refused,
+        current: Option<Box<JobRecord>>,
+    },
+    #[error(transparent)]
+    Store(#[from] JobStoreError),
 }
 
 /// Which records to list.
@@ -119,6 +133,41 @@ impl JobStore {
         Err(JobStoreError::Nats(format!(
             "job `{call_id}` is being changed concurrently"
         )))
+    }
+
+    /// Applies `transition` to the stored record (or, when there is none, to `seed`: a worker
+    /// that takes a job whose queued record was never written). Returns the record as stored.
+    pub async fn apply(
+        &self,
+        call_id: &str,
+        transition: &Transition,
+        seed: Option<&JobRecord>,
+    ) -> Result<JobRecord, TransitionError> {
+        let refusal = std::sync::Mutex::new(None);
+        let stored = self
+            .update(call_id, |current| {
+                let base = current.as_ref().or(seed);
+                match transition.apply(base) {
+                    Ok(next) => Some(next),
+                    Err(refused) => {
+                        *refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(refused);
+                        None
+                    }
+                }
+            })
+            .await?;
+        let refused = refusal.into_inner().unwrap_or_else(|e| e.into_inner());
+        match (refused, stored) {
+            (Some(refused), current) => Err(TransitionError::Refused {
+                refused,
+                current: current.map(Box::new),
+            }),
+            (None, Some(record)) => Ok(record),
+            (None, None) => Err(TransitionError::Refused {
+                refused: Refused::Missing,
+                current: None,
+            }),
+        }
     }
 
     /// Records matching `filter`, newest first, at most `filter.limit`.

@@ -1,8 +1,9 @@
 //! One delivery of a job: take it, run it with progress acks, then finish, retry or give up.
 //!
-//! The order of the final steps is what makes a crash safe: result, dead letter and callback
-//! are stored first, then the record is marked final, then the message is acked. A redelivery
-//! after a crash finds a final record and skips the job instead of running it again.
+//! Every change of the job's record is a [`Transition`] of its state machine. The order of the
+//! final steps is what makes a crash safe: result, dead letter and callback are stored first,
+//! then the record is marked final, then the message is acked. A redelivery after a crash finds
+//! a final record and skips the job instead of running it again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,16 +11,19 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
 use cloudevents::AttributesReader;
-use switchyard_broker::codec::{self, percent};
+use switchyard_broker::codec;
 use switchyard_broker::events::{self, HOPS_EXTENSION, MAX_HOPS};
 use switchyard_broker::invocation::{CallReply, Invocation};
-use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
+use switchyard_broker::jobs::{
+    DeadLetter, DeadReason, Finish, JobRecord, JobStatus, QueuedCallback, Refused, Transition,
+    TransitionError,
+};
 use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
 use super::context::JobContext;
-use super::policy::{retry_after, JobPolicy};
-use crate::delivery::DeliveryError;
+use super::decision::{decide, Decision};
+use super::policy::JobPolicy;
 
 /// Wait before retrying when the job store itself is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(1);
@@ -40,17 +44,16 @@ pub(crate) async fn run(
         Ok(invocation) => invocation,
         Err(error) => {
             tracing::error!(subject = %message.subject, %error, "malformed invocation: dead-lettered");
-            let function = message.subject.trim_start_matches("sy.invoke.").to_string();
-            let _ = dead_letter(
-                &context,
-                &message,
-                &function,
-                "malformed",
-                0,
-                attempt,
-                &error.to_string(),
-            )
-            .await;
+            let function = subjects::parse_invoke(&message.subject).unwrap_or_default();
+            let letter = DeadLetter {
+                function: function.to_string(),
+                reason: DeadReason::Malformed,
+                status: 0,
+                attempts: attempt,
+                error: error.to_string(),
+                time: Utc::now(),
+            };
+            let _ = dead_letter(&context, &message, &letter).await;
             let _ = message.ack_with(AckKind::Term).await;
             return;
         }
@@ -85,19 +88,11 @@ struct Attempt {
     attempt: u32,
 }
 
-/// What happens after the function answered (or could not be reached).
-enum Decision {
-    Succeed(CallReply),
-    Retry {
-        delay: Duration,
-        status: u16,
-        error: String,
-    },
-    Fail {
-        reply: CallReply,
-        reason: &'static str,
-        error: String,
-    },
+/// How a job ended, as far as this attempt is concerned.
+struct Ending {
+    status: JobStatus,
+    reply: CallReply,
+    failure: Option<(DeadReason, String)>,
 }
 
 impl Attempt {
@@ -133,68 +128,54 @@ impl Attempt {
             .started_at
             .map(|t| (Utc::now() - t).to_std().unwrap_or_default())
             .unwrap_or(elapsed);
-        match self.decide(result) {
-            Decision::Succeed(reply) => {
-                if self.policy.reply {
-                    if let Err(error) = self.publish_reply(&reply).await {
-                        let error = format!("reply event not stored: {error}");
-                        if self.attempt < self.policy.attempts {
-                            self.retry(self.policy.delay(self.attempt), reply.status, error)
-                                .await;
-                        } else if self
-                            .finish(
-                                JobStatus::Failed,
-                                &reply,
-                                Some(("reply not stored", error)),
-                                elapsed,
-                            )
-                            .await
-                        {
-                            metrics
-                                .finished
-                                .with_label_values(&[&label, "failed"])
-                                .inc();
-                        }
-                        return;
-                    }
-                }
-                if self
-                    .finish(JobStatus::Succeeded, &reply, None, elapsed)
-                    .await
-                {
-                    metrics
-                        .finished
-                        .with_label_values(&[&label, "succeeded"])
-                        .inc();
-                    metrics
-                        .duration
-                        .with_label_values(&[&label, "succeeded"])
-                        .observe(total.as_secs_f64());
-                }
-            }
+        let ending = match decide(result, self.attempt, &self.policy, &label) {
             Decision::Retry {
                 delay,
                 status,
                 error,
-            } => self.retry(delay, status, error).await,
+            } => return self.retry(delay, status, error).await,
             Decision::Fail {
                 reply,
                 reason,
                 error,
-            } => {
-                if self
-                    .finish(JobStatus::Failed, &reply, Some((reason, error)), elapsed)
-                    .await
-                {
-                    metrics
-                        .finished
-                        .with_label_values(&[&label, "failed"])
-                        .inc();
-                    metrics
-                        .duration
-                        .with_label_values(&[&label, "failed"])
-                        .observe(total.as_secs_f64());
+            } => Ending {
+                status: JobStatus::Failed,
+                reply,
+                failure: Some((reason, error)),
+            },
+            Decision::Succeed(reply) => match self.publish_reply(&reply).await {
+                Ok(()) => Ending {
+                    status: JobStatus::Succeeded,
+                    reply,
+                    failure: None,
+                },
+                Err(error) if self.attempt < self.policy.attempts => {
+                    let error = format!("reply event not stored: {error}");
+                    return self
+                        .retry(self.policy.delay(self.attempt), reply.status, error)
+                        .await;
                 }
+                Err(error) => Ending {
+                    status: JobStatus::Failed,
+                    reply,
+                    failure: Some((
+                        DeadReason::ReplyNotStored,
+                        format!("reply event not stored: {error}"),
+                    )),
+                },
+            },
+        };
+        // Metrics count what the record says, which a cancel may have decided meanwhile.
+        if let Some(status) = self.finish(ending, elapsed).await {
+            metrics
+                .finished
+                .with_label_values(&[&label, status.as_str()])
+                .inc();
+            if status != JobStatus::Cancelled {
+                metrics
+                    .duration
+                    .with_label_values(&[&label, status.as_str()])
+                    .observe(total.as_secs_f64());
             }
         }
     }
@@ -202,41 +183,30 @@ impl Attempt {
     /// Marks the job running, unless it is already final (finished before a crash, or
     /// cancelled while queued): then the message is acked and the job skipped.
     async fn take(&self) -> Option<JobRecord> {
-        let (call_id, attempt, max) =
-            (&self.invocation.call_id, self.attempt, self.policy.attempts);
-        let updated = self
+        let start = Transition::Start {
+            attempt: self.attempt,
+            max_attempts: self.policy.attempts,
+            at: Utc::now(),
+        };
+        // The intake's queued record may be missing (its write failed after the 202).
+        let seed = JobRecord::queued(
+            &self.invocation.call_id,
+            &self.invocation.function,
+            self.invocation.callback_url.clone(),
+        );
+        match self
             .context
             .jobs
-            .update(call_id, |current| {
-                let mut record = current.unwrap_or_else(|| {
-                    JobRecord::queued(
-                        call_id,
-                        &self.invocation.function,
-                        self.invocation.callback_url.clone(),
-                    )
-                });
-                if record.status.is_final() {
-                    return None;
-                }
-                record.status = JobStatus::Running;
-                record.attempts = attempt;
-                record.max_attempts = Some(max);
-                record.started_at.get_or_insert_with(Utc::now);
-                Some(record)
-            })
-            .await;
-        match updated {
-            Ok(Some(record)) if record.status == JobStatus::Running => Some(record),
-            Ok(Some(record)) => {
-                tracing::info!(
-                    status = record.status.as_str(),
-                    "job already final; skipped"
-                );
+            .apply(&self.invocation.call_id, &start, Some(&seed))
+            .await
+        {
+            Ok(record) => Some(record),
+            Err(TransitionError::Refused { refused, .. }) => {
+                tracing::info!(%refused, "job skipped");
                 let _ = self.message.ack().await;
                 None
             }
-            Ok(None) => None,
-            Err(error) => {
+            Err(TransitionError::Store(error)) => {
                 tracing::warn!(%error, "job store unavailable; job handed back");
                 let _ = self.message.ack_with(AckKind::Nak(Some(STORE_RETRY))).await;
                 None
@@ -260,50 +230,6 @@ impl Attempt {
         })
     }
 
-    fn decide(&self, result: Result<CallReply, DeliveryError>) -> Decision {
-        let last = self.attempt >= self.policy.attempts;
-        match result {
-            Ok(reply) if reply.status < 400 => Decision::Succeed(reply),
-            Ok(reply) if self.policy.retries_status(reply.status) && !last => Decision::Retry {
-                delay: self.policy.backoff.honour_retry_after(
-                    self.policy.delay(self.attempt),
-                    retry_after(&reply.headers),
-                ),
-                status: reply.status,
-                error: format!("function answered {}", reply.status),
-            },
-            Ok(reply) => {
-                let reason = if self.policy.retries_status(reply.status) {
-                    "attempts exhausted"
-                } else {
-                    "not retriable"
-                };
-                let error = format!("function answered {}", reply.status);
-                Decision::Fail {
-                    reply,
-                    reason,
-                    error,
-                }
-            }
-            // Network-level failures are always worth another attempt.
-            Err(error) if !last => Decision::Retry {
-                delay: self.policy.delay(self.attempt),
-                status: 503,
-                error: error.to_string(),
-            },
-            Err(error) => {
-                let mut reply = error.reply(&self.invocation.function);
-                // OpenFaaS's convention for a call that failed at the network level.
-                reply.status = 503;
-                Decision::Fail {
-                    reply,
-                    reason: "attempts exhausted",
-                    error: error.to_string(),
-                }
-            }
-        }
-    }
-
     async fn retry(&self, delay: Duration, status: u16, error: String) {
         tracing::info!(?delay, status, %error, "attempt failed; retrying");
         self.context
@@ -311,126 +237,109 @@ impl Attempt {
             .retries
             .with_label_values(&[&self.invocation.function])
             .inc();
-        let _ = self
+        let retry = Transition::Retry { status, error };
+        if let Err(error) = self
             .context
             .jobs
-            .update(&self.invocation.call_id, |current| {
-                let mut record = current?;
-                if record.status.is_final() {
-                    return None;
-                }
-                record.status = JobStatus::Queued;
-                record.last_status_code = Some(status);
-                record.last_error = Some(error.clone());
-                Some(record)
-            })
-            .await;
+            .apply(&self.invocation.call_id, &retry, None)
+            .await
+        {
+            tracing::info!(%error, "retry not recorded");
+        }
         let _ = self.message.ack_with(AckKind::Nak(Some(delay))).await;
     }
 
     /// Stores the result, the dead letter and the callback, then the final record, then acks.
-    /// Returns false when the job was handed back instead (NATS could not take the outputs).
-    async fn finish(
-        &self,
-        status: JobStatus,
-        reply: &CallReply,
-        failure: Option<(&'static str, String)>,
-        elapsed: Duration,
-    ) -> bool {
+    /// Returns the status the record holds afterwards, or `None` when the job was handed
+    /// back instead (NATS could not take the outputs).
+    async fn finish(&self, ending: Ending, elapsed: Duration) -> Option<JobStatus> {
         let call_id = &self.invocation.call_id;
-        let function = &self.invocation.function;
-        let stored = match self.context.results.put(call_id, reply).await {
+        let reply = &ending.reply;
+        let result_stored = match self.context.results.put(call_id, reply).await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(%error, "result not stored");
                 false
             }
         };
-        let dead_lettered = match &failure {
+        let dead_lettered = match &ending.failure {
             Some((reason, error)) if self.policy.dead_letter => {
-                let stored = dead_letter(
-                    &self.context,
-                    &self.message,
-                    function,
-                    reason,
-                    reply.status,
-                    self.attempt,
-                    error,
-                )
-                .await;
-                if stored {
-                    self.context
-                        .metrics
-                        .dead_letters
-                        .with_label_values(&[function])
-                        .inc();
-                }
-                stored
+                let letter = DeadLetter {
+                    function: self.invocation.function.clone(),
+                    reason: *reason,
+                    status: reply.status,
+                    attempts: self.attempt,
+                    error: error.clone(),
+                    time: Utc::now(),
+                };
+                dead_letter(&self.context, &self.message, &letter).await
             }
             _ => false,
         };
+        let has_callback = self.invocation.callback_url.is_some();
         // A job cancelled after its function answered gets no callback.
-        let cancelled = self.invocation.callback_url.is_some()
-            && matches!(
-                self.context.jobs.get(call_id).await,
-                Ok(Some(record)) if record.status == JobStatus::Cancelled
-            );
-        if cancelled {
-            tracing::info!("cancelled before it finished; no callback");
-            let _ = self.message.ack().await;
-            return false;
-        }
-        if self.invocation.callback_url.is_some() {
+        if has_callback {
+            if let Ok(Some(record)) = self.context.jobs.get(call_id).await {
+                if record.status.is_final() {
+                    return self.already_final(record.status).await;
+                }
+            }
             if let Err(error) = self.queue_callback(reply, elapsed).await {
                 tracing::warn!(%error, "callback could not be queued; job handed back");
                 let _ = self.message.ack_with(AckKind::Nak(Some(STORE_RETRY))).await;
-                return false;
+                return None;
             }
         }
-        let error = failure.map(|(_, error)| error);
-        let has_callback = self.invocation.callback_url.is_some();
-        let updated = self
-            .context
-            .jobs
-            .update(call_id, |current| {
-                let mut record = current?;
-                if record.status.is_final() {
-                    return None;
-                }
-                record.status = status;
-                record.finished_at = Some(Utc::now());
-                record.last_status_code = Some(reply.status);
-                record.last_error = error.clone();
-                record.result_stored = stored;
-                record.dead_lettered = dead_lettered;
-                if has_callback && record.callback.is_none() {
-                    record.callback = Some(CallbackOutcome {
-                        status: CallbackStatus::Pending,
-                        attempts: 0,
-                        last_status_code: None,
-                        last_error: None,
-                        delivered_at: None,
-                    });
-                }
-                Some(record)
-            })
-            .await;
-        if let Err(error) = updated {
-            tracing::warn!(%error, "final record not written");
+        let finish = Transition::Finish(Finish {
+            status: ending.status,
+            status_code: reply.status,
+            error: ending.failure.map(|(_, error)| error),
+            result_stored,
+            dead_lettered,
+            callback: has_callback,
+            at: Utc::now(),
+        });
+        match self.context.jobs.apply(call_id, &finish, None).await {
+            Ok(record) => {
+                tracing::info!(
+                    status = record.status.as_str(),
+                    code = reply.status,
+                    "job finished"
+                );
+                let _ = self.message.ack().await;
+                Some(record.status)
+            }
+            Err(TransitionError::Refused {
+                refused: Refused::Final(stored),
+                ..
+            }) => self.already_final(stored).await,
+            Err(error) => {
+                // The outputs are stored; a redelivery would run the function again, so the
+                // job ends here even though its record could not say so.
+                tracing::warn!(%error, "final record not written");
+                let _ = self.message.ack().await;
+                Some(ending.status)
+            }
         }
-        tracing::info!(
-            status = status.as_str(),
-            code = reply.status,
-            "job finished"
-        );
-        let _ = self.message.ack().await;
-        true
     }
 
-    /// Publishes the function's answer to `SY_EVENTS` when it is a CloudEvent (binary or
-    /// structured), one hop further than the event it answered; at the hop limit it is dropped
-    /// with a warning, which is what stops reply loops.
+    /// The record became final while this attempt ran (a cancel): it stays as it is.
+    async fn already_final(&self, stored: JobStatus) -> Option<JobStatus> {
+        tracing::info!(
+            stored = stored.as_str(),
+            "job already final; this attempt's outcome is not recorded"
+        );
+        let _ = self.message.ack().await;
+        Some(stored)
+    }
+
+    /// Publishes the function's answer to `SY_EVENTS` when the subscription asks for it and
+    /// it is a CloudEvent (binary or structured), one hop further than the event it answered;
+    /// at the hop limit it is dropped with a warning, which is what stops reply loops.
     async fn publish_reply(&self, reply: &CallReply) -> Result<(), String> {
+        if !self.policy.reply {
+            return Ok(());
+        }
         let mut headers = async_nats::HeaderMap::new();
         for (name, value) in &reply.headers {
             if name.parse::<async_nats::HeaderName>().is_ok() {
@@ -447,19 +356,10 @@ impl Attempt {
             return Ok(());
         }
         event.set_extension(HOPS_EXTENSION, i64::from(hops));
-        let (mut headers, payload) = codec::encode_binary(&event);
-        headers.insert(
-            "Nats-Msg-Id",
-            events::message_id(event.source(), event.id()).as_str(),
-        );
-        streams::publish_acked(
-            &self.context.js,
-            events::subject(event.ty()),
-            headers,
-            payload,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let (subject, headers, payload) = events::to_stored_message(&event);
+        streams::publish_acked(&self.context.js, subject, headers, payload)
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(
             id = event.id(),
             ty = event.ty(),
@@ -471,7 +371,6 @@ impl Attempt {
 
     /// Stores the callback in `SY_CALLBACKS`; the callback worker delivers it with retries.
     async fn queue_callback(&self, reply: &CallReply, elapsed: Duration) -> Result<(), String> {
-        let url = self.invocation.callback_url.clone().unwrap_or_default();
         let start_time = self
             .invocation
             .headers
@@ -479,8 +378,8 @@ impl Attempt {
             .find(|(name, _)| name.eq_ignore_ascii_case("x-start-time"))
             .map(|(_, value)| value.clone())
             .unwrap_or_default();
-        let mut callback = reply.clone();
-        callback.headers.extend([
+        let mut answer = reply.clone();
+        answer.headers.extend([
             ("X-Call-Id".to_string(), self.invocation.call_id.clone()),
             (
                 "X-Function-Name".to_string(),
@@ -498,60 +397,37 @@ impl Attempt {
                 (self.policy.attempts - 1).to_string(),
             ),
         ]);
-        let (mut headers, payload) = callback.to_message();
-        headers.insert(CALLBACK_URL, percent::encode(&url).as_ref());
-        headers.insert(CALLBACK_CALL_ID, self.invocation.call_id.as_str());
-        headers.insert("Nats-Msg-Id", self.invocation.call_id.as_str());
-        streams::publish_acked(
-            &self.context.js,
-            subjects::callback(&self.invocation.function),
-            headers,
-            payload,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let callback = QueuedCallback {
+            function: self.invocation.function.clone(),
+            call_id: self.invocation.call_id.clone(),
+            url: self.invocation.callback_url.clone().unwrap_or_default(),
+            reply: answer,
+        };
+        let (subject, headers, payload) = callback.to_message();
+        streams::publish_acked(&self.context.js, subject, headers, payload)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
-
-/// NATS header of a queued callback: where to POST it.
-pub(crate) const CALLBACK_URL: &str = "sy-callback-url";
-/// NATS header of a queued callback: whose job it is.
-pub(crate) const CALLBACK_CALL_ID: &str = "sy-call-id";
 
 /// Copies the invocation to `SY_DEAD` with headers saying why; true once stored.
 async fn dead_letter(
     context: &JobContext,
     message: &jetstream::Message,
-    function: &str,
-    reason: &str,
-    status: u16,
-    attempts: u32,
-    error: &str,
+    letter: &DeadLetter,
 ) -> bool {
-    let mut headers = message.headers.clone().unwrap_or_default();
-    if let Some(call_id) = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get("ce-id"))
-        .map(|v| v.as_str().to_string())
-    {
-        headers.insert("Nats-Msg-Id", call_id.as_str());
-    }
-    headers.insert("sy-dead-reason", reason);
-    headers.insert("sy-dead-status", status.to_string());
-    headers.insert("sy-dead-attempts", attempts.to_string());
-    headers.insert("sy-dead-error", percent::encode(error).as_ref());
-    headers.insert("sy-dead-time", Utc::now().to_rfc3339());
-    match streams::publish_acked(
-        &context.js,
-        subjects::dead(function),
-        headers,
-        message.payload.clone(),
-    )
-    .await
-    {
-        Ok(_) => true,
+    let (subject, headers, payload) =
+        letter.to_message(message.headers.as_ref(), message.payload.clone());
+    match streams::publish_acked(&context.js, subject, headers, payload).await {
+        Ok(_) => {
+            context
+                .metrics
+                .dead_letters
+                .with_label_values(&[&letter.function])
+                .inc();
+            true
+        }
         Err(error) => {
             tracing::error!(%error, "dead letter not stored");
             false

@@ -4,6 +4,7 @@
 
 mod attempt;
 pub(crate) mod context;
+mod decision;
 pub(crate) mod policy;
 pub(crate) mod pull;
 
@@ -15,12 +16,11 @@ use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, Con
 use futures::StreamExt;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::records::FunctionSpec;
-use switchyard_broker::{streams, subjects};
+use switchyard_broker::{consumers, streams, subjects};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub(crate) use attempt::{CALLBACK_CALL_ID, CALLBACK_URL};
 use context::JobContext;
 use policy::JobPolicy;
 
@@ -44,7 +44,7 @@ pub(crate) async fn start(
                 () = stop_cancels.cancelled() => break,
             };
             let Some(message) = message else { break };
-            if let Some(call_id) = message.subject.as_str().strip_prefix("sy.cancel.") {
+            if let Some(call_id) = subjects::parse_cancel(&message.subject) {
                 canceller.cancel(call_id);
             }
         }
@@ -156,7 +156,7 @@ async fn consumer(
     function: &str,
 ) -> Result<Consumer<PullConfig>, async_nats::Error> {
     let stream = context.js.get_stream(streams::INVOCATIONS).await?;
-    let name = format!("sy-worker-{function}");
+    let name = consumers::worker(function);
     let config = PullConfig {
         durable_name: Some(name.clone()),
         filter_subject: subjects::invoke(function),

@@ -5,7 +5,7 @@
 //! Each poller logs in to its vCenter with [`soap::Client`] (our own SOAP client), follows the
 //! event collector's `latestPage` with WaitForUpdatesEx, and stores every new event in
 //! `SY_EVENTS` as a CloudEvent ([`event::VsphereEvent::to_cloudevent`]), in key order, with
-//! `Nats-Msg-Id` from (source, key). Its checkpoint (KV `sy_checkpoints`) moves only after the
+//! a deduplication id from (source, key). Its checkpoint (KV `sy_checkpoints`) moves only after the
 //! events before it are stored; its status (KV `sy_source_status`) is what the gateway shows.
 //!
 //! One process should follow a given source: `switchyard up`, or `switchyard source vcenter`.

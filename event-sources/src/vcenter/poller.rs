@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
-use cloudevents::AttributesReader;
 use switchyard_broker::backoff::Backoff;
+use switchyard_broker::events;
 use switchyard_broker::records::{SourceState, VcenterConfig, MAX_PAGE_SIZE};
 use switchyard_broker::streams::{publish_acked_many, PublishFailed};
-use switchyard_broker::{codec, events};
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
@@ -260,19 +259,13 @@ impl Poller {
         ordered
     }
 
-    /// Stores events in order, each with `Nats-Msg-Id` from (source, key): a replay after a
+    /// Stores events in order, each with a deduplication id from (source, key): a replay after a
     /// crash between storing and checkpointing is dropped by JetStream as a duplicate.
     async fn store(&self, fresh: &[VsphereEvent], api_version: &str) -> Result<(), PublishFailed> {
         let messages: Vec<_> = fresh
             .iter()
             .map(|event| {
-                let cloud = event.to_cloudevent(&self.config.url, api_version);
-                let (mut headers, payload) = codec::encode_binary(&cloud);
-                headers.insert(
-                    "Nats-Msg-Id",
-                    events::message_id(cloud.source(), cloud.id()).as_str(),
-                );
-                (events::subject(cloud.ty()), headers, payload)
+                events::to_stored_message(&event.to_cloudevent(&self.config.url, api_version))
             })
             .collect();
         publish_acked_many(&self.js, messages).await?;

@@ -15,12 +15,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use cloudevents::{AttributesReader, Event};
+use cloudevents::Event;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
-use switchyard_broker::codec;
 use switchyard_broker::events;
 use switchyard_broker::records::{parse_rate, EventSource};
 use switchyard_broker::streams;
@@ -164,19 +163,9 @@ impl Ingester {
         })
     }
 
-    /// Publishes every event with `Nats-Msg-Id` from its (source, id) and waits for all acks.
+    /// Publishes every event with a deduplication id from its (source, id) and waits for all acks.
     async fn store(&self, events: &[Event]) -> Result<(), String> {
-        let messages: Vec<_> = events
-            .iter()
-            .map(|event| {
-                let (mut headers, payload) = codec::encode_binary(event);
-                headers.insert(
-                    "Nats-Msg-Id",
-                    events::message_id(event.source(), event.id()).as_str(),
-                );
-                (events::subject(event.ty()), headers, payload)
-            })
-            .collect();
+        let messages: Vec<_> = events.iter().map(events::to_stored_message).collect();
         streams::publish_acked_many(&self.js, messages)
             .await
             .map_err(|e| e.to_string())

@@ -10,7 +10,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use switchyard_broker::jobs::{validate_call_id, JobRecord, JobStatus};
+use switchyard_broker::jobs::{
+    validate_call_id, JobRecord, JobStatus, Refused, Transition, TransitionError,
+};
 use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
@@ -80,7 +82,7 @@ fn callback_url(request: &Request<Body>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Publishes the invocation with `Nats-Msg-Id` = call id and waits for the server's ack, so a
+/// Publishes the invocation with the call id as its deduplication id and waits for the server's ack, so a
 /// 202 always means stored. A duplicate (the same call id again) is the same job.
 async fn store(
     state: &AppState,
@@ -91,16 +93,10 @@ async fn store(
             "NATS is unreachable; the invocation was not accepted".into(),
         ));
     }
-    let (mut headers, payload) = invocation.to_message();
-    headers.insert("Nats-Msg-Id", invocation.call_id.as_str());
-    let ack = streams::publish_acked(
-        &state.js,
-        subjects::invoke(&invocation.function),
-        headers,
-        payload,
-    )
-    .await
-    .map_err(|e| ApiError::Unavailable(format!("the invocation could not be stored: {e}")))?;
+    let (subject, headers, payload) = invocation.to_stored_message();
+    let ack = streams::publish_acked(&state.js, subject, headers, payload)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the invocation could not be stored: {e}")))?;
     if ack.duplicate {
         tracing::info!("duplicate intake: same job");
         return Ok(());
@@ -123,26 +119,25 @@ pub(crate) async fn cancel(
     Path(call_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let record = state
-        .jobs
-        .update(&call_id, |current| {
-            let mut record = current?;
-            if record.status.is_final() {
-                return None;
-            }
-            record.status = JobStatus::Cancelled;
-            record.finished_at = Some(Utc::now());
-            record.last_error = Some("cancelled".into());
-            Some(record)
-        })
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .ok_or_else(|| ApiError::JobNotFound(call_id.clone()))?;
-    if record.status != JobStatus::Cancelled {
-        return Err(ApiError::Conflict(format!(
-            "job `{call_id}` already {}",
-            record.status.as_str()
-        )));
+    let cancel = Transition::Cancel { at: Utc::now() };
+    match state.jobs.apply(&call_id, &cancel, None).await {
+        Ok(_) => {}
+        // Cancelling twice is not an error.
+        Err(TransitionError::Refused {
+            refused: Refused::Final(JobStatus::Cancelled),
+            ..
+        }) => return Ok(StatusCode::ACCEPTED),
+        Err(TransitionError::Refused {
+            refused: Refused::Final(status),
+            ..
+        }) => {
+            return Err(ApiError::Conflict(format!(
+                "job `{call_id}` already {}",
+                status.as_str()
+            )))
+        }
+        Err(TransitionError::Refused { .. }) => return Err(ApiError::JobNotFound(call_id)),
+        Err(TransitionError::Store(error)) => return Err(ApiError::Unavailable(error.to_string())),
     }
     // A worker running the job aborts its call; one that takes it later skips it.
     if let Err(error) = state

@@ -15,7 +15,7 @@ use crate::endpoints::Directory;
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
 use crate::metrics::Metrics;
-use crate::{callbacks, jobs, router, sync_calls};
+use crate::{callbacks, event_router, jobs, sync_calls};
 
 /// Room left in a NATS message for headers when relaying an answer.
 const HEADER_ROOM: usize = 64 * 1024;
@@ -82,7 +82,7 @@ impl Dispatcher {
         let tasks = vec![
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
             jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
-            router::start(
+            event_router::start(
                 job_context.clone(),
                 subscriptions,
                 registry,

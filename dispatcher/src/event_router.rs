@@ -2,7 +2,7 @@
 //! event into one asynchronous invocation of the subscribed function.
 //!
 //! The invocation's call id is derived from (subscription, source, id) and published with
-//! `Nats-Msg-Id`, and the event is acked only after the invocation is stored: a router that
+//! its deduplication id, and the event is acked only after the invocation is stored: a router that
 //! dies mid-stream skips no event, and a redelivered event never runs a function twice.
 //! A function's `topic: A,B` annotation subscribes it too (matching `subject` or `type`).
 
@@ -13,7 +13,6 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::{self, AckKind};
 use cloudevents::{AttributesReader, Event};
-use sha2::{Digest, Sha256};
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::codec;
 use switchyard_broker::events::{
@@ -21,7 +20,7 @@ use switchyard_broker::events::{
 };
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::records::FunctionSpec;
-use switchyard_broker::{streams, subjects};
+use switchyard_broker::{consumers, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -50,7 +49,7 @@ struct Route {
 impl Route {
     fn explicit(s: &Subscription) -> Self {
         Route {
-            consumer: format!("sy-sub-{}", s.name),
+            consumer: consumers::subscription(&s.name),
             subscription: Some(s.name.clone()),
             function: s.function.clone(),
             filters: s.filters.clone(),
@@ -79,7 +78,7 @@ impl Route {
             })
             .collect();
         Some(Route {
-            consumer: format!("sy-topic-{}", spec.name()),
+            consumer: consumers::topic(spec.name()),
             subscription: None,
             function: spec.name().to_string(),
             filters: vec![Filter::Any(any)],
@@ -122,7 +121,7 @@ async fn follow(
     loop {
         let mut desired: HashMap<String, Route> = subscriptions.read(|map| {
             map.values()
-                .map(|s| (format!("sy-sub-{}", s.name), Route::explicit(s)))
+                .map(|s| (consumers::subscription(&s.name), Route::explicit(s)))
                 .collect()
         });
         desired.extend(registry.read(|map| {
@@ -252,16 +251,8 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
     let invocation = invocation(&route, &event);
     let span = tracing::info_span!("event", call_id = %invocation.call_id, id = %event.id(), source = %event.source());
     async {
-        let (mut headers, payload) = invocation.to_message();
-        headers.insert("Nats-Msg-Id", invocation.call_id.as_str());
-        match streams::publish_acked(
-            &context.js,
-            subjects::invoke(&invocation.function),
-            headers,
-            payload,
-        )
-        .await
-        {
+        let (subject, headers, payload) = invocation.to_stored_message();
+        match streams::publish_acked(&context.js, subject, headers, payload).await {
             Ok(_) => {
                 tracing::debug!("event routed");
                 let _ = message.ack().await;
@@ -279,9 +270,7 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
 /// The invocation delivering `event` through `route`: a CloudEvents HTTP request in binary
 /// mode (attributes in `ce-` headers) or structured mode (the event as JSON).
 fn invocation(route: &Route, event: &Event) -> Invocation {
-    let key = format!("{}\0{}\0{}", route.consumer, event.source(), event.id());
-    let digest = Sha256::digest(key.as_bytes());
-    let call_id: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let call_id = events::routed_call_id(&route.consumer, event.source(), event.id());
     let hops = event
         .extension(HOPS_EXTENSION)
         .and_then(|v| v.to_string().parse::<u32>().ok())
