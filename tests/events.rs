@@ -167,7 +167,6 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
     subscribe(&api, json!({"name": "vm-off", "function": "vm-handler",
         "filters": [{"exact": {"type": "com.vmware.vsphere.VmPoweredOffEvent.v0"}}, {"not": {"prefix": {"subject": "Test"}}}]})).await;
     subscribe(&api, json!({"name": "nothing", "function": "never", "filters": [{"exact": {"type": "no.such.type"}}]})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let off = json!({"specversion": "1.0", "id": "42", "source": "/vcenter/sdk", "type": "com.vmware.vsphere.VmPoweredOffEvent.v0",
         "subject": "Größe 100% \"off\"", "eventclass": "VmPoweredOffEvent", "datacontenttype": "application/json", "data": {"vm": "web-1"}});
@@ -184,7 +183,7 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
         deliveries(&topic_out).len() == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    common::drained(&nats, WAIT).await;
     let vm = deliveries(&vm_out);
     assert_eq!(
         vm.len(),
@@ -269,7 +268,6 @@ async fn replies_chain_functions_and_loops_stop_at_the_hop_limit() {
     )
     .await;
     subscribe(&api, json!({"name": "loop-sub", "function": "fn-loop", "filters": [{"exact": {"type": "loop.trigger"}}], "reply": true})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     publish(
         &nats,
@@ -290,7 +288,7 @@ async fn replies_chain_functions_and_loops_stop_at_the_hop_limit() {
         line_count(&loop_runs) >= runs
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    common::drained(&nats, WAIT).await;
     assert_eq!(
         line_count(&loop_runs),
         runs,
@@ -329,7 +327,6 @@ async fn failed_deliveries_end_in_sy_dead_with_the_error() {
         "delivery": {"retry": 1, "backoffPolicy": "linear", "backoffDelay": "PT0.1S"}})).await;
     subscribe(&api, json!({"name": "rejects-sub", "function": "rejects", "filters": [{"exact": {"type": "doomed"}}],
         "delivery": {"retry": 5, "backoffDelay": "PT0.1S"}})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     publish(
         &nats,
         json!({"specversion": "1.0", "id": "d1", "source": "/test", "type": "doomed"}),
@@ -364,4 +361,60 @@ async fn failed_deliveries_end_in_sy_dead_with_the_error() {
         );
         assert!(!letter.error.is_empty(), "{function}");
     }
+}
+
+#[tokio::test]
+async fn an_event_posted_right_after_its_subscription_is_answered_is_delivered_once() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("events-race");
+    let out = dir.0.join("out");
+    api.deploy_ready("sink", &recorder(&dir.0, &out), json!({}))
+        .await;
+    let source = api
+        .admin(Method::POST, "/system/event-sources")
+        .json(&json!({"name": "race", "kind": "webhook", "config": {}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(source.status(), 201);
+    const ROUNDS: usize = 50;
+    for round in 0..ROUNDS {
+        subscribe(
+            &api,
+            json!({"name": format!("race-{round}"), "function": "sink",
+            "filters": [{"exact": {"type": format!("race.{round}")}}]}),
+        )
+        .await;
+        let posted = api
+            .http
+            .post(api.url("/webhook/race"))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", format!("e{round}"))
+            .header("ce-source", "/race")
+            .header("ce-type", format!("race.{round}"))
+            .body(format!("{round}"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(posted.status(), 202, "round {round}");
+    }
+    common::eventually(WAIT, "every event delivered", || async {
+        deliveries(&out).len() >= ROUNDS
+    })
+    .await;
+    common::drained(&nats, WAIT).await;
+    let mut ids: Vec<String> = deliveries(&out)
+        .iter()
+        .filter_map(|d| {
+            d.lines()
+                .find_map(|l| l.strip_prefix("Http_Ce_Id="))
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(ids.len(), ROUNDS, "one delivery per event: {ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), ROUNDS, "no event twice");
 }

@@ -34,7 +34,6 @@ async fn setup(nats: &Nats) -> (Switchyard, TempDir, std::path::PathBuf) {
         .await
         .expect("answers");
     assert_eq!(response.status(), 201);
-    tokio::time::sleep(Duration::from_millis(500)).await;
     (switchyard, dir, out)
 }
 

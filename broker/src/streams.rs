@@ -121,6 +121,30 @@ async fn create_or_update(js: &jetstream::Context, config: stream::Config) -> Re
     }
 }
 
+/// The sequence the next message stored in `stream` will get.
+pub async fn next_sequence(js: &jetstream::Context, stream: &str) -> Result<u64, StreamInfoError> {
+    let mut handle = js
+        .get_stream(stream)
+        .await
+        .map_err(|source| StreamInfoError {
+            stream: stream.to_string(),
+            source: source.into(),
+        })?;
+    let info = handle.info().await.map_err(|source| StreamInfoError {
+        stream: stream.to_string(),
+        source: source.into(),
+    })?;
+    Ok(info.state.last_sequence + 1)
+}
+
+/// A stream whose state could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read stream `{stream}`: {source}")]
+pub struct StreamInfoError {
+    stream: String,
+    source: async_nats::Error,
+}
+
 /// A publish the server did not acknowledge.
 #[derive(Debug, thiserror::Error)]
 #[error("not stored on `{subject}`: {reason}")]

@@ -43,6 +43,8 @@ struct Route {
     filters: Vec<Filter>,
     filter_subject: String,
     start_at: StartAt,
+    /// Where `start_at: new` starts (set when the subscription was created).
+    start_sequence: Option<u64>,
     mode: DeliveryMode,
 }
 
@@ -55,6 +57,7 @@ impl Route {
             filters: s.filters.clone(),
             filter_subject: s.filter_subject(),
             start_at: s.start_at.clone(),
+            start_sequence: s.start_sequence,
             mode: s.mode,
         }
     }
@@ -84,13 +87,18 @@ impl Route {
             filters: vec![Filter::Any(any)],
             filter_subject: events::ALL_EVENTS.to_string(),
             start_at: StartAt::New,
+            start_sequence: None,
             mode: DeliveryMode::Binary,
         })
     }
 
     /// Describes what the consumer reads, so a changed route gets a new consumer.
     fn fingerprint(&self) -> String {
-        format!("{} {:?}", self.filter_subject, self.start_at)
+        match self.start_sequence {
+            Some(sequence) => format!("{} {:?} {sequence}", self.filter_subject, self.start_at),
+            // The form consumers made before start sequences existed, so they are kept.
+            None => format!("{} {:?}", self.filter_subject, self.start_at),
+        }
     }
 }
 
@@ -202,10 +210,11 @@ async fn consumer(
             let _ = stream.delete_consumer(&route.consumer).await;
         }
     }
-    let deliver_policy = match &route.start_at {
-        StartAt::New => DeliverPolicy::New,
-        StartAt::All => DeliverPolicy::All,
-        StartAt::Since(time) => DeliverPolicy::ByStartTime {
+    let deliver_policy = match (&route.start_at, route.start_sequence) {
+        (StartAt::New, Some(start_sequence)) => DeliverPolicy::ByStartSequence { start_sequence },
+        (StartAt::New, None) => DeliverPolicy::New,
+        (StartAt::All, _) => DeliverPolicy::All,
+        (StartAt::Since(time), _) => DeliverPolicy::ByStartTime {
             start_time: time::OffsetDateTime::from_unix_timestamp_nanos(
                 time.timestamp_nanos_opt().unwrap_or(0).into(),
             )

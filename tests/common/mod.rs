@@ -640,3 +640,37 @@ pub fn body_of(delivery: &str) -> Vec<u8> {
         .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
         .collect()
 }
+
+/// Waits until nothing is on its way to a function: every consumer of `SY_EVENTS` and
+/// `SY_INVOCATIONS` has delivered everything and had it acked, and no job waits in the work
+/// queue. The positive condition to reach before asserting that something did not happen.
+pub async fn drained(nats: &Nats, within: Duration) {
+    use futures::StreamExt;
+    use switchyard_broker::streams;
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let js = async_nats::jetstream::new(client);
+    eventually(within, "events and jobs drained", || {
+        let js = js.clone();
+        async move {
+            for name in [streams::EVENTS, streams::INVOCATIONS] {
+                let Ok(mut stream) = js.get_stream(name).await else {
+                    return false;
+                };
+                if name == streams::INVOCATIONS
+                    && stream.info().await.map_or(true, |i| i.state.messages > 0)
+                {
+                    return false;
+                }
+                let mut consumers = stream.consumers();
+                while let Some(info) = consumers.next().await {
+                    match info {
+                        Ok(info) if info.num_pending == 0 && info.num_ack_pending == 0 => {}
+                        _ => return false,
+                    }
+                }
+            }
+            true
+        }
+    })
+    .await;
+}

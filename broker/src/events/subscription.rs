@@ -34,6 +34,11 @@ pub struct Subscription {
     /// Set by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
+    /// Set by the server for `startAt: new`: the first `SY_EVENTS` sequence after the
+    /// subscription was answered, so that every event stored after the answer is delivered
+    /// however late its consumer starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_sequence: Option<u64>,
 }
 
 /// Knative's delivery spec.

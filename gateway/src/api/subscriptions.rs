@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use switchyard_broker::events::Subscription;
+use switchyard_broker::events::{StartAt, Subscription};
+use switchyard_broker::streams;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -38,6 +39,7 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
     let mut subscription = checked(&state, &body)?;
     subscription.created_at = Some(Utc::now());
+    subscription.start_sequence = start_sequence(&state, &subscription, None).await?;
     let value = encode(&subscription)?;
     match state
         .subscription_store
@@ -85,6 +87,7 @@ pub(crate) async fn update(
         .get(&name)
         .ok_or_else(|| ApiError::SubscriptionNotFound(name.clone()))?;
     subscription.created_at = current.created_at;
+    subscription.start_sequence = start_sequence(&state, &subscription, Some(&current)).await?;
     state
         .subscription_store
         .put(&name, encode(&subscription)?)
@@ -122,10 +125,35 @@ pub(crate) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Where a subscription that starts at `new` starts: the next event stored after this answer
+/// (kept from `current` when an update does not change the start point, so its consumer
+/// carries on where it is).
+async fn start_sequence(
+    state: &AppState,
+    subscription: &Subscription,
+    current: Option<&Subscription>,
+) -> Result<Option<u64>, ApiError> {
+    if subscription.start_at != StartAt::New {
+        return Ok(None);
+    }
+    if let Some(current) = current.filter(|c| c.start_at == StartAt::New) {
+        if current.start_sequence.is_some() {
+            return Ok(current.start_sequence);
+        }
+    }
+    streams::next_sequence(&state.js, streams::EVENTS)
+        .await
+        .map(Some)
+        .map_err(|e| ApiError::Unavailable(format!("events unavailable: {e}")))
+}
+
 /// Parses and validates; the function must exist.
 fn checked(state: &AppState, body: &[u8]) -> Result<Subscription, ApiError> {
-    let subscription: Subscription = serde_json::from_slice(body)
+    let mut subscription: Subscription = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid subscription: {e}")))?;
+    // Server-set fields are not the client's to choose.
+    subscription.created_at = None;
+    subscription.start_sequence = None;
     subscription
         .validate()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
