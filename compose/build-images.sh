@@ -5,7 +5,7 @@
 #
 #   switchyard/function:latest    the function base image: switchyard-watchdog is the entry
 #                                 point; a function image adds its code and sets fprocess
-#   switchyard/switchyard:latest  switchyard (gateway, dispatcher, event sources) and nats-server
+#   switchyard/switchyard:latest  switchyard (gateway, provider, dispatcher, event sources) and nats-server
 #
 # BIN_DIR (default: $CARGO_TARGET_DIR/release, built first) holds switchyard and
 # switchyard-watchdog; NATS_SERVER (default: nats-server on PATH) is copied into the second image.

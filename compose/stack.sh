@@ -2,7 +2,7 @@
 # Starts and stops the Compose stack.
 #
 #   compose/stack.sh up [--cluster]     build the images when missing, start, wait until healthy
-#   compose/stack.sh down [--cluster]   stop the gateway, remove its function containers, then
+#   compose/stack.sh down [--cluster]   stop the provider, remove its function containers, then
 #                                       the stack and its volumes
 #
 # SWITCHYARD_ADMIN_PASSWORD is required. COMPOSE_PROJECT_NAME (default switchyard),
@@ -39,8 +39,8 @@ case "$action" in
     exit 1
     ;;
   down)
-    # The gateway replaces function containers that vanish: stop it first.
-    compose stop gateway >/dev/null 2>&1 || true
+    # The provider replaces function containers that vanish: stop it first.
+    compose stop provider >/dev/null 2>&1 || true
     ids="$(docker ps -aq --filter "label=dev.switchyard.network=$network")"
     [ -n "$ids" ] && docker rm -f $ids >/dev/null
     compose down -v

@@ -3,8 +3,9 @@
 //! - `switchyard up`: everything in one process (solo mode): a NATS server with JetStream
 //!   (started as a child unless `SWITCHYARD_NATS_URL` is given), the gateway, the dispatcher and
 //!   the process provider.
-//! - `switchyard gateway` and `switchyard dispatcher`: the parts as separate processes sharing a
-//!   NATS server.
+//! - `switchyard gateway`, `switchyard dispatcher` and `switchyard provider`: the parts as
+//!   separate processes sharing a NATS server (any number of gateways and dispatchers; one
+//!   active provider, others standing by).
 //! - `switchyard source webhook`: the webhook ingester alone, on its own port.
 //! - `switchyard source vcenter`: the vCenter pollers alone.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
@@ -35,8 +36,11 @@ enum Command {
     /// Run everything in one process: NATS (unless SWITCHYARD_NATS_URL is set), gateway,
     /// dispatcher and the process provider.
     Up(Settings),
-    /// Run the gateway (HTTP API) and the function provider against a shared NATS server.
+    /// Run the gateway (HTTP API) against a shared NATS server.
     Gateway(Settings),
+    /// Run the function provider (SWITCHYARD_PROVIDER) against a shared NATS server: the
+    /// active one runs functions; another waits as a standby and takes over when it dies.
+    Provider(Settings),
     /// Run a dispatcher against a shared NATS server.
     Dispatcher(Settings),
     /// Run an event source alone.
@@ -70,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up(s)
         | Command::Gateway(s)
         | Command::Dispatcher(s)
+        | Command::Provider(s)
         | Command::Source(SourceCommand::Webhook(s))
         | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
     };
@@ -82,6 +87,7 @@ fn main() -> anyhow::Result<()> {
             Command::Up(_) => run::up(settings).await,
             Command::Gateway(_) => run::gateway(settings).await,
             Command::Dispatcher(_) => run::dispatcher(settings).await,
+            Command::Provider(_) => run::provider(settings).await,
             Command::Source(SourceCommand::Webhook(_)) => run::webhook(settings).await,
             Command::Source(SourceCommand::Vcenter(_)) => run::vcenter(settings).await,
             Command::Watchdog => unreachable!("handled above"),

@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::Context;
 use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
 use switchyard_event_sources::vcenter::VcenterSources;
-use switchyard_gateway::provider::docker::{DockerProvider, DockerProviderConfig};
-use switchyard_gateway::provider::process::{ProcessProvider, ProcessProviderConfig};
-use switchyard_gateway::provider::ProviderKind;
 use switchyard_gateway::{Gateway, GatewayConfig};
+use switchyard_providers::docker::{DockerProvider, DockerProviderConfig};
+use switchyard_providers::lease::LeaseConfig;
+use switchyard_providers::process::{ProcessProvider, ProcessProviderConfig};
+use switchyard_providers::ProviderKind;
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{self, Source};
@@ -50,7 +51,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     spawn_signal_handler(front.clone());
     let client = nats::connect(&nats_url, "switchyard", &front).await?;
     let metrics = prometheus::Registry::new();
-    let provider = start_provider(&settings, client.clone(), back.clone()).await?;
+    let provider = start_provider(&settings, client.clone(), back.clone());
     let dispatcher = Dispatcher::start(
         client.clone(),
         dispatcher_config(&settings),
@@ -60,7 +61,6 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     .await?;
     let gateway = Gateway::bind(
         gateway_config(&settings, credentials.clone()),
-        settings.provider,
         client.clone(),
         &metrics,
     )
@@ -96,7 +96,8 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     dispatcher.wait().await;
     vcenter.wait().await;
     back.cancel();
-    provider.wait().await;
+    // A provider error was logged when it happened; `up` still stops cleanly.
+    let _ = provider.await;
     let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
     if let Some(server) = nats_server {
         server.stop().await;
@@ -105,17 +106,14 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `switchyard gateway`: the HTTP API and the function provider.
+/// `switchyard gateway`: the HTTP API.
 pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     let (credentials, password_source) = credentials::resolve(&settings)?;
     let part = Part::start(&settings, "switchyard-gateway").await?;
     let (front, client) = (part.shutdown.clone(), part.client.clone());
-    let back = CancellationToken::new();
     let metrics = prometheus::Registry::new();
-    let provider = start_provider(&settings, client.clone(), back.clone()).await?;
     let gateway = Gateway::bind(
         gateway_config(&settings, credentials.clone()),
-        settings.provider,
         client.clone(),
         &metrics,
     )
@@ -127,8 +125,17 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
     }
     gateway.run(front).await?;
-    back.cancel();
-    provider.wait().await;
+    part.close().await;
+    Ok(())
+}
+
+/// `switchyard provider`: runs functions while it holds the provider lease, stands by until
+/// then. On SIGTERM the process provider stops its replicas (each watchdog drains) and the
+/// lease is released, so a standby takes over at once.
+pub async fn provider(settings: Settings) -> anyhow::Result<()> {
+    let part = Part::start(&settings, "switchyard-provider").await?;
+    replicate(&part.client, &settings).await?;
+    start_provider(&settings, part.client.clone(), part.shutdown.clone()).await??;
     part.close().await;
     Ok(())
 }
@@ -152,50 +159,42 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The provider that runs functions.
-enum Provider {
-    Process(ProcessProvider),
-    Docker(DockerProvider),
-}
-
-impl Provider {
-    async fn wait(self) {
-        match self {
-            Provider::Process(provider) => provider.wait().await,
-            Provider::Docker(provider) => provider.wait().await,
-        }
-    }
-}
-
-async fn start_provider(
+/// Runs the configured provider in a task until `shutdown` (or until its lease is lost).
+fn start_provider(
     settings: &Settings,
     client: async_nats::Client,
     shutdown: CancellationToken,
-) -> anyhow::Result<Provider> {
-    match settings.provider {
-        ProviderKind::Docker => {
-            let config = DockerProviderConfig {
-                network: settings.docker_network.clone(),
-                secrets_dir: settings.data_dir.join("secrets"),
-            };
-            Ok(Provider::Docker(
-                DockerProvider::start(client, config, shutdown).await?,
-            ))
+) -> tokio::task::JoinHandle<Result<(), switchyard_providers::ProviderError>> {
+    let lease = LeaseConfig {
+        ttl: settings.provider_lease_ttl,
+    };
+    let kind = settings.provider;
+    let docker = DockerProviderConfig {
+        network: settings.docker_network.clone(),
+        secrets_dir: settings.data_dir.join("secrets"),
+    };
+    tokio::spawn(async move {
+        use switchyard_providers::service;
+        let outcome = match kind {
+            ProviderKind::Docker => {
+                service::run(DockerProvider::new(docker), client, lease, shutdown).await
+            }
+            ProviderKind::Process => {
+                let program = std::env::current_exe().unwrap_or_else(|_| "switchyard".into());
+                let process = ProcessProvider::new(ProcessProviderConfig {
+                    watchdog_command: vec![
+                        program.to_string_lossy().into_owned(),
+                        "watchdog".to_string(),
+                    ],
+                })?;
+                service::run(process, client, lease, shutdown).await
+            }
+        };
+        if let Err(error) = &outcome {
+            tracing::error!(error = %error, "the provider stopped");
         }
-        ProviderKind::Process => {
-            let program = std::env::current_exe()
-                .context("cannot find the switchyard binary to run watchdogs")?;
-            let config = ProcessProviderConfig {
-                watchdog_command: vec![
-                    program.to_string_lossy().into_owned(),
-                    "watchdog".to_string(),
-                ],
-            };
-            Ok(Provider::Process(
-                ProcessProvider::start(client, config, shutdown).await?,
-            ))
-        }
-    }
+        outcome
+    })
 }
 
 /// `switchyard source webhook`: the webhook ingester on its own port.

@@ -13,7 +13,7 @@ use clap::{Args, CommandFactory};
 use switchyard_broker::backoff::Backoff;
 use switchyard_broker::streams::Retention;
 use switchyard_dispatcher::JobsConfig;
-use switchyard_gateway::provider::ProviderKind;
+use switchyard_providers::ProviderKind;
 
 /// Settings shared by `up`, `gateway` and `dispatcher`.
 #[derive(Args, Debug, Clone)]
@@ -76,6 +76,11 @@ pub struct Settings {
     /// each function's image on the local Docker engine).
     #[arg(long, env = "SWITCHYARD_PROVIDER", default_value = "process")]
     pub provider: ProviderKind,
+
+    /// How long the active provider's lease lasts without renewal: a standby provider takes
+    /// over this long after the active one died (seconds, or a Go duration).
+    #[arg(long, env = "SWITCHYARD_PROVIDER_LEASE_TTL", default_value = "5s", value_parser = duration)]
+    pub provider_lease_ttl: Duration,
 
     /// Largest invoke request body in bytes (413 above). Never more than the NATS server's max
     /// payload less 64 KiB for headers.

@@ -539,6 +539,7 @@ async fn every_job_completes_when_the_dispatcher_is_killed_mid_way() {
     let nats = Nats::start();
     let url = nats.url();
     let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let _provider = Switchyard::start("provider", &[("SWITCHYARD_NATS_URL", &url)]);
     let dispatcher_env = [
         ("SWITCHYARD_NATS_URL", url.as_str()),
         ("SWITCHYARD_ASYNC_ACK_WAIT", "2s"),
@@ -572,6 +573,7 @@ async fn queued_jobs_survive_a_nats_restart() {
     let url = nats.url();
     // No dispatcher yet: the jobs stay queued.
     let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let _provider = Switchyard::start("provider", &[("SWITCHYARD_NATS_URL", &url)]);
     let api = gateway.api();
     api.deploy_ready("echo", "cat", json!({})).await;
     let receiver = CallbackServer::start().await;

@@ -129,6 +129,7 @@ async fn gateway_and_dispatcher_run_as_separate_processes() {
     let nats = Nats::start();
     let url = nats.url();
     let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let _provider = Switchyard::start("provider", &[("SWITCHYARD_NATS_URL", &url)]);
     let api = gateway.api();
     api.deploy_ready("echo", "cat", json!({})).await;
 

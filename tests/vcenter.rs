@@ -60,10 +60,8 @@ async fn stored_events(nats: &Nats) -> Vec<(String, String, HashMap<String, Stri
         let Ok(message) = stream.get_raw_message(sequence).await else {
             continue;
         };
-        if !message
-            .subject
-            .starts_with(&switchyard_broker::events::subject("com.vmware.vsphere."))
-        {
+        let vsphere = switchyard_broker::events::subject("com.vmware.vsphere");
+        if !message.subject.starts_with(&format!("{vsphere}.")) {
             continue;
         }
         let headers: HashMap<String, String> = message
@@ -433,6 +431,7 @@ async fn a_restarted_poller_stores_each_event_once_and_loses_none() {
     let nats = Nats::start();
     let url = nats.url();
     let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let _provider = Switchyard::start("provider", &[("SWITCHYARD_NATS_URL", &url)]);
     let api = gateway.api();
     let mut poller = Switchyard::start("source vcenter", &[("SWITCHYARD_NATS_URL", &url)]);
     create_source(&api, "vc1", sim.source_config()).await;

@@ -337,6 +337,7 @@ async fn killing_the_router_mid_stream_skips_no_event_and_routes_none_twice() {
     let nats = Nats::start();
     let url = nats.url();
     let gateway = Switchyard::start("gateway", &[("SWITCHYARD_NATS_URL", &url)]);
+    let _provider = Switchyard::start("provider", &[("SWITCHYARD_NATS_URL", &url)]);
     let ingester = Switchyard::start("source webhook", &[("SWITCHYARD_NATS_URL", &url)]);
     let dispatcher_env = [
         ("SWITCHYARD_NATS_URL", url.as_str()),

@@ -113,6 +113,19 @@ pub async fn source_status(js: &jetstream::Context) -> Result<kv::Store, BucketE
     .await
 }
 
+/// The active provider's lease: key [`crate::provider::LEASE_KEY`], value
+/// [`crate::provider::Lease`]. Entries age out after `ttl`, which is how a lease whose holder
+/// died lapses.
+pub const PROVIDER_LEASE: &str = "sy_provider_lease";
+
+/// Opens (creating or updating) the provider lease bucket.
+pub async fn provider_lease(
+    js: &jetstream::Context,
+    ttl: Duration,
+) -> Result<kv::Store, BucketError> {
+    open(js, PROVIDER_LEASE, "Switchyard provider lease", ttl).await
+}
+
 /// Where pollers resume: key = source name, value = the poller's checkpoint as JSON.
 pub const CHECKPOINTS: &str = "sy_checkpoints";
 

@@ -17,6 +17,7 @@
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
 //! - [`cache`]: a local, continuously updated copy of a KV bucket.
+//! - [`provider`]: the gateway's requests to the active provider, and the provider lease.
 //!
 //! It depends on none of Switchyard's other crates.
 
@@ -30,6 +31,7 @@ pub mod events;
 pub mod headers;
 pub mod invocation;
 pub mod jobs;
+pub mod provider;
 pub mod records;
 pub mod replication;
 pub mod streams;

@@ -12,15 +12,16 @@
 //!   has acknowledged it; job records and results under `/system/jobs`;
 //! - `/healthz` and `/metrics` (OpenFaaS metric names).
 //!
-//! Functions are run by a [`provider`]: the process provider (the default) runs each replica as a
-//! local watchdog process and publishes where it listens in the endpoint directory.
+//! The gateway runs no function: before it stores a deployment it asks the active provider
+//! (`switchyard provider`, another part) over NATS whether it can run it, and it reads logs
+//! from that provider the same way. Any number of gateways can serve one NATS.
 //!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use switchyard_gateway::{provider::ProviderKind, Gateway, GatewayConfig};
+//! use switchyard_gateway::{Gateway, GatewayConfig};
 //! let config = GatewayConfig::new("admin", "secret");
 //! let metrics = prometheus::Registry::new();
-//! let gateway = Gateway::bind(config, ProviderKind::Process, nats, &metrics).await?;
+//! let gateway = Gateway::bind(config, nats, &metrics).await?;
 //! println!("listening on {}", gateway.local_addr());
 //! gateway.run(tokio_util::sync::CancellationToken::new()).await?;
 //! # Ok(()) }
@@ -31,7 +32,7 @@ mod auth;
 mod config;
 mod error;
 mod metrics;
-pub mod provider;
+mod provider_client;
 mod registry;
 
 pub use api::{Gateway, GatewayError};

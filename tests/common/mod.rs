@@ -194,8 +194,8 @@ impl Switchyard {
         Self::start("up", &all)
     }
 
-    /// Any subcommand (`up`, `gateway`, `dispatcher`, `source webhook`) with extra environment;
-    /// waits for its HTTP port unless it is a dispatcher.
+    /// Any subcommand (`up`, `gateway`, `dispatcher`, `provider`, `source webhook`) with extra
+    /// environment; waits for its HTTP port unless it has none (dispatcher, provider).
     pub fn start(command: &str, env: &[(&str, &str)]) -> Self {
         let address: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let mut switchyard = Switchyard {
@@ -234,7 +234,7 @@ impl Switchyard {
             .spawn()
             .expect("start switchyard");
         self.child = Some(child);
-        if self.command != "dispatcher" {
+        if !matches!(self.command.as_str(), "dispatcher" | "provider") {
             wait_for_port(self.address, Duration::from_secs(30), "switchyard gateway");
         }
     }

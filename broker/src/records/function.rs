@@ -58,7 +58,44 @@ pub struct FunctionSpec {
     pub created_at: DateTime<Utc>,
 }
 
+/// The annotation that makes a function external: its replicas are these existing HTTP
+/// endpoints (comma-separated URLs), not processes or containers Switchyard runs.
+pub const ENDPOINT_ANNOTATION: &str = "com.switchyard.endpoint";
+
+impl FunctionDeployment {
+    /// The endpoints of an external function (see [`ENDPOINT_ANNOTATION`]): `None` when the
+    /// function is not external, an error naming the bad URL when one does not parse.
+    pub fn external_endpoints(&self) -> Option<Result<Vec<url::Url>, String>> {
+        let value = self.annotations.as_ref()?.get(ENDPOINT_ANNOTATION)?;
+        let urls = value
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|text| {
+                url::Url::parse(text)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| {
+                        format!("annotation `{ENDPOINT_ANNOTATION}`: `{text}` is not an absolute http(s) URL")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>();
+        Some(urls.and_then(|urls| {
+            if urls.is_empty() {
+                Err(format!("annotation `{ENDPOINT_ANNOTATION}` names no URL"))
+            } else {
+                Ok(urls)
+            }
+        }))
+    }
+}
+
 impl FunctionSpec {
+    /// True for a function whose replicas are existing endpoints (see [`ENDPOINT_ANNOTATION`]).
+    pub fn is_external(&self) -> bool {
+        self.deployment.external_endpoints().is_some()
+    }
+
     pub fn name(&self) -> &str {
         &self.deployment.service
     }
@@ -175,6 +212,29 @@ pub fn resolve_function_name(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn external_endpoints_come_from_the_annotation() {
+        let with = |value: &str| FunctionDeployment {
+            service: "f".into(),
+            annotations: Some([(ENDPOINT_ANNOTATION.to_string(), value.to_string())].into()),
+            ..Default::default()
+        };
+        let urls = with("http://gw:8080/function/resize, https://b.example/x")
+            .external_endpoints()
+            .expect("external")
+            .expect("valid");
+        assert_eq!(urls.len(), 2);
+        assert_eq!(urls[0].as_str(), "http://gw:8080/function/resize");
+        for bad in ["", "ftp://x/", "not a url", "http://ok/, /relative"] {
+            let error = with(bad)
+                .external_endpoints()
+                .expect("external")
+                .expect_err(bad);
+            assert!(error.contains(ENDPOINT_ANNOTATION), "{error}");
+        }
+        assert!(FunctionDeployment::default().external_endpoints().is_none());
+    }
 
     #[test]
     fn names_follow_the_rule() {

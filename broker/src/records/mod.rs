@@ -9,7 +9,7 @@ mod vcenter;
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
     resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
-    FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE,
+    FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE, ENDPOINT_ANNOTATION,
 };
 pub use source::{parse_rate, BasicCredentials, EventSource, WebhookAuth, WebhookConfig};
 pub use source_status::{SourceState, SourceStatus};

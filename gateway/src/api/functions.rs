@@ -17,7 +17,7 @@ use switchyard_broker::records::{
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::provider::ProviderKind;
+use crate::provider_client;
 
 /// More replicas than this per function is refused.
 const MAX_REPLICAS: u32 = 100;
@@ -183,15 +183,7 @@ async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDep
             )))
         }
     }
-    state
-        .provider
-        .validate(&deployment)
-        .map_err(ApiError::BadRequest)?;
-    if state.provider == ProviderKind::Docker {
-        // Refused here, so that nothing is stored for an image that cannot run.
-        crate::provider::docker::ensure_image(&deployment.image)
-            .await
-            .map_err(ApiError::BadRequest)?;
-    }
+    // The provider refuses what it cannot run, so nothing is stored for it.
+    provider_client::prepare(&state.nats, &deployment).await?;
     Ok(deployment)
 }

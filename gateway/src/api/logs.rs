@@ -3,19 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde::Deserialize;
 use switchyard_broker::records::resolve_function_name;
 
 use super::AppState;
 use crate::error::ApiError;
-use crate::provider::docker::{function_logs, LogQuery};
-use crate::provider::ProviderKind;
+use crate::provider_client;
+use switchyard_broker::provider::LogsRequest;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LogParams {
@@ -41,13 +38,6 @@ pub(crate) async fn logs(
     let function = resolve_function_name(name)
         .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?
         .to_string();
-    if state.provider != ProviderKind::Docker {
-        return Ok((
-            StatusCode::NOT_IMPLEMENTED,
-            "logs are served with the Docker provider; the process provider's functions log to Switchyard's own output\n",
-        )
-            .into_response());
-    }
     if !state.registry.contains(&function) {
         return Err(ApiError::FunctionNotFound(function));
     }
@@ -60,14 +50,13 @@ pub(crate) async fn logs(
                 .map_err(|e| ApiError::BadRequest(format!("`since` `{s}`: {e} (use RFC 3339)")))
         })
         .transpose()?;
-    let query = LogQuery {
+    let request = LogsRequest {
         function,
         instance: params.instance.filter(|i| !i.is_empty()),
         since,
         tail: params.tail.and_then(|t| u32::try_from(t).ok()),
         follow: params.follow,
+        inbox: String::new(),
     };
-    let lines = function_logs(query).await.map_err(ApiError::Unavailable)?;
-    let body = Body::from_stream(lines.map(Ok::<_, std::convert::Infallible>));
-    Ok(([("content-type", "application/x-ndjson")], body).into_response())
+    provider_client::logs(&state.nats, request).await
 }

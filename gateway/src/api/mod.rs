@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
-use crate::provider::ProviderKind;
 use crate::registry::Registry;
 
 /// Headroom kept in each NATS message for the invocation's headers.
@@ -35,7 +34,6 @@ const HEADER_ROOM: usize = 64 * 1024;
 
 pub(crate) struct AppState {
     pub(crate) config: GatewayConfig,
-    pub(crate) provider: ProviderKind,
     pub(crate) nats: Client,
     pub(crate) js: jetstream::Context,
     pub(crate) jobs: JobStore,
@@ -81,7 +79,6 @@ impl Gateway {
     /// Metrics are registered in `metrics`, which `/metrics` serves.
     pub async fn bind(
         config: GatewayConfig,
-        provider: ProviderKind,
         nats: Client,
         metrics: &prometheus::Registry,
     ) -> Result<Self, GatewayError> {
@@ -131,7 +128,6 @@ impl Gateway {
         let credentials = config.credentials.clone();
         let state = Arc::new(AppState {
             config,
-            provider,
             nats,
             js,
             jobs,

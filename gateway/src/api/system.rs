@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use switchyard_broker::provider;
 use switchyard_broker::records::{endpoints_of, DEFAULT_NAMESPACE};
 
 use super::AppState;
@@ -18,7 +19,7 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json:
     Json(json!({
         "provider": {
             "provider": "switchyard",
-            "orchestration": state.provider.name(),
+            "orchestration": provider::active(&state.js).await.map_or_else(|| "none".to_string(), |lease| lease.kind),
             "version": { "release": VERSION, "sha": "" }
         },
         "version": { "release": VERSION, "sha": "", "commit_message": "" },

@@ -33,10 +33,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use image::ensure_image;
-pub use logs::{function_logs, LogQuery};
+pub use logs::function_logs;
 
-use super::process::probe::Prober;
+use crate::probe::Prober;
+use crate::{LogsError, Provider, ProviderError, ProviderKind};
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use spec::{container_body, spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL, WATCHDOG_PORT};
+use switchyard_broker::provider::LogsRequest;
+
+/// Container replicas are listed as `<function>.c<container id>`.
+const CONTAINER_REPLICA_PREFIX: &str = "c";
 
 /// How often containers are checked even when the registry does not change.
 const RECONCILE_EVERY: Duration = Duration::from_secs(2);
@@ -53,18 +60,9 @@ pub struct DockerProviderConfig {
     pub secrets_dir: PathBuf,
 }
 
-/// Why the provider could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum DockerProviderError {
-    #[error(transparent)]
-    Bucket(#[from] buckets::BucketError),
-    #[error("cannot use the Docker engine: {0}")]
-    Docker(#[from] bollard::errors::Error),
-}
-
-/// A running Docker provider.
+/// The Docker back end.
 pub struct DockerProvider {
-    task: JoinHandle<()>,
+    config: DockerProviderConfig,
 }
 
 struct Reconciler {
@@ -75,13 +73,30 @@ struct Reconciler {
 }
 
 impl DockerProvider {
-    /// Connects to the local Docker engine, creates the network when missing and starts
-    /// following the registry until `shutdown`.
-    pub async fn start(
+    pub fn new(config: DockerProviderConfig) -> Self {
+        DockerProvider { config }
+    }
+}
+
+impl Provider for DockerProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Docker
+    }
+
+    /// Refused here, so that nothing is stored for an image that cannot run.
+    async fn prepare(&self, deployment: &FunctionDeployment) -> Result<(), String> {
+        validate(deployment)?;
+        ensure_image(&deployment.image).await
+    }
+
+    /// Connects to the local Docker engine, creates the network when missing and follows the
+    /// registry until `shutdown`; containers keep running after it.
+    async fn run(
+        &self,
         nats: async_nats::Client,
-        config: DockerProviderConfig,
         shutdown: CancellationToken,
-    ) -> Result<Self, DockerProviderError> {
+    ) -> Result<JoinHandle<()>, ProviderError> {
+        let config = self.config.clone();
         let docker = Docker::connect_with_local_defaults()?;
         docker.ping().await?;
         if docker
@@ -110,13 +125,11 @@ impl DockerProvider {
             endpoints,
             prober: Prober::new(),
         };
-        let task = tokio::spawn(reconciler.follow(registry, shutdown));
-        Ok(Self { task })
+        Ok(tokio::spawn(reconciler.follow(registry, shutdown)))
     }
 
-    /// Returns once the provider stopped following (containers keep running).
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    async fn logs(&self, request: &LogsRequest) -> Result<BoxStream<'static, Bytes>, LogsError> {
+        function_logs(request).await.map_err(LogsError::Failed)
     }
 }
 
@@ -148,7 +161,10 @@ impl Container {
     }
 
     fn replica(&self) -> String {
-        format!("c{}", &self.id[..self.id.len().min(12)])
+        format!(
+            "{CONTAINER_REPLICA_PREFIX}{}",
+            &self.id[..self.id.len().min(12)]
+        )
     }
 }
 
@@ -156,7 +172,12 @@ impl Reconciler {
     async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
         let mut changes = registry.changes();
         loop {
-            let desired: HashMap<String, FunctionSpec> = registry.read(|map| map.clone());
+            let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
+                map.iter()
+                    .filter(|(_, spec)| !spec.is_external())
+                    .map(|(name, spec)| (name.clone(), spec.clone()))
+                    .collect()
+            });
             let next = match self.reconcile(&desired).await {
                 Ok(true) => RECONCILE_EVERY,
                 Ok(false) => RECONCILE_SOON,
@@ -313,11 +334,15 @@ impl Reconciler {
         }
     }
 
-    /// Lists exactly the ready containers in the endpoint directory.
+    /// Lists exactly the ready containers in the endpoint directory (other replicas, such as
+    /// external endpoints, are left alone).
     async fn publish_endpoints(&self, ready: HashMap<String, Endpoint>) {
         if let Ok(mut keys) = self.endpoints.keys().await {
             while let Some(Ok(key)) = keys.next().await {
-                if !ready.contains_key(&key) {
+                let ours = key
+                    .rsplit_once('.')
+                    .is_some_and(|(_, replica)| replica.starts_with(CONTAINER_REPLICA_PREFIX));
+                if ours && !ready.contains_key(&key) {
                     let _ = self.endpoints.delete(&key).await;
                 }
             }
@@ -331,7 +356,7 @@ impl Reconciler {
 }
 
 /// A deployment the Docker provider can run: it names an image.
-pub(crate) fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
+fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
     if deployment.image.trim().is_empty() {
         return Err("image is required with the Docker provider (faas-cli: --image)".to_string());
     }

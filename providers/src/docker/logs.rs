@@ -7,27 +7,16 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
 use bollard::Docker;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
+use switchyard_broker::provider::LogsRequest;
 use switchyard_broker::records::DEFAULT_NAMESPACE;
 
 use super::spec::FUNCTION_LABEL;
 
-/// What to read: OpenFaaS's `/system/logs` query.
-#[derive(Debug, Clone, Default)]
-pub struct LogQuery {
-    pub function: String,
-    /// Only this container (its id prefix or host name).
-    pub instance: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    /// The last lines of each container.
-    pub tail: Option<u32>,
-    pub follow: bool,
-}
-
 /// The log lines of every container of the function, merged as they come, as NDJSON.
-pub async fn function_logs(query: LogQuery) -> Result<BoxStream<'static, Bytes>, String> {
+pub async fn function_logs(query: &LogsRequest) -> Result<BoxStream<'static, Bytes>, String> {
     let docker = Docker::connect_with_local_defaults()
         .map_err(|e| format!("cannot use the Docker engine: {e}"))?;
     let label = format!("{FUNCTION_LABEL}={}", query.function);

@@ -5,10 +5,10 @@
 //! removal stops them. A watchdog that dies is restarted with backoff. Each replica is listed in
 //! the endpoint directory (key `<function>.r<index>`) only while its `/_/ready` answers 200.
 //!
-//! There is one process provider per NATS server: on start it clears the endpoint directory of
-//! what an earlier run left, then starts every function in the registry.
+//! Only the provider holding the lease runs (see [`crate::lease`]): on start it clears the
+//! endpoint directory of what an earlier holder left (its replicas died with it: they run with
+//! a parent-death signal), then starts every function in the registry.
 
-pub(crate) mod probe;
 mod replica;
 
 use std::collections::HashMap;
@@ -24,6 +24,11 @@ use switchyard_broker::records::{FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use switchyard_broker::provider::LogsRequest;
+
+use crate::{LogsError, Provider, ProviderError, ProviderKind};
 use replica::Replica;
 
 /// Process provider settings.
@@ -34,18 +39,9 @@ pub struct ProcessProviderConfig {
     pub watchdog_command: Vec<String>,
 }
 
-/// Why the provider could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    #[error(transparent)]
-    Bucket(#[from] buckets::BucketError),
-    #[error("the watchdog command is empty")]
-    NoWatchdog,
-}
-
-/// A running process provider.
+/// The process back end.
 pub struct ProcessProvider {
-    task: JoinHandle<()>,
+    config: ProcessProviderConfig,
 }
 
 struct Shared {
@@ -60,28 +56,45 @@ struct Running {
 }
 
 impl ProcessProvider {
-    /// Starts following the registry. On `shutdown` every replica is stopped (SIGTERM, so each
-    /// watchdog drains) and [`ProcessProvider::wait`] returns.
-    pub async fn start(
-        nats: Client,
-        config: ProcessProviderConfig,
-        shutdown: CancellationToken,
-    ) -> Result<Self, ProviderError> {
+    pub fn new(config: ProcessProviderConfig) -> Result<Self, ProviderError> {
         if config.watchdog_command.is_empty() {
             return Err(ProviderError::NoWatchdog);
         }
+        Ok(ProcessProvider { config })
+    }
+}
+
+impl Provider for ProcessProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Process
+    }
+
+    async fn prepare(&self, deployment: &FunctionDeployment) -> Result<(), String> {
+        validate(deployment)
+    }
+
+    /// On `shutdown` every replica is stopped (SIGTERM, so each watchdog drains) and the task
+    /// ends.
+    async fn run(
+        &self,
+        nats: Client,
+        shutdown: CancellationToken,
+    ) -> Result<JoinHandle<()>, ProviderError> {
         let js = jetstream::new(nats);
         let endpoints = buckets::endpoints(&js).await?;
         clear(&endpoints).await;
         let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
-        let shared = Arc::new(Shared { config, endpoints });
-        let task = tokio::spawn(follow(shared, registry, shutdown));
-        Ok(ProcessProvider { task })
+        let shared = Arc::new(Shared {
+            config: self.config.clone(),
+            endpoints,
+        });
+        Ok(tokio::spawn(follow(shared, registry, shutdown)))
     }
 
-    /// Waits until every replica has stopped after shutdown.
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    async fn logs(&self, _: &LogsRequest) -> Result<BoxStream<'static, Bytes>, LogsError> {
+        Err(LogsError::NotSupported(
+            "logs are served with the Docker provider; the process provider's functions log to Switchyard's own output".into(),
+        ))
     }
 }
 
@@ -99,7 +112,12 @@ async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: 
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut changes = registry.changes();
     loop {
-        let desired: HashMap<String, FunctionSpec> = registry.read(|map| map.clone());
+        let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
+            map.iter()
+                .filter(|(_, spec)| !spec.is_external())
+                .map(|(name, spec)| (name.clone(), spec.clone()))
+                .collect()
+        });
         reconcile(&shared, &mut running, desired).await;
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { break },
@@ -169,7 +187,7 @@ pub(crate) fn fprocess(deployment: &FunctionDeployment) -> Option<&str> {
 }
 
 /// A deployment the process provider can run: it has a command, and the command exists.
-pub(crate) fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
+fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
     let command = fprocess(deployment).ok_or_else(|| {
         "envProcess is required with the process provider: it is the command the watchdog runs (faas-cli: --fprocess)".to_string()
     })?;

@@ -1,0 +1,129 @@
+//! External functions: replicas that are existing HTTP endpoints (annotation
+//! `com.switchyard.endpoint: URL[,URL…]`), such as a function on an OpenFaaS gateway.
+//!
+//! Switchyard runs nothing for them; the active provider probes each URL (a TCP connection to
+//! its host and port, so that a probe never invokes the function) every two seconds and lists
+//! the reachable ones in the endpoint directory as `<function>.x<index>`. Dispatchers then give
+//! them everything a watchdog gets: sync calls, async jobs with retries and callbacks, event
+//! triggers; an endpoint's 5xx answers and network errors are classified like a watchdog's.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv::Store};
+use chrono::Utc;
+use futures::StreamExt;
+use switchyard_broker::buckets;
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::records::{Endpoint, FunctionSpec};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::ProviderError;
+
+/// External replicas are listed as `<function>.x<index>`.
+const EXTERNAL_REPLICA_PREFIX: &str = "x";
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Follows the registry's external functions until `shutdown`.
+pub async fn run(
+    nats: async_nats::Client,
+    shutdown: CancellationToken,
+) -> Result<JoinHandle<()>, ProviderError> {
+    let js = jetstream::new(nats);
+    let endpoints = buckets::endpoints(&js).await?;
+    let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+    Ok(tokio::spawn(follow(endpoints, registry, shutdown)))
+}
+
+async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
+    let mut changes = registry.changes();
+    loop {
+        let wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
+            map.values()
+                .filter_map(|spec| {
+                    let urls = spec.deployment.external_endpoints()?.ok()?;
+                    Some((
+                        spec.name().to_string(),
+                        urls.iter().map(|u| u.as_str().to_string()).collect(),
+                    ))
+                })
+                .collect()
+        });
+        let reachable = probe_all(&wanted).await;
+        publish(&endpoints, reachable).await;
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep(PROBE_EVERY) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!("external endpoints no longer followed");
+}
+
+/// The reachable endpoints of every external function, by key.
+async fn probe_all(wanted: &[(String, Vec<String>)]) -> HashMap<String, Endpoint> {
+    let probes = wanted.iter().flat_map(|(function, urls)| {
+        urls.iter().enumerate().map(move |(index, url)| async move {
+            let endpoint = Endpoint {
+                function: function.clone(),
+                replica: format!("{EXTERNAL_REPLICA_PREFIX}{index}"),
+                url: url.clone(),
+                heartbeat: Utc::now(),
+            };
+            if reachable(url).await {
+                Some(endpoint)
+            } else {
+                tracing::warn!(
+                    function,
+                    url,
+                    "external endpoint unreachable; unlisted until it answers"
+                );
+                None
+            }
+        })
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|e| (e.key(), e))
+        .collect()
+}
+
+/// True when a TCP connection to the URL's host and port opens in time.
+async fn reachable(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Lists exactly the reachable external endpoints (other replicas are left alone).
+async fn publish(endpoints: &Store, reachable: HashMap<String, Endpoint>) {
+    if let Ok(mut keys) = endpoints.keys().await {
+        while let Some(Ok(key)) = keys.next().await {
+            let ours = key
+                .rsplit_once('.')
+                .is_some_and(|(_, replica)| replica.starts_with(EXTERNAL_REPLICA_PREFIX));
+            if ours && !reachable.contains_key(&key) {
+                let _ = endpoints.delete(&key).await;
+            }
+        }
+    }
+    for (key, endpoint) in reachable {
+        if let Ok(value) = serde_json::to_vec(&endpoint) {
+            if let Err(error) = endpoints.put(&key, value.into()).await {
+                tracing::warn!(%error, key, "external endpoint not listed");
+            }
+        }
+    }
+}
