@@ -2,7 +2,7 @@
 //! [`switchyard_broker::provider`]): preparing a deployment before it is stored, and reading a
 //! function's logs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::{Client, RequestErrorKind};
 use axum::body::{Body, Bytes};
@@ -22,6 +22,9 @@ const LOGS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Log chunks buffered between the provider and a slow HTTP client.
 const LOG_BUFFER: usize = 64;
 
+/// How long a request waits for a provider to be there: longer than a standby's takeover.
+const NO_PROVIDER_WAIT: Duration = Duration::from_secs(15);
+
 const NO_PROVIDER: &str =
     "no provider is running: start `switchyard provider` (or `switchyard up`)";
 
@@ -31,11 +34,13 @@ pub(crate) async fn prepare(
     deployment: &FunctionDeployment,
 ) -> Result<(), ApiError> {
     let payload = serde_json::to_vec(deployment).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let request = nats.request(subjects::PROVIDER_PREPARE, payload.into());
-    let answer = tokio::time::timeout(PREPARE_TIMEOUT, request)
-        .await
-        .map_err(|_| ApiError::Unavailable("the provider did not answer in time".into()))?
-        .map_err(unavailable)?;
+    let answer = ask(
+        nats,
+        subjects::PROVIDER_PREPARE,
+        payload.into(),
+        PREPARE_TIMEOUT,
+    )
+    .await?;
     let reply: PrepareReply = serde_json::from_slice(&answer.payload)
         .map_err(|e| ApiError::Internal(format!("unreadable provider answer: {e}")))?;
     match reply.refused {
@@ -52,13 +57,7 @@ pub(crate) async fn logs(nats: &Client, mut request: LogsRequest) -> Result<Resp
         .await
         .map_err(|e| ApiError::Unavailable(format!("cannot read logs: {e}")))?;
     let payload = serde_json::to_vec(&request).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let answer = tokio::time::timeout(
-        LOGS_TIMEOUT,
-        nats.request(subjects::PROVIDER_LOGS, payload.into()),
-    )
-    .await
-    .map_err(|_| ApiError::Unavailable("the provider did not answer in time".into()))?
-    .map_err(unavailable)?;
+    let answer = ask(nats, subjects::PROVIDER_LOGS, payload.into(), LOGS_TIMEOUT).await?;
     match serde_json::from_slice::<LogsReply>(&answer.payload) {
         Ok(LogsReply::Streaming) => {}
         Ok(LogsReply::NotSupported { message }) => {
@@ -103,9 +102,32 @@ pub(crate) async fn logs(nats: &Client, mut request: LogsRequest) -> Result<Resp
         .into_response())
 }
 
-fn unavailable(error: async_nats::RequestError) -> ApiError {
-    match error.kind() {
-        RequestErrorKind::NoResponders => ApiError::Unavailable(NO_PROVIDER.into()),
-        _ => ApiError::Unavailable(format!("cannot reach the provider: {error}")),
+/// A request to the active provider. While there is none (a provider starting, or a standby
+/// taking over) it is asked again for up to [`NO_PROVIDER_WAIT`].
+async fn ask(
+    nats: &Client,
+    subject: &'static str,
+    payload: Bytes,
+    timeout: Duration,
+) -> Result<async_nats::Message, ApiError> {
+    let waiting_since = Instant::now();
+    loop {
+        let answer = tokio::time::timeout(timeout, nats.request(subject, payload.clone()))
+            .await
+            .map_err(|_| ApiError::Unavailable("the provider did not answer in time".into()))?;
+        match answer {
+            Ok(message) => return Ok(message),
+            Err(error) if error.kind() == RequestErrorKind::NoResponders => {
+                if waiting_since.elapsed() >= NO_PROVIDER_WAIT {
+                    return Err(ApiError::Unavailable(NO_PROVIDER.into()));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => {
+                return Err(ApiError::Unavailable(format!(
+                    "cannot reach the provider: {error}"
+                )))
+            }
+        }
     }
 }

@@ -257,6 +257,14 @@ impl Switchyard {
         terminate(&mut child, grace)
     }
 
+    /// SIGKILL (no chance to clean up) and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops and starts again with the same settings and data dir.
     pub fn restart(&mut self) {
         self.stop(Duration::from_secs(30));
