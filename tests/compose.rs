@@ -79,6 +79,10 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the parts said, to see why.
+            self.compose(&["logs", "--tail", "60", "provider", "dispatcher", "gateway"]);
+        }
         self.script("down");
     }
 }

@@ -14,10 +14,14 @@
 //! - [`jobs`]: a job's state machine, its record, its stored result, and the dead-letter and
 //!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
+//! - [`errors`]: one line naming an error and all its causes.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
-//! - [`cache`]: a local, continuously updated copy of a KV bucket.
+//! - [`table`] and [`cache`]: typed records in a KV bucket (create-if-absent, compare-and-set
+//!   update, delete), and a local, continuously updated copy for reads.
 //! - [`provider`]: the gateway's requests to the active provider, and the provider lease.
+//!
+//! With the feature `testing`, [`testing`] starts a real nats-server for tests.
 //!
 //! It depends on none of Switchyard's other crates.
 
@@ -27,6 +31,7 @@ pub mod cache;
 pub mod codec;
 pub mod consumers;
 pub mod duration;
+pub mod errors;
 pub mod events;
 pub mod headers;
 pub mod invocation;
@@ -36,5 +41,8 @@ pub mod records;
 pub mod replication;
 pub mod streams;
 pub mod subjects;
+pub mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use cloudevents::Event;

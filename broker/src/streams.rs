@@ -52,10 +52,11 @@ impl Default for Retention {
 
 /// Errors while creating a stream.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create stream `{stream}`: {reason}")]
+#[error("cannot create stream `{stream}`")]
 pub struct StreamError {
     stream: &'static str,
-    reason: String,
+    #[source]
+    source: async_nats::Error,
 }
 
 /// Creates or updates Switchyard's streams.
@@ -104,12 +105,15 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
         };
         create_or_update(js, config)
             .await
-            .map_err(|reason| StreamError { stream, reason })?;
+            .map_err(|source| StreamError { stream, source })?;
     }
     Ok(())
 }
 
-async fn create_or_update(js: &jetstream::Context, config: stream::Config) -> Result<(), String> {
+async fn create_or_update(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<(), async_nats::Error> {
     match js.create_stream(config.clone()).await {
         Ok(_) => Ok(()),
         // It exists with other settings (a changed retention): update it.
@@ -117,7 +121,7 @@ async fn create_or_update(js: &jetstream::Context, config: stream::Config) -> Re
             .update_stream(config)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string()),
+            .map_err(Into::into),
     }
 }
 
@@ -147,10 +151,11 @@ pub struct StreamInfoError {
 
 /// A publish the server did not acknowledge.
 #[derive(Debug, thiserror::Error)]
-#[error("not stored on `{subject}`: {reason}")]
+#[error("not stored on `{subject}`")]
 pub struct PublishFailed {
     subject: String,
-    reason: String,
+    #[source]
+    source: async_nats::Error,
 }
 
 /// Publishes to a stream and waits for the server's ack: once this returns `Ok`, the message
@@ -161,15 +166,15 @@ pub async fn publish_acked(
     headers: async_nats::HeaderMap,
     payload: bytes::Bytes,
 ) -> Result<jetstream::publish::PublishAck, PublishFailed> {
-    let failed = |reason: String| PublishFailed {
+    let failed = |source: async_nats::Error| PublishFailed {
         subject: subject.clone(),
-        reason,
+        source,
     };
     js.publish_with_headers(subject.clone(), headers, payload)
         .await
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.into()))?
         .await
-        .map_err(|e| failed(e.to_string()))
+        .map_err(|e| failed(e.into()))
 }
 
 /// Acks awaited at a time by [`publish_acked_many`]: enough to keep the server busy, few
@@ -193,7 +198,7 @@ pub async fn publish_acked_many(
             .await
             .map_err(|e| PublishFailed {
                 subject: subject.clone(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         pending.push_back((subject, ack));
     }
@@ -211,6 +216,6 @@ async fn await_ack(
     };
     ack.await.map(drop).map_err(|e| PublishFailed {
         subject,
-        reason: e.to_string(),
+        source: e.into(),
     })
 }

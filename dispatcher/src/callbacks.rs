@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
 use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::CallReply;
 use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, QueuedCallback, Transition};
 use switchyard_broker::{consumers, streams};
@@ -124,13 +125,5 @@ async fn post(context: &JobContext, url: &str, reply: &CallReply) -> Result<u16,
         .send()
         .await
         .map(|r| r.status().as_u16())
-        .map_err(|e| {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(inner) = source {
-                text = format!("{text}: {inner}");
-                source = inner.source();
-            }
-            text
-        })
+        .map_err(|e| error_chain(&e))
 }

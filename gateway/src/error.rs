@@ -2,6 +2,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use switchyard_broker::errors::error_chain;
+use switchyard_broker::table::TableError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
@@ -64,17 +66,31 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::registry::RegistryError> for ApiError {
-    fn from(error: crate::registry::RegistryError) -> Self {
-        use crate::registry::RegistryError;
-        match error {
-            RegistryError::NotFound(name) => ApiError::FunctionNotFound(name),
-            RegistryError::Exists(name) => ApiError::Conflict(format!(
-                "function `{name}` already exists; update it with PUT"
-            )),
-            RegistryError::Nats(message) => {
-                ApiError::Unavailable(format!("function registry unavailable: {message}"))
-            }
+/// What a table holds, so that its errors say so.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Record {
+    Function,
+    Subscription,
+    Source,
+}
+
+impl ApiError {
+    /// Maps a table error about a record of `record`'s kind.
+    pub(crate) fn from_table(record: Record) -> impl Fn(TableError) -> ApiError {
+        move |error| match error {
+            TableError::NotFound { key } => match record {
+                Record::Function => ApiError::FunctionNotFound(key),
+                Record::Subscription => ApiError::SubscriptionNotFound(key),
+                Record::Source => ApiError::SourceNotFound(key),
+            },
+            TableError::Exists { key } => ApiError::Conflict(match record {
+                Record::Function => format!("function `{key}` already exists; update it with PUT"),
+                Record::Subscription => {
+                    format!("subscription `{key}` already exists; update it with PUT")
+                }
+                Record::Source => format!("event source `{key}` already exists"),
+            }),
+            other => ApiError::Unavailable(error_chain(&other)),
         }
     }
 }

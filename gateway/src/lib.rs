@@ -33,7 +33,6 @@ mod config;
 mod error;
 mod metrics;
 mod provider_client;
-mod registry;
 
-pub use api::{Gateway, GatewayError};
+pub use api::{app, Gateway, GatewayError};
 pub use config::{Credentials, GatewayConfig};

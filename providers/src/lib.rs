@@ -14,7 +14,8 @@
 //! - [`lease`]: exactly one provider is active per NATS; others wait as standbys and take over
 //!   when the active one's lease lapses.
 //! - [`service`]: the provider part: wait for the lease, answer the gateway's requests, run
-//!   the back end and the external endpoints until shutdown or until the lease is lost.
+//!   the back end and the external endpoints until shutdown; stand by again if the lease is
+//!   lost.
 //!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), switchyard_providers::ProviderError> {
@@ -93,8 +94,6 @@ pub enum ProviderError {
     NoWatchdog,
     #[error("cannot answer the gateway's requests: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
-    #[error("the provider lease: {0}")]
-    Lease(#[from] lease::LeaseError),
 }
 
 /// Which back end runs functions (`SWITCHYARD_PROVIDER`).

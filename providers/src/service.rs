@@ -1,6 +1,6 @@
 //! The provider part: wait for the lease, then answer the gateway's requests and run the back
 //! end and the external endpoints until shutdown (the lease is released) or until the lease is
-//! lost (replicas are stopped and the error returned).
+//! lost (the back end stops and the provider stands by again).
 
 use std::sync::Arc;
 
@@ -15,7 +15,9 @@ use tracing::Instrument;
 use crate::lease::{self, LeaseConfig};
 use crate::{external, LogsError, Provider, ProviderError};
 
-/// Runs `provider` as the active provider once it holds the lease; as a standby until then.
+/// Runs `provider` as the active provider while it holds the lease, as a standby otherwise,
+/// until `shutdown`. A provider that loses the lease (it could not renew it in time, or another
+/// took it) stops running functions and stands by again.
 pub async fn run<P: Provider>(
     provider: P,
     nats: Client,
@@ -24,26 +26,36 @@ pub async fn run<P: Provider>(
 ) -> Result<(), ProviderError> {
     let js = async_nats::jetstream::new(nats.clone());
     let store = buckets::provider_lease(&js, lease_config.ttl).await?;
-    let Some(mut lease) = lease::acquire(store, provider.kind(), lease_config, &shutdown).await
-    else {
-        return Ok(());
-    };
-    let active = shutdown.child_token();
     let provider = Arc::new(provider);
-    let requests = answer_requests(provider.clone(), nats.clone(), active.clone()).await?;
-    let back_end = provider.run(nats.clone(), active.clone()).await?;
-    let endpoints = external::run(nats, active.clone()).await?;
-    tracing::info!(provider = provider.kind().name(), "running functions");
-    let kept = lease.keep(&shutdown).await;
-    if let Err(error) = &kept {
-        tracing::error!(%error, "provider lease lost: stopping this provider's replicas");
+    loop {
+        let acquired = lease::acquire(
+            store.clone(),
+            provider.kind(),
+            lease_config.clone(),
+            &shutdown,
+        )
+        .await;
+        let Some(mut lease) = acquired else {
+            return Ok(());
+        };
+        let active = shutdown.child_token();
+        let requests = answer_requests(provider.clone(), nats.clone(), active.clone()).await?;
+        let back_end = provider.run(nats.clone(), active.clone()).await?;
+        let endpoints = external::run(nats.clone(), active.clone()).await?;
+        tracing::info!(provider = provider.kind().name(), "running functions");
+        let kept = lease.keep(&shutdown).await;
+        active.cancel();
+        let _ = tokio::join!(requests, back_end, endpoints);
+        match kept {
+            Ok(()) => {
+                lease.release().await;
+                return Ok(());
+            }
+            Err(error) => {
+                tracing::error!(%error, "provider lease lost: stopped running functions; standing by");
+            }
+        }
     }
-    active.cancel();
-    let _ = tokio::join!(requests, back_end, endpoints);
-    if kept.is_ok() {
-        lease.release().await;
-    }
-    kept.map_err(ProviderError::from)
 }
 
 /// Answers prepare and logs requests until `stop`.

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use switchyard_event_sources::vcenter::soap::{Client, ClientOptions, MoRef};
 
-use super::{free_port, terminate, wait_for_port, TempDir};
+use super::processes::{terminate, wait_for_port};
+use super::{free_port, TempDir};
 
 pub const USER: &str = "vc-user";
 pub const PASSWORD: &str = "vc-secret";

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv};
-use bytes::Bytes;
+use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 
 use super::store::JobStoreError;
 use crate::buckets::{self, BucketError};
 use crate::invocation::CallReply;
+use crate::table::Table;
 
 /// A function's answer as stored: status, headers, body (base64 in JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +22,7 @@ pub struct StoredResult {
 /// The results bucket (`sy_results`).
 #[derive(Clone)]
 pub struct ResultStore {
-    store: kv::Store,
+    table: Table<StoredResult>,
     max_bytes: usize,
 }
 
@@ -34,7 +34,7 @@ impl ResultStore {
         max_bytes: usize,
     ) -> Result<Self, BucketError> {
         Ok(ResultStore {
-            store: buckets::results(js, ttl).await?,
+            table: Table::new(buckets::results(js, ttl).await?),
             max_bytes,
         })
     }
@@ -49,27 +49,12 @@ impl ResultStore {
             headers: reply.headers.clone(),
             body: reply.body.to_vec(),
         };
-        let value = serde_json::to_vec(&stored)
-            .map_err(|e| JobStoreError::Corrupt(call_id.to_string(), e.to_string()))?;
-        self.store
-            .put(call_id, Bytes::from(value))
-            .await
-            .map_err(|e| JobStoreError::Nats(e.to_string()))?;
+        self.table.put(call_id, &stored).await?;
         Ok(true)
     }
 
     pub async fn get(&self, call_id: &str) -> Result<Option<StoredResult>, JobStoreError> {
-        match self
-            .store
-            .get(call_id)
-            .await
-            .map_err(|e| JobStoreError::Nats(e.to_string()))?
-        {
-            Some(value) => serde_json::from_slice(&value)
-                .map(Some)
-                .map_err(|e| JobStoreError::Corrupt(call_id.to_string(), e.to_string())),
-            None => Ok(None),
-        }
+        self.table.get(call_id).await
     }
 }
 

@@ -2,22 +2,16 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv};
-use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use async_nats::jetstream;
+use futures::StreamExt;
 
 use super::lifecycle::{Refused, Transition};
 use super::record::{JobRecord, JobStatus};
 use crate::buckets::{self, BucketError};
+use crate::table::{Table, TableError};
 
 /// Errors reading or writing job records.
-#[derive(Debug, thiserror::Error)]
-pub enum JobStoreError {
-    #[error("job store unavailable: {0}")]
-    Nats(String),
-    #[error("job record `{0}` is unreadable: {1}")]
-    Corrupt(String, String),
-}
+pub type JobStoreError = TableError;
 
 /// Why a transition was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -43,96 +37,28 @@ pub struct JobFilter {
 /// The job records (KV bucket `sy_jobs`).
 #[derive(Clone)]
 pub struct JobStore {
-    store: kv::Store,
-}
-
-const CAS_ATTEMPTS: usize = 10;
-
-fn nats(e: impl std::fmt::Display) -> JobStoreError {
-    JobStoreError::Nats(e.to_string())
+    table: Table<JobRecord>,
 }
 
 impl JobStore {
     /// Opens the bucket, keeping records for `ttl`.
     pub async fn open(js: &jetstream::Context, ttl: Duration) -> Result<Self, BucketError> {
         Ok(JobStore {
-            store: buckets::jobs(js, ttl).await?,
+            table: Table::new(buckets::jobs(js, ttl).await?),
         })
     }
 
     /// Writes a queued record unless one exists (a duplicate intake, or a worker that took the
     /// job first, must not be overwritten).
     pub async fn create_queued(&self, record: &JobRecord) -> Result<(), JobStoreError> {
-        match self.store.create(&record.call_id, encode(record)?).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(nats(e)),
+        match self.table.create(&record.call_id, record).await {
+            Ok(()) | Err(TableError::Exists { .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
     pub async fn get(&self, call_id: &str) -> Result<Option<JobRecord>, JobStoreError> {
-        match self.store.entry(call_id).await.map_err(nats)? {
-            Some(entry) if entry.operation == kv::Operation::Put => {
-                decode(call_id, &entry.value).map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// Applies `change` to the current record (or `None`) and stores what it returns, retrying
-    /// on concurrent writes. `change` returning `None` writes nothing. Returns the record as
-    /// stored after the call.
-    pub async fn update(
-        &self,
-        call_id: &str,
-        change: impl Fn(Option<JobRecord>) -> Option<JobRecord>,
-    ) -> Result<Option<JobRecord>, JobStoreError> {
-        for _ in 0..CAS_ATTEMPTS {
-            let entry = self.store.entry(call_id).await.map_err(nats)?;
-            let (current, revision) = match &entry {
-                Some(e) if e.operation == kv::Operation::Put => {
-                    (Some(decode(call_id, &e.value)?), Some(e.revision))
-                }
-                Some(e) => (None, Some(e.revision)),
-                None => (None, None),
-            };
-            let Some(updated) = change(current.clone()) else {
-                return Ok(current);
-            };
-            let value = encode(&updated)?;
-            let written = match revision {
-                Some(revision) => self
-                    .store
-                    .update(call_id, value, revision)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        (
-                            e.kind() == kv::UpdateErrorKind::WrongLastRevision,
-                            e.to_string(),
-                        )
-                    }),
-                None => self
-                    .store
-                    .create(call_id, value)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        (
-                            e.kind() == kv::CreateErrorKind::AlreadyExists,
-                            e.to_string(),
-                        )
-                    }),
-            };
-            match written {
-                Ok(()) => return Ok(Some(updated)),
-                Err((true, _)) => continue,
-                Err((false, message)) => return Err(JobStoreError::Nats(message)),
-            }
-        }
-        Err(JobStoreError::Nats(format!(
-            "job `{call_id}` is being changed concurrently"
-        )))
+        self.table.get(call_id).await
     }
 
     /// Applies `transition` to the stored record (or, when there is none, to `seed`: a worker
@@ -145,6 +71,7 @@ impl JobStore {
     ) -> Result<JobRecord, TransitionError> {
         let refusal = std::sync::Mutex::new(None);
         let stored = self
+            .table
             .update(call_id, |current| {
                 let base = current.as_ref().or(seed);
                 match transition.apply(base) {
@@ -172,10 +99,7 @@ impl JobStore {
 
     /// Records matching `filter`, newest first, at most `filter.limit`.
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, JobStoreError> {
-        let keys: Vec<String> = match self.store.keys().await {
-            Ok(keys) => keys.try_collect().await.map_err(nats)?,
-            Err(e) => return Err(nats(e)),
-        };
+        let keys = self.table.keys().await?;
         let records: Vec<Option<JobRecord>> = futures::stream::iter(keys)
             .map(|key| async move { self.get(&key).await.ok().flatten() })
             .buffer_unordered(32)
@@ -191,15 +115,4 @@ impl JobStore {
         matching.truncate(filter.limit);
         Ok(matching)
     }
-}
-
-fn encode(record: &JobRecord) -> Result<Bytes, JobStoreError> {
-    serde_json::to_vec(record)
-        .map(Bytes::from)
-        .map_err(|e| JobStoreError::Corrupt(record.call_id.clone(), e.to_string()))
-}
-
-fn decode(call_id: &str, value: &[u8]) -> Result<JobRecord, JobStoreError> {
-    serde_json::from_slice(value)
-        .map_err(|e| JobStoreError::Corrupt(call_id.to_string(), e.to_string()))
 }

@@ -11,6 +11,8 @@ pub use function::{
     resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
     FunctionStatus, InvalidFunctionName, Resources, DEFAULT_NAMESPACE, ENDPOINT_ANNOTATION,
 };
-pub use source::{parse_rate, BasicCredentials, EventSource, WebhookAuth, WebhookConfig};
+pub use source::{
+    parse_rate, BasicCredentials, EventSource, SourceSpec, WebhookAuth, WebhookConfig,
+};
 pub use source_status::{SourceState, SourceStatus};
 pub use vcenter::{VcenterConfig, MAX_PAGE_SIZE};

@@ -10,44 +10,56 @@ use serde_json::Value;
 #[serde(rename_all = "camelCase")]
 pub struct EventSource {
     pub name: String,
-    pub kind: String,
-    #[serde(default)]
-    pub config: Value,
+    /// `kind` and `config`, typed per kind.
+    #[serde(flatten)]
+    pub spec: SourceSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
+}
+
+/// What a source is: `{"kind": "vcenter" | "webhook", "config": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "config", rename_all = "lowercase")]
+pub enum SourceSpec {
+    Vcenter(super::VcenterConfig),
+    Webhook(WebhookConfig),
 }
 
 /// Configuration keys that hold credentials: write-only.
 const SECRET_KEYS: &[&str] = &["password", "hmacSecret", "token"];
 
 impl EventSource {
+    /// `vcenter` or `webhook`.
+    pub fn kind(&self) -> &'static str {
+        match self.spec {
+            SourceSpec::Vcenter(_) => "vcenter",
+            SourceSpec::Webhook(_) => "webhook",
+        }
+    }
+
     /// The record without credentials, for answers.
-    pub fn redacted(&self) -> Self {
-        let mut copy = self.clone();
-        strip(&mut copy.config);
-        copy
+    pub fn redacted(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(config) = value.get_mut("config") {
+            strip(config);
+        }
+        value
     }
 
     /// The vCenter configuration, when this is a vCenter source (not yet validated).
-    pub fn vcenter(&self) -> Result<super::VcenterConfig, String> {
-        if self.kind != "vcenter" {
-            return Err(format!(
-                "event source `{}` is of kind `{}`, not `vcenter`",
-                self.name, self.kind
-            ));
+    pub fn vcenter(&self) -> Option<&super::VcenterConfig> {
+        match &self.spec {
+            SourceSpec::Vcenter(config) => Some(config),
+            SourceSpec::Webhook(_) => None,
         }
-        serde_json::from_value(self.config.clone()).map_err(|e| format!("`config`: {e}"))
     }
 
     /// The webhook configuration, when this is a webhook source.
-    pub fn webhook(&self) -> Result<WebhookConfig, String> {
-        if self.kind != "webhook" {
-            return Err(format!(
-                "event source `{}` is of kind `{}`, not `webhook`",
-                self.name, self.kind
-            ));
+    pub fn webhook(&self) -> Option<&WebhookConfig> {
+        match &self.spec {
+            SourceSpec::Webhook(config) => Some(config),
+            SourceSpec::Vcenter(_) => None,
         }
-        serde_json::from_value(self.config.clone()).map_err(|e| format!("`config`: {e}"))
     }
 }
 
@@ -131,15 +143,21 @@ mod tests {
             "config": { "auth": { "hmacSecret": "s3", "token": "t", "basic": { "username": "u", "password": "p" } }, "type": "com.github.event" }
         }))
         .expect("parses");
-        let shown = serde_json::to_string(&source.redacted()).expect("json");
+        let shown = source.redacted().to_string();
         for secret in ["s3", "\"t\"", "\"p\""] {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("\"username\":\"u\""));
+        assert_eq!(source.kind(), "webhook");
         assert_eq!(
             source.webhook().expect("webhook").event_type.as_deref(),
             Some("com.github.event")
         );
+        let unknown = serde_json::from_value::<EventSource>(
+            serde_json::json!({"name": "x", "kind": "carrier-pigeon", "config": {}}),
+        )
+        .expect_err("unknown kind");
+        assert!(unknown.to_string().contains("carrier-pigeon"), "{unknown}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
 use cloudevents::AttributesReader;
 use switchyard_broker::codec;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::events::{self, HOPS_EXTENSION, MAX_HOPS};
 use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::jobs::{
@@ -359,7 +360,7 @@ impl Attempt {
         let (subject, headers, payload) = events::to_stored_message(&event);
         streams::publish_acked(&self.context.js, subject, headers, payload)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         tracing::info!(
             id = event.id(),
             ty = event.ty(),
@@ -406,7 +407,7 @@ impl Attempt {
         let (subject, headers, payload) = callback.to_message();
         streams::publish_acked(&self.context.js, subject, headers, payload)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         Ok(())
     }
 }

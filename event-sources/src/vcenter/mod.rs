@@ -102,7 +102,7 @@ impl Supervisor {
     async fn reconcile(&mut self, shutdown: &CancellationToken) {
         let wanted: HashMap<String, VcenterConfig> = self.sources.read(|map| {
             map.values()
-                .filter_map(|s| s.vcenter().ok().map(|c| (s.name.clone(), c)))
+                .filter_map(|s| s.vcenter().map(|c| (s.name.clone(), c.clone())))
                 .filter(|(_, c)| c.validate().is_ok())
                 .collect()
         });

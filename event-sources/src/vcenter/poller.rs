@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use switchyard_broker::backoff::Backoff;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::events;
 use switchyard_broker::records::{SourceState, VcenterConfig, MAX_PAGE_SIZE};
 use switchyard_broker::streams::{publish_acked_many, PublishFailed};
@@ -81,8 +82,9 @@ impl Poller {
                 .last_error
                 .with_label_values(&[&self.name])
                 .set(Utc::now().timestamp() as f64);
+            let error = error_chain(&error);
             tracing::warn!(source = %self.name, %error, kind, failures, "vCenter session ended; logging in again");
-            self.status.failed(&error.to_string()).await;
+            self.status.failed(&error).await;
             tokio::select! {
                 () = tokio::time::sleep(RECONNECT.delay(failures)) => {}
                 () = self.shutdown.cancelled() => break,

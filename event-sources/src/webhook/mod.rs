@@ -20,6 +20,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::events;
 use switchyard_broker::records::{parse_rate, EventSource};
 use switchyard_broker::streams;
@@ -78,9 +79,14 @@ async fn ingest(
             format!("event source `{name}` not found"),
         );
     };
-    let config = match source.webhook() {
-        Ok(config) => config,
-        Err(error) => return refuse(StatusCode::NOT_FOUND, error),
+    let Some(config) = source.webhook() else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!(
+                "event source `{name}` is a {} source, not a webhook",
+                source.kind()
+            ),
+        );
     };
     if let Some(wait) = ingester.throttle(&name, config.rate_limit.as_deref()) {
         let mut response = refuse(
@@ -113,7 +119,7 @@ async fn ingest(
         )
             .into_response();
     }
-    let events = match parse::events(&name, &config, &parts.headers, body) {
+    let events = match parse::events(&name, config, &parts.headers, body) {
         Ok(events) => events,
         Err(error) => {
             return refuse(
@@ -168,6 +174,6 @@ impl Ingester {
         let messages: Vec<_> = events.iter().map(events::to_stored_message).collect();
         streams::publish_acked_many(&self.js, messages)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| error_chain(&e))
     }
 }

@@ -10,6 +10,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::jobs::{
     validate_call_id, JobRecord, JobStatus, Refused, Transition, TransitionError,
 };
@@ -96,7 +97,12 @@ async fn store(
     let (subject, headers, payload) = invocation.to_stored_message();
     let ack = streams::publish_acked(&state.js, subject, headers, payload)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the invocation could not be stored: {e}")))?;
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "the invocation could not be stored: {}",
+                error_chain(&e)
+            ))
+        })?;
     if ack.duplicate {
         tracing::info!("duplicate intake: same job");
         return Ok(());

@@ -16,7 +16,7 @@ use switchyard_broker::records::{
 };
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Record};
 use crate::provider_client;
 
 /// More replicas than this per function is refused.
@@ -60,7 +60,11 @@ pub(crate) async fn create(
         deployment,
         created_at: Utc::now(),
     };
-    state.registry.create(&spec).await?;
+    state
+        .registry
+        .create(spec.name(), &spec)
+        .await
+        .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(
         function = spec.name(),
         replicas = spec.replicas,
@@ -77,11 +81,12 @@ pub(crate) async fn update(
     let name = deployment.service.clone();
     state
         .registry
-        .update(&name, |current| FunctionSpec {
+        .modify(&name, |current| FunctionSpec {
             deployment: deployment.clone(),
             ..current
         })
-        .await?;
+        .await
+        .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(function = %name, "function updated");
     Ok(StatusCode::ACCEPTED)
 }
@@ -98,7 +103,11 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let request: DeleteRequest = parse(&body, "delete request")?;
     let name = resolve(&request.function_name)?;
-    state.registry.delete(name).await?;
+    state
+        .registry
+        .delete(name)
+        .await
+        .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(function = %name, "function removed");
     Ok(StatusCode::ACCEPTED)
 }
@@ -138,11 +147,12 @@ pub(crate) async fn scale(
         })?;
     state
         .registry
-        .update(name, |current| FunctionSpec {
+        .modify(name, |current| FunctionSpec {
             replicas,
             ..current
         })
-        .await?;
+        .await
+        .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(function = %name, replicas, "function scaled");
     Ok(StatusCode::ACCEPTED)
 }

@@ -18,16 +18,17 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::events::Subscription;
 use switchyard_broker::jobs::{JobStore, ResultStore};
-use switchyard_broker::records::Endpoint;
+use switchyard_broker::records::{Endpoint, EventSource, FunctionSpec, SourceStatus};
 use switchyard_broker::streams;
+use switchyard_broker::table::{CachedTable, Table};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
 
 /// Headroom kept in each NATS message for the invocation's headers.
 const HEADER_ROOM: usize = 64 * 1024;
@@ -38,15 +39,12 @@ pub(crate) struct AppState {
     pub(crate) js: jetstream::Context,
     pub(crate) jobs: JobStore,
     pub(crate) results: ResultStore,
-    pub(crate) registry: Registry,
-    pub(crate) subscription_store: async_nats::jetstream::kv::Store,
-    pub(crate) subscriptions: KvCache<switchyard_broker::events::Subscription>,
-    pub(crate) source_store: async_nats::jetstream::kv::Store,
-    pub(crate) sources: KvCache<switchyard_broker::records::EventSource>,
+    pub(crate) registry: CachedTable<FunctionSpec>,
+    pub(crate) subscriptions: CachedTable<Subscription>,
+    pub(crate) sources: CachedTable<EventSource>,
     /// What each source's adapter reports, and where pollers resume (deleted with the source).
-    pub(crate) source_status: KvCache<switchyard_broker::records::SourceStatus>,
-    pub(crate) source_status_store: async_nats::jetstream::kv::Store,
-    pub(crate) checkpoint_store: async_nats::jetstream::kv::Store,
+    pub(crate) source_status: CachedTable<SourceStatus>,
+    pub(crate) checkpoints: Table<serde_json::Value>,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
 }
@@ -74,130 +72,134 @@ pub struct Gateway {
     shutdown_caches: CancellationToken,
 }
 
+/// The API's routes and their state, without a socket: what [`Gateway::bind`] serves, and what
+/// tests call directly. The caches it starts stop with `shutdown`.
+pub async fn app(
+    config: GatewayConfig,
+    nats: Client,
+    metrics: &prometheus::Registry,
+    shutdown: CancellationToken,
+) -> Result<Router, GatewayError> {
+    let js = jetstream::new(nats.clone());
+    streams::ensure(&js, &config.retention).await?;
+    let registry = CachedTable::start(buckets::functions(&js).await?, shutdown.clone()).await;
+    let endpoints = KvCache::start(buckets::endpoints(&js).await?, shutdown.clone()).await;
+    let subscriptions =
+        CachedTable::start(buckets::subscriptions(&js).await?, shutdown.clone()).await;
+    let sources = CachedTable::start(buckets::sources(&js).await?, shutdown.clone()).await;
+    let source_status =
+        CachedTable::start(buckets::source_status(&js).await?, shutdown.clone()).await;
+    let checkpoints = Table::new(buckets::checkpoints(&js).await?);
+    let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
+    let results = ResultStore::open(
+        &js,
+        config.retention.result_ttl,
+        config.retention.result_max_bytes,
+    )
+    .await?;
+    let mut config = config;
+    let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
+    if config.max_body_bytes > ceiling {
+        tracing::info!(
+            configured = config.max_body_bytes,
+            ceiling,
+            "body limit lowered to fit the NATS max payload"
+        );
+        config.max_body_bytes = ceiling;
+    }
+    let credentials = config.credentials.clone();
+    let state = Arc::new(AppState {
+        config,
+        nats,
+        js,
+        jobs,
+        results,
+        registry,
+        subscriptions,
+        sources,
+        source_status,
+        checkpoints,
+        endpoints,
+        metrics: Metrics::new(metrics),
+    });
+    Ok(routes(state, credentials))
+}
+
+fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Router {
+    let system = Router::new()
+        .route(
+            "/system/functions",
+            get(functions::list)
+                .post(functions::create)
+                .put(functions::update)
+                .delete(functions::remove),
+        )
+        .route("/system/function/{name}", get(functions::status))
+        .route("/system/scale-function/{name}", post(functions::scale))
+        .route("/system/info", get(system::info))
+        .route("/system/namespaces", get(system::namespaces))
+        .route("/system/logs", get(logs::logs))
+        .route(
+            "/system/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/system/subscriptions/{name}",
+            get(subscriptions::get)
+                .put(subscriptions::update)
+                .delete(subscriptions::remove),
+        )
+        .route(
+            "/system/event-sources",
+            get(sources::list).post(sources::create),
+        )
+        .route(
+            "/system/event-sources/{name}",
+            get(sources::get).delete(sources::remove),
+        )
+        .route("/system/jobs", get(jobs::list))
+        .route("/system/jobs/{call_id}", get(jobs::get))
+        .route("/system/jobs/{call_id}/result", get(jobs::result))
+        .route_layer(axum::middleware::from_fn_with_state(
+            credentials,
+            require_basic_auth,
+        ));
+    Router::new()
+        .merge(system)
+        .route("/function/{name}", any(invoke::invoke))
+        .route("/function/{name}/", any(invoke::invoke))
+        .route("/function/{name}/{*path}", any(invoke::invoke))
+        .route(
+            "/async-function/{name}",
+            post(async_invoke::enqueue).delete(async_invoke::cancel),
+        )
+        .route("/async-function/{name}/", post(async_invoke::enqueue))
+        .route(
+            "/async-function/{name}/{*path}",
+            post(async_invoke::enqueue),
+        )
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .with_state(state)
+}
+
 impl Gateway {
-    /// Opens the registry, binds the listener (port 0 picks a free one) and builds the routes.
-    /// Metrics are registered in `metrics`, which `/metrics` serves.
+    /// Builds the [`app`] and binds its listener (port 0 picks a free one). Metrics are
+    /// registered in `metrics`, which `/metrics` serves.
     pub async fn bind(
         config: GatewayConfig,
         nats: Client,
         metrics: &prometheus::Registry,
     ) -> Result<Self, GatewayError> {
-        let js = jetstream::new(nats.clone());
+        let listen = config.listen;
         let shutdown_caches = CancellationToken::new();
-        let functions = buckets::functions(&js).await?;
-        let registry = Registry::new(
-            functions.clone(),
-            KvCache::start(functions, shutdown_caches.clone()).await,
-        );
-        let endpoints =
-            KvCache::start(buckets::endpoints(&js).await?, shutdown_caches.clone()).await;
-        streams::ensure(&js, &config.retention).await?;
-        let subscription_store = buckets::subscriptions(&js).await?;
-        let subscriptions =
-            KvCache::start(subscription_store.clone(), shutdown_caches.clone()).await;
-        let source_store = buckets::sources(&js).await?;
-        let source_cache = KvCache::start(source_store.clone(), shutdown_caches.clone()).await;
-        let source_status_store = buckets::source_status(&js).await?;
-        let source_status =
-            KvCache::start(source_status_store.clone(), shutdown_caches.clone()).await;
-        let checkpoint_store = buckets::checkpoints(&js).await?;
-        let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
-        let results = ResultStore::open(
-            &js,
-            config.retention.result_ttl,
-            config.retention.result_max_bytes,
-        )
-        .await?;
-        let mut config = config;
-        let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
-        if config.max_body_bytes > ceiling {
-            tracing::info!(
-                configured = config.max_body_bytes,
-                ceiling,
-                "body limit lowered to fit the NATS max payload"
-            );
-            config.max_body_bytes = ceiling;
-        }
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| GatewayError::Bind {
-                    address: config.listen,
-                    source,
-                })?;
-        let credentials = config.credentials.clone();
-        let state = Arc::new(AppState {
-            config,
-            nats,
-            js,
-            jobs,
-            results,
-            registry,
-            subscription_store,
-            subscriptions,
-            source_store,
-            sources: source_cache,
-            source_status,
-            source_status_store,
-            checkpoint_store,
-            endpoints,
-            metrics: Metrics::new(metrics),
-        });
-        let system = Router::new()
-            .route(
-                "/system/functions",
-                get(functions::list)
-                    .post(functions::create)
-                    .put(functions::update)
-                    .delete(functions::remove),
-            )
-            .route("/system/function/{name}", get(functions::status))
-            .route("/system/scale-function/{name}", post(functions::scale))
-            .route("/system/info", get(system::info))
-            .route("/system/namespaces", get(system::namespaces))
-            .route("/system/logs", get(logs::logs))
-            .route(
-                "/system/subscriptions",
-                get(subscriptions::list).post(subscriptions::create),
-            )
-            .route(
-                "/system/subscriptions/{name}",
-                get(subscriptions::get)
-                    .put(subscriptions::update)
-                    .delete(subscriptions::remove),
-            )
-            .route(
-                "/system/event-sources",
-                get(sources::list).post(sources::create),
-            )
-            .route(
-                "/system/event-sources/{name}",
-                get(sources::get).delete(sources::remove),
-            )
-            .route("/system/jobs", get(jobs::list))
-            .route("/system/jobs/{call_id}", get(jobs::get))
-            .route("/system/jobs/{call_id}/result", get(jobs::result))
-            .route_layer(axum::middleware::from_fn_with_state(
-                credentials,
-                require_basic_auth,
-            ));
-        let router = Router::new()
-            .merge(system)
-            .route("/function/{name}", any(invoke::invoke))
-            .route("/function/{name}/", any(invoke::invoke))
-            .route("/function/{name}/{*path}", any(invoke::invoke))
-            .route(
-                "/async-function/{name}",
-                post(async_invoke::enqueue).delete(async_invoke::cancel),
-            )
-            .route("/async-function/{name}/", post(async_invoke::enqueue))
-            .route(
-                "/async-function/{name}/{*path}",
-                post(async_invoke::enqueue),
-            )
-            .route("/healthz", get(system::healthz))
-            .route("/metrics", get(system::metrics))
-            .with_state(state);
+        let router = app(config, nats, metrics, shutdown_caches.clone()).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                address: listen,
+                source,
+            })?;
         Ok(Gateway {
             listener,
             router,

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::kv;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,14 +11,10 @@ use switchyard_broker::events::{StartAt, Subscription};
 use switchyard_broker::streams;
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Record};
 
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Subscription>> {
-    let mut all: Vec<Subscription> = state
-        .subscriptions
-        .read(|map| map.values().cloned().collect());
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(all)
+    Json(state.subscriptions.list())
 }
 
 pub(crate) async fn get(
@@ -40,32 +35,11 @@ pub(crate) async fn create(
     let mut subscription = checked(&state, &body)?;
     subscription.created_at = Some(Utc::now());
     subscription.start_sequence = start_sequence(&state, &subscription, None).await?;
-    let value = encode(&subscription)?;
-    match state
-        .subscription_store
-        .create(&subscription.name, value)
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-            return Err(ApiError::Conflict(format!(
-                "subscription `{}` already exists; update it with PUT",
-                subscription.name
-            )))
-        }
-        Err(e) => {
-            return Err(ApiError::Unavailable(format!(
-                "subscriptions unavailable: {e}"
-            )))
-        }
-    }
-    let name = subscription.name.clone();
     state
         .subscriptions
-        .wait_until(std::time::Duration::from_secs(2), |map| {
-            map.contains_key(&name)
-        })
-        .await;
+        .create(&subscription.name, &subscription)
+        .await
+        .map_err(ApiError::from_table(Record::Subscription))?;
     tracing::info!(subscription = %subscription.name, function = %subscription.function, "subscription created");
     Ok((StatusCode::CREATED, Json(subscription)))
 }
@@ -89,17 +63,10 @@ pub(crate) async fn update(
     subscription.created_at = current.created_at;
     subscription.start_sequence = start_sequence(&state, &subscription, Some(&current)).await?;
     state
-        .subscription_store
-        .put(&name, encode(&subscription)?)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("subscriptions unavailable: {e}")))?;
-    let expected = subscription.clone();
-    state
         .subscriptions
-        .wait_until(std::time::Duration::from_secs(2), |map| {
-            map.get(&name) == Some(&expected)
-        })
-        .await;
+        .put(&name, &subscription)
+        .await
+        .map_err(ApiError::from_table(Record::Subscription))?;
     Ok(Json(subscription))
 }
 
@@ -107,20 +74,11 @@ pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.subscriptions.contains(&name) {
-        return Err(ApiError::SubscriptionNotFound(name));
-    }
-    state
-        .subscription_store
-        .delete(&name)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("subscriptions unavailable: {e}")))?;
     state
         .subscriptions
-        .wait_until(std::time::Duration::from_secs(2), |map| {
-            !map.contains_key(&name)
-        })
-        .await;
+        .delete(&name)
+        .await
+        .map_err(ApiError::from_table(Record::Subscription))?;
     tracing::info!(subscription = %name, "subscription removed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,10 +122,4 @@ fn checked(state: &AppState, body: &[u8]) -> Result<Subscription, ApiError> {
         )));
     }
     Ok(subscription)
-}
-
-fn encode(subscription: &Subscription) -> Result<bytes::Bytes, ApiError> {
-    serde_json::to_vec(subscription)
-        .map(bytes::Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }

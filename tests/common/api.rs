@@ -1,0 +1,165 @@
+//! An HTTP client for the gateway's API, with the steps tests repeat.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{eventually, ADMIN_PASSWORD};
+
+/// An HTTP client for the gateway's API.
+pub struct Api {
+    base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(address: SocketAddr) -> Self {
+        Api {
+            base: format!("http://{address}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+    }
+
+    pub async fn deploy(&self, body: Value) -> reqwest::Response {
+        self.admin(reqwest::Method::POST, "/system/functions")
+            .json(&body)
+            .send()
+            .await
+            .expect("deploy answers")
+    }
+
+    /// Deploys `name` running `fprocess` and waits until `replicas` replicas are ready.
+    pub async fn deploy_ready(&self, name: &str, fprocess: &str, env: Value) {
+        let response = self
+            .deploy(json!({ "service": name, "envProcess": fprocess, "envVars": env }))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "deploy {name}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        self.wait_available(name, 1).await;
+    }
+
+    pub async fn status(&self, name: &str) -> Option<Value> {
+        let response = self
+            .admin(reqwest::Method::GET, &format!("/system/function/{name}"))
+            .send()
+            .await
+            .ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    pub async fn available(&self, name: &str) -> u64 {
+        self.status(name)
+            .await
+            .and_then(|s| s["availableReplicas"].as_u64())
+            .unwrap_or(0)
+    }
+
+    pub async fn wait_available(&self, name: &str, replicas: u64) {
+        eventually(
+            Duration::from_secs(30),
+            &format!("{name} to have {replicas} available replicas"),
+            || async { self.available(name).await == replicas },
+        )
+        .await;
+    }
+
+    pub async fn scale(&self, name: &str, replicas: i64) -> reqwest::Response {
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/system/scale-function/{name}"),
+        )
+        .json(&json!({ "serviceName": name, "replicas": replicas }))
+        .send()
+        .await
+        .expect("scale answers")
+    }
+
+    pub async fn invoke(&self, name: &str, body: &'static str) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/function/{name}")))
+            .body(body)
+            .send()
+            .await
+            .expect("invoke answers")
+    }
+}
+
+impl Api {
+    /// POSTs to `/async-function/{name}`.
+    pub fn enqueue(&self, name: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(&format!("/async-function/{name}")))
+    }
+
+    pub async fn job(&self, call_id: &str) -> Value {
+        let response = self
+            .admin(reqwest::Method::GET, &format!("/system/jobs/{call_id}"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 200, "job {call_id}");
+        response.json().await.expect("job json")
+    }
+
+    /// Waits until the job's record has `status`.
+    pub async fn wait_job(&self, call_id: &str, status: &str, within: Duration) -> Value {
+        eventually(within, &format!("job {call_id} to be {status}"), || async {
+            let response = self
+                .admin(reqwest::Method::GET, &format!("/system/jobs/{call_id}"))
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status() == 200 => r
+                    .json::<Value>()
+                    .await
+                    .map(|j| j["status"] == status)
+                    .unwrap_or(false),
+                _ => false,
+            }
+        })
+        .await;
+        self.job(call_id).await
+    }
+
+    /// Queues `body` for `name` (202 expected) and waits until the job succeeded.
+    pub async fn run_job(&self, name: &str, body: &'static str, within: Duration) -> Value {
+        let response = self.enqueue(name).body(body).send().await.expect("answers");
+        assert_eq!(response.status(), 202, "async invoke of {name}");
+        let call_id = response.headers()["x-call-id"]
+            .to_str()
+            .expect("call id")
+            .to_string();
+        self.wait_job(&call_id, "succeeded", within).await
+    }
+
+    /// Deploys `name` with annotations and env vars, and waits for a ready replica.
+    pub async fn deploy_with(&self, name: &str, fprocess: &str, env: Value, annotations: Value) {
+        let response = self
+            .deploy(json!({ "service": name, "envProcess": fprocess, "envVars": env, "annotations": annotations }))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "deploy {name}: {}",
+            response.text().await.unwrap_or_default()
+        );
+        self.wait_available(name, 1).await;
+    }
+}
