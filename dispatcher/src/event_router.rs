@@ -174,17 +174,10 @@ async fn follow(
 }
 
 async fn run_route(context: Arc<JobContext>, route: Route, stop: CancellationToken) {
-    let consumer = loop {
-        match consumer(&context, &route).await {
-            Ok(consumer) => break consumer,
-            Err(error) => {
-                tracing::warn!(%error, "cannot open the route's consumer; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = stop.cancelled() => return,
-                }
-            }
-        }
+    let Some(consumer) =
+        pull::open_with_retry(&route.consumer, &stop, || consumer(&context, &route)).await
+    else {
+        return;
     };
     tracing::info!(subject = %route.filter_subject, "routing events");
     let route = Arc::new(route);

@@ -199,6 +199,7 @@ async fn a_job_runs_once_and_its_record_follows_it() {
         0,
         "the job was acked"
     );
+    assert_eq!(fixture.finished("succeeded"), 1);
 }
 
 #[tokio::test]
@@ -241,4 +242,10 @@ async fn a_job_cancelled_while_its_function_runs_stays_cancelled_without_a_callb
         0,
         "no callback queued"
     );
+    assert_eq!(
+        fixture.finished("cancelled"),
+        1,
+        "counted as what the record says"
+    );
+    assert_eq!(fixture.finished("succeeded"), 0);
 }

@@ -117,17 +117,11 @@ async fn run_worker(
     policy: JobPolicy,
     stop: CancellationToken,
 ) {
-    let consumer = loop {
-        match consumer(&context, &function).await {
-            Ok(consumer) => break consumer,
-            Err(error) => {
-                tracing::warn!(%error, "cannot open the job consumer; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    () = stop.cancelled() => return,
-                }
-            }
-        }
+    let name = consumers::worker(&function);
+    let Some(consumer) =
+        pull::open_with_retry(&name, &stop, || consumer(&context, &function)).await
+    else {
+        return;
     };
     tracing::debug!(concurrency = policy.concurrency, "taking jobs");
     let depth = tokio::spawn(report_depth(

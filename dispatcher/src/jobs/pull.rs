@@ -14,6 +14,35 @@ use tokio_util::sync::CancellationToken;
 const FETCH_WAIT: Duration = Duration::from_secs(2);
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
 
+/// How long to wait before trying to open a consumer again.
+const OPEN_RETRY: Duration = Duration::from_secs(1);
+
+/// Opens a consumer with `open`, trying again every second until it works; `None` when `stop`
+/// fires first. `what` names the consumer in the warning.
+pub(crate) async fn open_with_retry<F, Fut, C, E>(
+    what: &str,
+    stop: &CancellationToken,
+    open: F,
+) -> Option<C>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<C, E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        match open().await {
+            Ok(consumer) => return Some(consumer),
+            Err(error) => {
+                tracing::warn!(%error, consumer = what, "cannot open the consumer; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(OPEN_RETRY) => {}
+                    () = stop.cancelled() => return None,
+                }
+            }
+        }
+    }
+}
+
 /// Runs `handle` on each message, at most `concurrency` at once, fetching only as many as there
 /// is room for (so no message waits in our buffers with its ack timer running). On `stop`, it
 /// hands back fetched messages it has not started, then waits up to `grace` for the rest.
