@@ -2,11 +2,14 @@
 //!
 //! ```text
 //!            start              finish(succeeded | failed)
-//!  queued ─────────► running ──────────────────────────────► succeeded | failed ─► callback outcome…
+//!  queued ─────────► running ──────────────────────────────► succeeded | failed
 //!    ▲   ◄─────────    │ ▲
 //!    │     retry       │ └─ start (a redelivery after a crash)
 //!    └── cancel ───────┴──► cancelled
 //! ```
+//!
+//! A callback's outcome is recorded in any state but queued: the callback is stored before the
+//! final record, so its delivery can be recorded first, and the finish keeps it.
 //!
 //! Each [`Transition`] is a pure function from the stored record to the next one, or a
 //! [`Refused`] that says why it does not apply. The gateway (cancel), the job workers (start,
@@ -105,7 +108,9 @@ impl Transition {
                 record.last_error = finish.error.clone();
                 record.result_stored = finish.result_stored;
                 record.dead_lettered = finish.dead_lettered;
-                if finish.callback {
+                // The callback is queued before the record is final, so its delivery may have
+                // been recorded already: keep that.
+                if finish.callback && record.callback.is_none() {
                     record.callback = Some(CallbackOutcome {
                         status: CallbackStatus::Pending,
                         attempts: 0,
@@ -122,7 +127,10 @@ impl Transition {
                 record.last_error = Some("cancelled".into());
             }
             Transition::Callback(outcome) => {
-                if !matches!(status, JobStatus::Succeeded | JobStatus::Failed) {
+                // Queued before the final record is written (a crash may fall in between), a
+                // callback can be delivered while the job still says running, or after a
+                // cancel that came too late to stop it; never for a job that has not run.
+                if status == JobStatus::Queued {
                     return Err(Refused::NotFinished(status));
                 }
                 record.callback = Some(outcome.clone());
@@ -229,8 +237,8 @@ mod tests {
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("callback", callback(), [
-                Err(Refused::NotFinished(Queued)), Err(Refused::NotFinished(Running)),
-                Ok(Succeeded), Ok(Failed), Err(Refused::NotFinished(Cancelled)),
+                Err(Refused::NotFinished(Queued)), Ok(Running),
+                Ok(Succeeded), Ok(Failed), Ok(Cancelled),
             ]),
         ];
         let states = [Queued, Running, Succeeded, Failed, Cancelled];
@@ -290,6 +298,15 @@ mod tests {
             .expect("records the callback");
         assert_eq!(
             delivered.callback.map(|c| c.status),
+            Some(CallbackStatus::Delivered)
+        );
+        // Delivered before the final record was written: the finish keeps the outcome.
+        let early = callback()
+            .apply(Some(&again))
+            .expect("records the callback");
+        let finished = finish(Succeeded).apply(Some(&early)).expect("finishes");
+        assert_eq!(
+            finished.callback.map(|c| c.status),
             Some(CallbackStatus::Delivered)
         );
 
