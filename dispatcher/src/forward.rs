@@ -122,12 +122,27 @@ impl Forwarder {
     }
 }
 
+/// The replica's base URL with the invocation's path. An endpoint that is itself a path (an
+/// external function such as `http://gw:8080/function/resize`) is called as it is for `/`,
+/// rather than with a trailing slash.
+fn target_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base_has_path = base
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if path == "/" && base_has_path {
+        base.to_string()
+    } else {
+        format!("{base}{path}")
+    }
+}
+
 fn build_request(
     endpoint: &Endpoint,
     invocation: &Invocation,
 ) -> Result<Request<Full<Bytes>>, ForwardError> {
     let bad = |e: &dyn std::fmt::Display| ForwardError::BadRequest(e.to_string());
-    let mut target = format!("{}{}", endpoint.url.trim_end_matches('/'), invocation.path);
+    let mut target = target_url(&endpoint.url, &invocation.path);
     if let Some(query) = &invocation.query {
         target.push('?');
         target.push_str(query);
@@ -163,4 +178,28 @@ fn source_text(error: &(dyn std::error::Error + 'static)) -> String {
         current = source;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_join_the_endpoint_url() {
+        use super::target_url;
+        assert_eq!(
+            target_url("http://10.0.0.2:8080", "/"),
+            "http://10.0.0.2:8080/"
+        );
+        assert_eq!(
+            target_url("http://10.0.0.2:8080/", "/a/b"),
+            "http://10.0.0.2:8080/a/b"
+        );
+        assert_eq!(
+            target_url("http://gw:8080/function/resize", "/"),
+            "http://gw:8080/function/resize"
+        );
+        assert_eq!(
+            target_url("http://gw:8080/function/resize", "/x"),
+            "http://gw:8080/function/resize/x"
+        );
+    }
 }
