@@ -16,26 +16,31 @@ pub enum Source {
 }
 
 pub fn resolve(settings: &Settings) -> anyhow::Result<(Credentials, Source)> {
-    if let Some(password) = settings.admin_password.clone().filter(|p| !p.is_empty()) {
+    if let Some(password) = settings
+        .gateway
+        .admin_password
+        .clone()
+        .filter(|p| !p.is_empty())
+    {
         return Ok((
             Credentials {
-                user: settings.admin_user.clone(),
+                user: settings.gateway.admin_user.clone(),
                 password,
             },
             Source::Configured,
         ));
     }
-    if !settings.listen.ip().is_loopback() {
+    if !settings.gateway.listen.ip().is_loopback() {
         bail!(
             "refusing to listen on {} beyond loopback without credentials: set SWITCHYARD_ADMIN_PASSWORD",
-            settings.listen
+            settings.gateway.listen
         );
     }
     let path = settings.data_dir.join("admin-password");
     let password = read_or_generate(&path)?;
     Ok((
         Credentials {
-            user: settings.admin_user.clone(),
+            user: settings.gateway.admin_user.clone(),
             password,
         },
         Source::File(path),

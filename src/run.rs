@@ -12,7 +12,6 @@ use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
 use switchyard_event_sources::vcenter::VcenterSources;
 use switchyard_gateway::{Gateway, GatewayConfig};
 use switchyard_providers::docker::{DockerProvider, DockerProviderConfig};
-use switchyard_providers::lease::LeaseConfig;
 use switchyard_providers::process::{ProcessProvider, ProcessProviderConfig};
 use switchyard_providers::ProviderKind;
 use tokio_util::sync::CancellationToken;
@@ -20,27 +19,26 @@ use tokio_util::sync::CancellationToken;
 use crate::credentials::{self, Source};
 use crate::nats;
 use crate::nats_server::NatsServer;
-use crate::settings::Settings;
-
-const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+use crate::settings::{Settings, DEFAULT_NATS_URL};
 
 /// `switchyard up`: everything in one process.
 pub async fn up(settings: Settings) -> anyhow::Result<()> {
     let (credentials, password_source) = credentials::resolve(&settings)?;
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-    let nats_server = match &settings.nats_url {
+    let nats_server = match &settings.nats.nats_url {
         Some(_) => None,
         None => Some(
             NatsServer::start(
-                &settings.nats_server_bin,
-                settings.nats_listen,
+                &settings.nats.nats_server_bin,
+                settings.nats.nats_listen,
                 &settings.data_dir,
             )
             .await?,
         ),
     };
     let nats_url = settings
+        .nats
         .nats_url
         .clone()
         .or_else(|| nats_server.as_ref().map(|s| s.url.clone()))
@@ -89,7 +87,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
             path.display()
         ),
     }
-    println!("  provider: {}", settings.provider.name());
+    println!("  provider: {}", settings.provider.provider.name());
     println!("Stop with Ctrl-C or SIGTERM.");
 
     gateway.run(front.clone()).await?;
@@ -165,12 +163,10 @@ fn start_provider(
     client: async_nats::Client,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), switchyard_providers::ProviderError>> {
-    let lease = LeaseConfig {
-        ttl: settings.provider_lease_ttl,
-    };
-    let kind = settings.provider;
+    let lease = settings.provider.lease();
+    let kind = settings.provider.provider;
     let docker = DockerProviderConfig {
-        network: settings.docker_network.clone(),
+        network: settings.provider.docker_network.clone(),
         secrets_dir: settings.data_dir.join("secrets"),
     };
     tokio::spawn(async move {
@@ -201,8 +197,8 @@ fn start_provider(
 pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-webhook").await?;
     let routes = webhook_routes(&settings, &part.client, &part.shutdown).await?;
-    tracing::info!(address = %settings.webhook_listen, nats = %part.nats_url, "webhook ingester listening");
-    part.serve(settings.webhook_listen, routes).await?;
+    tracing::info!(address = %settings.sources.webhook_listen, nats = %part.nats_url, "webhook ingester listening");
+    part.serve(settings.sources.webhook_listen, routes).await?;
     part.close().await;
     Ok(())
 }
@@ -214,7 +210,7 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
     let pollers =
         VcenterSources::start(part.client.clone(), &metrics, part.shutdown.clone()).await?;
     replicate(&part.client, &settings).await?;
-    tracing::info!(metrics = %settings.source_metrics_listen, nats = %part.nats_url, "vCenter pollers running");
+    tracing::info!(metrics = %settings.sources.source_metrics_listen, nats = %part.nats_url, "vCenter pollers running");
     let routes = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -222,7 +218,8 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
             async move { render(&metrics) }
         }),
     );
-    part.serve(settings.source_metrics_listen, routes).await?;
+    part.serve(settings.sources.source_metrics_listen, routes)
+        .await?;
     pollers.wait().await;
     part.close().await;
     Ok(())
@@ -241,6 +238,7 @@ impl Part {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
         let nats_url = settings
+            .nats
             .nats_url
             .clone()
             .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
@@ -277,7 +275,7 @@ impl Part {
 /// Sets the configured replicas on every stream and bucket (see `SWITCHYARD_REPLICAS`).
 async fn replicate(client: &async_nats::Client, settings: &Settings) -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(client.clone());
-    switchyard_broker::replication::ensure(&js, settings.replicas).await?;
+    switchyard_broker::replication::ensure(&js, settings.nats.replicas).await?;
     Ok(())
 }
 
@@ -296,7 +294,7 @@ async fn webhook_routes(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<axum::Router> {
     let ceiling = client.server_info().max_payload.saturating_sub(64 * 1024);
-    let limit = settings.max_body_bytes.min(ceiling);
+    let limit = settings.gateway.max_body_bytes.min(ceiling);
     Ok(switchyard_event_sources::webhook::router(client.clone(), limit, shutdown.clone()).await?)
 }
 
@@ -305,19 +303,19 @@ fn gateway_config(
     credentials: switchyard_gateway::Credentials,
 ) -> GatewayConfig {
     GatewayConfig {
-        listen: settings.listen,
+        listen: settings.gateway.listen,
         credentials,
-        max_body_bytes: settings.max_body_bytes,
-        upstream_timeout: settings.upstream_timeout,
-        retention: settings.retention(),
+        max_body_bytes: settings.gateway.max_body_bytes,
+        upstream_timeout: settings.gateway.upstream_timeout.0,
+        retention: settings.retention.config(),
     }
 }
 
 fn dispatcher_config(settings: &Settings) -> DispatcherConfig {
     DispatcherConfig {
-        upstream_timeout: settings.upstream_timeout,
-        jobs: settings.jobs(),
-        retention: settings.retention(),
+        upstream_timeout: settings.gateway.upstream_timeout.0,
+        jobs: settings.jobs.config(),
+        retention: settings.retention.config(),
         ..DispatcherConfig::default()
     }
 }

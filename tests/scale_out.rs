@@ -51,6 +51,23 @@ async fn two_gateways_and_two_dispatchers_serve_one_registry() {
         .expect("json");
     assert_eq!(info["provider"]["orchestration"], "process");
 
+    // Deployed through one and called through the other in the very next request.
+    let deployed = one
+        .deploy(json!({"service": "fresh", "envProcess": "cat"}))
+        .await;
+    assert_eq!(deployed.status(), 202);
+    let accepted = two
+        .enqueue("fresh")
+        .body("right away")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        accepted.status(),
+        202,
+        "the other gateway knows the function at once"
+    );
+
     // One gateway gone: the other keeps serving.
     first.kill();
     for i in 0..20 {

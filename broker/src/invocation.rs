@@ -14,6 +14,10 @@ use cloudevents::{AttributesReader, EventBuilder, EventBuilderV10};
 
 use crate::codec::{self, percent, CodecError};
 
+/// How long a synchronous call may take end to end, unless configured: the gateway's wait for
+/// the reply and the dispatcher's wait for the function.
+pub const DEFAULT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// CloudEvent type of a function invocation.
 pub const INVOKE_EVENT_TYPE: &str = "dev.switchyard.function.invoke.v1";
 /// CloudEvent source of invocations made through the HTTP API.

@@ -240,6 +240,12 @@ where
         self.cache.contains(key)
     }
 
+    /// Reads the record from the bucket itself: for a key another process may have just
+    /// written, which the local copy may not show yet.
+    pub async fn fetch(&self, key: &str) -> Result<Option<T>, TableError> {
+        self.table.get(key).await
+    }
+
     /// Every record, in key order.
     pub fn list(&self) -> Vec<T> {
         let mut all: Vec<(String, T)> = self

@@ -75,7 +75,7 @@ impl Default for JobsConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         DispatcherConfig {
-            upstream_timeout: Duration::from_secs(60),
+            upstream_timeout: switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT,
             replica_wait: Duration::from_secs(10),
             max_concurrent_calls: 1024,
             jobs: JobsConfig::default(),

@@ -21,15 +21,22 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     /// Defaults (127.0.0.1:8080, 4 MiB bodies, 60 s timeout) with these credentials.
+    /// Loopback only, unless the operator says otherwise.
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        8080,
+    ));
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         GatewayConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: Self::DEFAULT_LISTEN,
             credentials: Credentials {
                 user: user.into(),
                 password: password.into(),
             },
-            max_body_bytes: 4 * 1024 * 1024,
-            upstream_timeout: Duration::from_secs(60),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            upstream_timeout: switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT,
             retention: Retention::default(),
         }
     }

@@ -19,11 +19,11 @@ use cloudevents::Event;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::buckets;
-use switchyard_broker::cache::KvCache;
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::events;
 use switchyard_broker::records::{parse_rate, EventSource};
 use switchyard_broker::streams;
+use switchyard_broker::table::CachedTable;
 use tokio_util::sync::CancellationToken;
 
 /// Why the ingester could not start.
@@ -33,7 +33,7 @@ pub struct WebhookError(#[from] buckets::BucketError);
 
 struct Ingester {
     js: jetstream::Context,
-    sources: KvCache<EventSource>,
+    sources: CachedTable<EventSource>,
     max_body_bytes: usize,
     /// Per source: its configured rate and the limiter enforcing it.
     limiters: Mutex<HashMap<String, (String, Arc<DefaultDirectRateLimiter>)>>,
@@ -47,7 +47,7 @@ pub async fn router(
     shutdown: CancellationToken,
 ) -> Result<Router, WebhookError> {
     let js = jetstream::new(nats);
-    let sources = KvCache::start(buckets::sources(&js).await?, shutdown).await;
+    let sources = CachedTable::start(buckets::sources(&js).await?, shutdown).await;
     let ingester = Arc::new(Ingester {
         js,
         sources,
@@ -73,7 +73,12 @@ async fn ingest(
     Path(name): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    let Some(source) = ingester.sources.get(&name) else {
+    // A source just created (by any gateway) may not be in our copy yet: ask the bucket.
+    let source = match ingester.sources.get(&name) {
+        Some(source) => Some(source),
+        None => ingester.sources.fetch(&name).await.ok().flatten(),
+    };
+    let Some(source) = source else {
         return refuse(
             StatusCode::NOT_FOUND,
             format!("event source `{name}` not found"),

@@ -38,7 +38,7 @@ pub(crate) async fn enqueue(
     let (name, path) = split_path("/async-function/", request.uri().path());
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
     let result = async {
-        let function = registered_function(&state, &name)?;
+        let function = registered_function(&state, &name).await?;
         let callback_url = callback_url(&request)?;
         let target = Target {
             call_id: call_id.clone(),

@@ -34,7 +34,7 @@ pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<
     let (name, path) = split_path("/function/", request.uri().path());
     let span = tracing::info_span!("invoke", call_id = %call_id, function = %name);
     let outcome = async {
-        let function = registered_function(&state, &name)?;
+        let function = registered_function(&state, &name).await?;
         state
             .metrics
             .started

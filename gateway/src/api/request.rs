@@ -58,12 +58,19 @@ pub(crate) fn split_path(prefix: &str, path: &str) -> (String, String) {
     }
 }
 
-/// The registered function `name` (or `name.openfaas-fn`) refers to, or 404.
-pub(crate) fn registered_function(state: &AppState, name: &str) -> Result<String, ApiError> {
-    resolve_function_name(name)
-        .filter(|function| state.registry.contains(function))
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))
+/// The registered function `name` (or `name.openfaas-fn`) refers to, or 404. A function
+/// another gateway has just deployed may not be in this one's copy yet: then the registry
+/// itself is asked.
+pub(crate) async fn registered_function(state: &AppState, name: &str) -> Result<String, ApiError> {
+    let not_found = || ApiError::FunctionNotFound(name.to_string());
+    let function = resolve_function_name(name).ok_or_else(not_found)?;
+    if state.registry.contains(function) {
+        return Ok(function.to_string());
+    }
+    match state.registry.fetch(function).await {
+        Ok(Some(_)) => Ok(function.to_string()),
+        _ => Err(not_found()),
+    }
 }
 
 /// What an invocation needs besides the HTTP request itself.

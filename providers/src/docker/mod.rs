@@ -50,6 +50,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(2);
 /// How soon they are checked again while some are starting (so a new one is listed quickly).
 const RECONCILE_SOON: Duration = Duration::from_millis(100);
 
+/// The bridge network function containers join unless configured.
+pub const DEFAULT_NETWORK: &str = "switchyard";
+
 /// Docker provider settings.
 #[derive(Debug, Clone)]
 pub struct DockerProviderConfig {

@@ -1,0 +1,36 @@
+//! The HTTP API's settings.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT;
+use switchyard_gateway::GatewayConfig;
+
+use super::Span;
+
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Gateway")]
+pub struct GatewaySettings {
+    /// Gateway listen address. Beyond loopback only with SWITCHYARD_ADMIN_PASSWORD set.
+    #[arg(long, env = "SWITCHYARD_LISTEN", default_value_t = GatewayConfig::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// User name for basic auth on /system/*.
+    #[arg(long, env = "SWITCHYARD_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+
+    /// Password for basic auth on /system/*. When unset, one is generated and stored in
+    /// <data dir>/admin-password.
+    #[arg(long, env = "SWITCHYARD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Largest invoke request body in bytes (413 above). Never more than the NATS server's max
+    /// payload less 64 KiB for headers.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = GatewayConfig::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// How long a synchronous call may take before the caller gets 504 (seconds, or a Go
+    /// duration such as 1m30s).
+    #[arg(long, env = "SWITCHYARD_UPSTREAM_TIMEOUT", default_value_t = Span(DEFAULT_CALL_TIMEOUT))]
+    pub upstream_timeout: Span,
+}
