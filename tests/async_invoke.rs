@@ -1,4 +1,7 @@
 //! Asynchronous invoke end to end, against real nats-server, functions and callback receivers.
+//!
+//! Over 400 lines on purpose: one file holds every end-to-end scenario of one path, so that
+//! its set-up and helpers are read once; each test is one scenario.
 
 mod common;
 

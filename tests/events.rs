@@ -1,5 +1,8 @@
 //! Subscriptions and the event router end to end: real nats-server, real functions, events
 //! published to `SY_EVENTS` by a real NATS producer.
+//!
+//! Over 400 lines on purpose: one file holds every end-to-end scenario of one path, so that
+//! its set-up and helpers are read once; each test is one scenario.
 
 mod common;
 

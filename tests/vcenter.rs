@@ -1,5 +1,8 @@
 //! The vCenter event source against a real vcsim: our SOAP client, then VM power operations
 //! flowing to subscribed functions, across expired sessions and poller restarts.
+//!
+//! Over 400 lines on purpose: one file holds every end-to-end scenario of one path, so that
+//! its set-up and helpers are read once; each test is one scenario.
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! The webhook ingester end to end: real HTTP producers posting to a real Switchyard, events
 //! reaching real functions through subscriptions.
+//!
+//! Over 400 lines on purpose: one file holds every end-to-end scenario of one path, so that
+//! its set-up and helpers are read once; each test is one scenario.
 
 mod common;
 

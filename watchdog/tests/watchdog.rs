@@ -1,5 +1,8 @@
 //! Black-box tests of the watchdog against real processes (`cat`, `wc`, `env`, `sleep`, shell
 //! scripts) and a real HTTP upstream.
+//!
+//! Over 400 lines on purpose: one file holds every end-to-end scenario of one path, so that
+//! its set-up and helpers are read once; each test is one scenario.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

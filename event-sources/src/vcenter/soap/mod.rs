@@ -14,9 +14,9 @@
 //! ```
 
 mod error;
+mod types;
 pub mod xml;
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,89 +25,8 @@ use quick_xml::escape::escape;
 use url::Url;
 
 pub use error::{SoapError, SoapErrorKind};
+pub use types::{ClientOptions, MoRef, PageUpdate, ServiceContent};
 use xml::Element;
-
-/// How to reach a vCenter.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// The SDK URL (`https://host/sdk`), without credentials.
-    pub url: Url,
-    /// Accept any certificate. Only for test set-ups.
-    pub insecure: bool,
-    /// A PEM file with the CA certificate(s) to trust besides the system's.
-    pub ca_file: Option<PathBuf>,
-    /// The longest a call may take (WaitForUpdatesEx adds its own wait to it).
-    pub timeout: Duration,
-}
-
-impl ClientOptions {
-    pub fn new(url: Url) -> Self {
-        Self {
-            url,
-            insecure: false,
-            ca_file: None,
-            timeout: Duration::from_secs(30),
-        }
-    }
-
-    pub fn insecure(mut self, insecure: bool) -> Self {
-        self.insecure = insecure;
-        self
-    }
-
-    pub fn ca_file(mut self, path: Option<PathBuf>) -> Self {
-        self.ca_file = path;
-        self
-    }
-}
-
-/// A reference to a managed object: its type and its id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoRef {
-    pub kind: String,
-    pub value: String,
-}
-
-impl MoRef {
-    pub fn new(kind: &str, value: &str) -> Self {
-        Self {
-            kind: kind.to_string(),
-            value: value.to_string(),
-        }
-    }
-
-    /// The reference as the element `tag`.
-    pub fn to_xml(&self, tag: &str) -> String {
-        format!(
-            r#"<{tag} type="{}">{}</{tag}>"#,
-            escape(self.kind.as_str()),
-            escape(self.value.as_str())
-        )
-    }
-
-    fn from_element(element: &Element) -> Option<Self> {
-        Some(Self::new(element.attribute("type")?, element.text.trim()))
-    }
-}
-
-/// What the poller needs from the ServiceContent.
-#[derive(Debug, Clone)]
-pub struct ServiceContent {
-    pub root_folder: MoRef,
-    pub property_collector: MoRef,
-    pub session_manager: MoRef,
-    pub event_manager: MoRef,
-    /// `about.apiVersion` (`8.0.3.0`, say).
-    pub api_version: String,
-}
-
-/// One answer of WaitForUpdatesEx: the version to wait from next, and each `latestPage` value
-/// it carried (every one is a whole page of events, newest first).
-#[derive(Debug, Default)]
-pub struct PageUpdate {
-    pub version: String,
-    pub pages: Vec<Vec<Element>>,
-}
 
 /// A logged-in (or not yet) connection to one vCenter.
 pub struct Client {
