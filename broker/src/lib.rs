@@ -14,6 +14,7 @@
 //! - [`jobs`]: a job's state machine, its record, its stored result, and the dead-letter and
 //!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
+//! - [`follow`]: the loop every follower of KV buckets runs.
 //! - [`errors`]: one line naming an error and all its causes.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
@@ -33,6 +34,7 @@ pub mod consumers;
 pub mod duration;
 pub mod errors;
 pub mod events;
+pub mod follow;
 pub mod headers;
 pub mod invocation;
 pub mod jobs;

@@ -18,6 +18,7 @@ use switchyard_broker::codec;
 use switchyard_broker::events::{
     self, DeliveryMode, Filter, StartAt, Subscription, HOPS_EXTENSION,
 };
+use switchyard_broker::follow;
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::records::FunctionSpec;
 use switchyard_broker::{consumers, streams};
@@ -124,8 +125,8 @@ async fn follow(
     shutdown: CancellationToken,
 ) {
     let mut running: HashMap<String, Running> = HashMap::new();
-    let mut subscription_changes = subscriptions.changes();
-    let mut registry_changes = registry.changes();
+    let mut rounds =
+        follow::Rounds::new(vec![subscriptions.changes(), registry.changes()], &shutdown);
     loop {
         let mut desired: HashMap<String, Route> = subscriptions.read(|map| {
             map.values()
@@ -160,10 +161,8 @@ async fn follow(
                 Running { route, stop, task }
             });
         }
-        tokio::select! {
-            changed = subscription_changes.changed() => if changed.is_err() { break },
-            changed = registry_changes.changed() => if changed.is_err() { break },
-            () = shutdown.cancelled() => break,
+        if !rounds.next(None).await {
+            break;
         }
     }
     for route in running.into_values() {

@@ -15,6 +15,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::follow;
 use switchyard_broker::records::{Endpoint, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,7 @@ pub async fn run(
 }
 
 async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
-    let mut changes = registry.changes();
+    let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     loop {
         let wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
             map.values()
@@ -53,10 +54,8 @@ async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: Can
         });
         let reachable = probe_all(&wanted).await;
         publish(&endpoints, reachable).await;
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { break },
-            () = tokio::time::sleep(PROBE_EVERY) => {}
-            () = shutdown.cancelled() => break,
+        if !rounds.next(Some(PROBE_EVERY)).await {
+            break;
         }
     }
     tracing::info!("external endpoints no longer followed");

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, Consumer};
 use futures::StreamExt;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::follow;
 use switchyard_broker::records::FunctionSpec;
 use switchyard_broker::{consumers, streams, subjects};
 use tokio::task::JoinHandle;
@@ -64,7 +65,7 @@ async fn follow(
     shutdown: CancellationToken,
 ) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
-    let mut changes = registry.changes();
+    let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     loop {
         let desired: HashMap<String, JobPolicy> = registry.read(|map| {
             map.iter()
@@ -99,9 +100,8 @@ async fn follow(
                 Worker { policy, stop, task }
             });
         }
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { break },
-            () = shutdown.cancelled() => break,
+        if !rounds.next(None).await {
+            break;
         }
     }
     for worker in workers.into_values() {

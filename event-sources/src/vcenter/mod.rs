@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use async_nats::jetstream;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::follow;
 use switchyard_broker::records::{EventSource, VcenterConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -84,12 +85,11 @@ impl VcenterSources {
 
 impl Supervisor {
     async fn run(&mut self, shutdown: CancellationToken) {
-        let mut changes = self.sources.changes();
+        let mut rounds = follow::Rounds::new(vec![self.sources.changes()], &shutdown);
         loop {
             self.reconcile(&shutdown).await;
-            tokio::select! {
-                changed = changes.changed() => if changed.is_err() { break },
-                () = shutdown.cancelled() => break,
+            if !rounds.next(None).await {
+                break;
             }
         }
         for (_, running) in self.running.drain() {

@@ -28,6 +28,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::follow;
 use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -173,7 +174,7 @@ impl Container {
 
 impl Reconciler {
     async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
-        let mut changes = registry.changes();
+        let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
         loop {
             let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
                 map.iter()
@@ -189,10 +190,8 @@ impl Reconciler {
                     RECONCILE_EVERY
                 }
             };
-            tokio::select! {
-                changed = changes.changed() => if changed.is_err() { break },
-                () = tokio::time::sleep(next) => {}
-                () = shutdown.cancelled() => break,
+            if !rounds.next(Some(next)).await {
+                break;
             }
         }
         tracing::info!("docker provider stopped; function containers keep running");

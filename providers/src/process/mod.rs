@@ -20,6 +20,7 @@ use async_nats::Client;
 use futures::StreamExt;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::follow;
 use switchyard_broker::records::{FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -110,7 +111,7 @@ async fn clear(endpoints: &Store) {
 
 async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
     let mut running: HashMap<String, Running> = HashMap::new();
-    let mut changes = registry.changes();
+    let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     loop {
         let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
             map.iter()
@@ -119,9 +120,8 @@ async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: 
                 .collect()
         });
         reconcile(&shared, &mut running, desired).await;
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { break },
-            () = shutdown.cancelled() => break,
+        if !rounds.next(None).await {
+            break;
         }
     }
     let all: Vec<Replica> = running.into_values().flat_map(|r| r.replicas).collect();
