@@ -22,7 +22,7 @@
 //!   update, delete), and a local, continuously updated copy for reads.
 //! - [`provider`]: the gateway's requests to the active provider, and the provider lease.
 //!
-//! With the feature `testing`, [`testing`] starts a real nats-server for tests.
+//! With the feature `testing`, the module `testing` starts a real nats-server for tests.
 //!
 //! It depends on none of Switchyard's other crates.
 

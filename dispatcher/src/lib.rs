@@ -16,6 +16,11 @@
 //! - **Callbacks** are queued durably in `SY_CALLBACKS` and POSTed to `X-Callback-Url` with
 //!   retries, so that neither a dispatcher crash nor a receiver that is down loses one.
 //!
+//! Where each path enters: `sync_calls.rs` (sync) → `delivery.rs` → `forward.rs`;
+//! `jobs/mod.rs` (a worker per function) → `jobs/attempt/` (one delivery; `decision.rs` decides
+//! what follows it, `outputs.rs` stores what it produced) → `callbacks.rs`; `event_router.rs`
+//! (events → jobs). `service.rs` starts them all; `endpoints.rs` reads the replica directory.
+//!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), switchyard_dispatcher::DispatcherError> {
 //! let shutdown = tokio_util::sync::CancellationToken::new();
