@@ -32,23 +32,9 @@ async fn two_gateways_and_two_dispatchers_serve_one_registry() {
     assert_eq!(answer.text().await.expect("body"), "via the other gateway");
     let job = two.run_job("echo", "queued", WAIT).await;
     assert_eq!(job["status"], "succeeded");
-    let listed: Vec<serde_json::Value> = two
-        .admin(Method::GET, "/system/functions")
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(listed.len(), 1);
-    let info: serde_json::Value = two
-        .admin(Method::GET, "/system/info")
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("json");
+    let listed = two.admin_json("/system/functions").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let info = two.admin_json("/system/info").await;
     assert_eq!(info["provider"]["orchestration"], "process");
 
     // Deployed through one and called through the other in the very next request.

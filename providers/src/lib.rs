@@ -73,6 +73,18 @@ pub trait Provider: Send + Sync + 'static {
     ) -> impl Future<Output = Result<BoxStream<'static, Bytes>, LogsError>> + Send;
 }
 
+/// The functions a back end runs: every registered one that is not external.
+pub(crate) fn functions_to_run(
+    registry: &switchyard_broker::cache::KvCache<switchyard_broker::records::FunctionSpec>,
+) -> std::collections::HashMap<String, switchyard_broker::records::FunctionSpec> {
+    registry.read(|map| {
+        map.iter()
+            .filter(|(_, spec)| !spec.is_external())
+            .map(|(name, spec)| (name.clone(), spec.clone()))
+            .collect()
+    })
+}
+
 /// Why logs cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LogsError {

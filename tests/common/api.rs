@@ -39,18 +39,20 @@ impl Api {
             .expect("deploy answers")
     }
 
-    /// Deploys `name` running `fprocess` and waits until `replicas` replicas are ready.
+    /// Deploys `name` running `fprocess` and waits for a ready replica.
     pub async fn deploy_ready(&self, name: &str, fprocess: &str, env: Value) {
+        self.deploy_with(name, fprocess, env, json!({})).await;
+    }
+
+    /// `GET path` with credentials, answered 200 with JSON.
+    pub async fn admin_json(&self, path: &str) -> Value {
         let response = self
-            .deploy(json!({ "service": name, "envProcess": fprocess, "envVars": env }))
-            .await;
-        assert_eq!(
-            response.status(),
-            202,
-            "deploy {name}: {}",
-            response.text().await.unwrap_or_default()
-        );
-        self.wait_available(name, 1).await;
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
     }
 
     pub async fn status(&self, name: &str) -> Option<Value> {

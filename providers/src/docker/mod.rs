@@ -176,12 +176,7 @@ impl Reconciler {
     async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
         let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
         loop {
-            let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
-                map.iter()
-                    .filter(|(_, spec)| !spec.is_external())
-                    .map(|(name, spec)| (name.clone(), spec.clone()))
-                    .collect()
-            });
+            let desired = crate::functions_to_run(&registry);
             let next = match self.reconcile(&desired).await {
                 Ok(true) => RECONCILE_EVERY,
                 Ok(false) => RECONCILE_SOON,

@@ -113,12 +113,7 @@ async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: 
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     loop {
-        let desired: HashMap<String, FunctionSpec> = registry.read(|map| {
-            map.iter()
-                .filter(|(_, spec)| !spec.is_external())
-                .map(|(name, spec)| (name.clone(), spec.clone()))
-                .collect()
-        });
+        let desired = crate::functions_to_run(&registry);
         reconcile(&shared, &mut running, desired).await;
         if !rounds.next(None).await {
             break;
