@@ -79,6 +79,7 @@ pub fn decode_binary(headers: &HeaderMap, payload: &Bytes) -> Result<Event, Code
     if !payload.is_empty() {
         event.set_data_unchecked(Data::Binary(payload.to_vec()));
     }
+    super::limits::check(&event)?;
     Ok(event)
 }
 

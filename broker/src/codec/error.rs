@@ -15,6 +15,20 @@ pub enum CodecError {
     /// An extension name breaks the naming rule.
     #[error("extension name `{0}` is invalid: names are 1 to 20 characters of a-z and 0-9, and not a reserved attribute name")]
     ExtensionName(String),
+    /// An attribute is longer than Switchyard accepts.
+    #[error("attribute `{name}` is {length} bytes long; the limit is {limit}")]
+    TooLong {
+        name: String,
+        length: usize,
+        limit: usize,
+    },
+    /// More of something than Switchyard accepts in one event or request.
+    #[error("{count} {what}; the limit is {limit}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     /// A structured-mode payload is not a JSON object of CloudEvent attributes.
     #[error("structured event is not valid: {0}")]
     Json(String),

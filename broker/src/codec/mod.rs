@@ -6,10 +6,12 @@
 //! (`content-type: application/cloudevents+json`) carries the whole event as JSON and is
 //! accepted on decode.
 //!
-//! Decoding validates what it reads and says exactly which attribute is wrong and why.
+//! Decoding validates what it reads and says exactly which attribute is wrong and why, and
+//! refuses events beyond the bounds in [`limits`].
 
 mod binary;
 mod error;
+pub mod limits;
 pub mod percent;
 mod structured;
 mod validate;

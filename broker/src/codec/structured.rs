@@ -27,7 +27,10 @@ pub fn decode_structured(payload: &[u8]) -> Result<Event, CodecError> {
         return Err(CodecError::Json("expected a JSON object".into()));
     };
     validate_object(&object)?;
-    serde_json::from_value(Value::Object(object)).map_err(|e| CodecError::Json(e.to_string()))
+    let event: Event = serde_json::from_value(Value::Object(object))
+        .map_err(|e| CodecError::Json(e.to_string()))?;
+    super::limits::check(&event)?;
+    Ok(event)
 }
 
 /// Checks one structured event's attributes with the same rules as binary mode.

@@ -22,10 +22,25 @@ pub const HOPS_EXTENSION: &str = "syhops";
 /// Replies stop being published once an event has this many hops.
 pub const MAX_HOPS: i64 = 8;
 
-/// The subject an event of type `ty` is stored on.
+/// Longest event subject: a `type` within [`crate::codec::limits::MAX_TYPE_BYTES`] always fits.
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// The subject an event of type `ty` is stored on. A type whose subject would exceed
+/// [`MAX_SUBJECT_BYTES`] (decoding refuses such types; this is the second line) gets a bounded
+/// subject from its digest instead, `sy.event.%long.<hex>`, so NATS never sees an over-long
+/// protocol line.
 pub fn subject(ty: &str) -> String {
     let tokens: Vec<String> = ty.split('.').map(encode_token).collect();
-    format!("sy.event.{}", tokens.join("."))
+    let subject = format!("sy.event.{}", tokens.join("."));
+    if subject.len() <= MAX_SUBJECT_BYTES {
+        return subject;
+    }
+    use sha2::{Digest, Sha256};
+    let digest: String = Sha256::digest(ty.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sy.event.%long.{digest}")
 }
 
 /// Every event subject.
@@ -109,6 +124,10 @@ mod tests {
         assert_eq!(subject("a b*>.x"), "sy.event.a%20b%2A%3E.x");
         assert_eq!(subject("a..b"), "sy.event.a.%.b");
         assert_ne!(subject("a_b"), subject("a.b"));
+        let long = subject(&"é".repeat(1000));
+        assert!(long.len() <= MAX_SUBJECT_BYTES && long.starts_with("sy.event.%long."));
+        assert_eq!(long, subject(&"é".repeat(1000)));
+        assert_ne!(long, subject(&"è".repeat(1000)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use cloudevents::{AttributesWriter, Data, Event, EventBuilder, EventBuilderV10};
-use switchyard_broker::codec::{self, CodecError, STRUCTURED_CONTENT_TYPE};
+use switchyard_broker::codec::{self, limits, CodecError, STRUCTURED_CONTENT_TYPE};
 use switchyard_broker::records::WebhookConfig;
 
 const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
@@ -25,6 +25,13 @@ pub(crate) fn events(
     if content_type.starts_with(BATCH_CONTENT_TYPE) {
         let items: Vec<serde_json::Value> =
             serde_json::from_slice(&body).map_err(|e| CodecError::Json(format!("batch: {e}")))?;
+        if items.len() > limits::MAX_BATCH_EVENTS {
+            return Err(CodecError::TooMany {
+                what: "events in the batch",
+                count: items.len(),
+                limit: limits::MAX_BATCH_EVENTS,
+            });
+        }
         return items
             .iter()
             .enumerate()
@@ -49,7 +56,9 @@ pub(crate) fn events(
         }
         return Ok(vec![codec::decode_binary(&nats_headers, &body)?]);
     }
-    Ok(vec![wrap(source, config, headers, body, &content_type)])
+    let event = wrap(source, config, headers, body, &content_type);
+    limits::check(&event)?;
+    Ok(vec![event])
 }
 
 /// A plain payload as a CloudEvent: a new id, source `/webhook/<name>`, the configured type
