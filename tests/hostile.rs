@@ -109,3 +109,27 @@ async fn an_over_long_event_type_is_refused_and_the_connection_lives() {
         "NATS dropped the connection"
     );
 }
+
+/// Finding 2: a function's environment held Switchyard's settings, its admin password among
+/// them, for any caller to read.
+#[tokio::test]
+async fn a_function_sees_none_of_switchyards_settings() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("env", "env", json!({"MY_SETTING": "mine"}))
+        .await;
+    let answer = api.invoke("env", "").await;
+    assert_eq!(answer.status(), 200);
+    let environment = answer.text().await.expect("body");
+    assert!(
+        !environment.contains("SWITCHYARD_") && !environment.contains(common::ADMIN_PASSWORD),
+        "{environment}"
+    );
+    for expected in ["MY_SETTING=mine", "PATH=", "fprocess=env"] {
+        assert!(
+            environment.contains(expected),
+            "{expected} missing: {environment}"
+        );
+    }
+}

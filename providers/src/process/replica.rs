@@ -19,6 +19,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// A watchdog that ran this long before dying is restarted without delay.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// What a replica's environment takes from the provider's: where programs are, the home
+/// directory, and the locale and time zone. Nothing else.
+const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
+
 /// How long a new watchdog may take to become ready before it is restarted.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 const READY_POLL: Duration = Duration::from_millis(25);
@@ -152,11 +156,20 @@ impl Supervisor {
         ended
     }
 
+    /// The watchdog's command with a clean environment: what every process needs from the host
+    /// ([`INHERITED`]), the function's `envVars`, and the watchdog's own settings; never
+    /// Switchyard's settings or secrets, which the function (and its callers) would see.
     fn command(&self, port: u16) -> Command {
         let argv = &self.shared.config.watchdog_command;
         let mut command = Command::new(&argv[0]);
         command
             .args(&argv[1..])
+            .env_clear()
+            .envs(
+                INHERITED
+                    .iter()
+                    .filter_map(|name| Some((*name, std::env::var_os(name)?))),
+            )
             .envs(self.deployment.env_vars.iter().flatten())
             .env("fprocess", fprocess(&self.deployment).unwrap_or_default())
             .env("port", port.to_string())
