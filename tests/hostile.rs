@@ -133,3 +133,48 @@ async fn a_function_sees_none_of_switchyards_settings() {
         );
     }
 }
+
+/// Finding 8: the rate limit was charged before authentication, so junk used up a source's
+/// quota and the real producer got 429.
+#[tokio::test]
+async fn unauthenticated_requests_do_not_use_up_the_rate_limit() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let source = api
+        .admin(Method::POST, "/system/event-sources")
+        .json(&json!({"name": "guarded", "kind": "webhook",
+            "config": {"auth": {"token": "s3cret"}, "rateLimit": "3/m"}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(source.status(), 201);
+    let url = api.url("/webhook/guarded");
+    for _ in 0..10 {
+        let junk = api
+            .http
+            .post(&url)
+            .body("junk")
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(junk.status(), 401);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let real = api
+            .http
+            .post(&url)
+            .bearer_auth("s3cret")
+            .body("real")
+            .send()
+            .await
+            .expect("answers");
+        statuses.push(real.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 429],
+        "the producer's own quota, untouched by junk"
+    );
+}

@@ -93,17 +93,6 @@ async fn ingest(
             ),
         );
     };
-    if let Some(wait) = ingester.throttle(&name, config.rate_limit.as_deref()) {
-        let mut response = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("event source `{name}` is over its rate limit"),
-        );
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        response
-            .headers_mut()
-            .insert("retry-after", HeaderValue::from(seconds));
-        return response;
-    }
     let (parts, body) = request.into_parts();
     let limit = ingester.max_body_bytes;
     let body: Bytes = match Limited::new(body, limit).collect().await {
@@ -123,6 +112,18 @@ async fn ingest(
             format!("{reason}\n"),
         )
             .into_response();
+    }
+    // Only authenticated requests count against the rate: junk cannot use up a producer's quota.
+    if let Some(wait) = ingester.throttle(&name, config.rate_limit.as_deref()) {
+        let mut response = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("event source `{name}` is over its rate limit"),
+        );
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(seconds));
+        return response;
     }
     let events = match parse::events(&name, config, &parts.headers, body) {
         Ok(events) => events,
