@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use futures::StreamExt;
 use http_body_util::BodyExt;
+use serde_json::json;
 use switchyard_broker::provider::PrepareReply;
 use switchyard_broker::subjects;
 use switchyard_broker::testing::NatsServer;
@@ -122,6 +123,14 @@ async fn deployments_are_checked_here_and_by_the_provider() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("program not found"), "{body}");
+
+    // Finding 10 of the hardening issue: a secret name was joined to a host path unchecked.
+    for secret in ["/var/run/docker.sock", "../"] {
+        let body = json!({"service": "f", "envProcess": "cat", "secrets": [secret]}).to_string();
+        let (status, text) = call(&router, admin("POST", "/system/functions", &body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("secret name"), "{text}");
+    }
 
     let deploy = r#"{"service":"echo","envProcess":"cat"}"#;
     let (status, _) = call(&router, admin("POST", "/system/functions", deploy)).await;

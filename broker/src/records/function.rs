@@ -198,6 +198,20 @@ pub fn validate_function_name(name: &str) -> Result<(), InvalidFunctionName> {
     }
 }
 
+/// Checks a deployment's `secrets`: each named like a function (1 to 63 characters of
+/// `a-z A-Z 0-9 - _`, starting with a letter or digit), so that a secret name is a file name
+/// and never a path (`../x`, `/var/run/docker.sock`).
+pub fn validate_secret_names(deployment: &FunctionDeployment) -> Result<(), String> {
+    for name in deployment.secrets.iter().flatten() {
+        if validate_function_name(name).is_err() {
+            return Err(format!(
+                "secret name `{name}`: use 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Resolves `name` or `name.namespace` (what faas-cli invokes) to a function name.
 ///
 /// Returns `None` for a namespace other than [`DEFAULT_NAMESPACE`].
@@ -212,6 +226,20 @@ pub fn resolve_function_name(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_names_are_never_paths() {
+        let with = |name: &str| FunctionDeployment {
+            service: "f".into(),
+            secrets: Some(vec![name.to_string()]),
+            ..Default::default()
+        };
+        assert!(validate_secret_names(&with("api-token_1")).is_ok());
+        for bad in ["/var/run/docker.sock", "../", "a/b", "..", "", ".hidden"] {
+            let error = validate_secret_names(&with(bad)).expect_err(bad);
+            assert!(error.contains("secret name"), "{error}");
+        }
+    }
 
     #[test]
     fn external_endpoints_come_from_the_annotation() {

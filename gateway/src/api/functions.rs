@@ -11,8 +11,8 @@ use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_broker::records::{
-    endpoints_of, resolve_function_name, validate_function_name, FunctionDeployment, FunctionSpec,
-    FunctionStatus, DEFAULT_NAMESPACE,
+    endpoints_of, resolve_function_name, validate_function_name, validate_secret_names,
+    FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE,
 };
 
 use super::AppState;
@@ -193,6 +193,7 @@ async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDep
             )))
         }
     }
+    validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
     Ok(deployment)

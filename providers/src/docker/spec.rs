@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use sha2::{Digest, Sha256};
-use switchyard_broker::records::FunctionDeployment;
+use switchyard_broker::records::{validate_secret_names, FunctionDeployment};
 
 /// Label naming the function a container runs; the provider manages only such containers.
 pub const FUNCTION_LABEL: &str = "dev.switchyard.function";
@@ -36,6 +36,8 @@ pub fn container_body(
     network: &str,
     secrets_dir: &std::path::Path,
 ) -> Result<ContainerCreateBody, String> {
+    // A secret's host path is built from its name: only plain names.
+    validate_secret_names(deployment)?;
     let mut env: Vec<String> = deployment
         .env_vars
         .iter()
