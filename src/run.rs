@@ -308,6 +308,7 @@ fn gateway_config(
         max_body_bytes: settings.gateway.max_body_bytes,
         upstream_timeout: settings.gateway.upstream_timeout.0,
         retention: settings.retention.config(),
+        callback_networks: settings.jobs.callback_networks(),
     }
 }
 

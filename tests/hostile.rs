@@ -178,3 +178,128 @@ async fn unauthenticated_requests_do_not_use_up_the_rate_limit() {
         "the producer's own quota, untouched by junk"
     );
 }
+
+/// Finding 7: `X-Callback-Url` could point at cloud metadata or loopback admin ports, and
+/// redirects were followed with the body.
+#[tokio::test]
+async fn callbacks_reach_only_allowed_networks_and_never_follow_redirects() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(
+        &nats,
+        &[
+            ("SWITCHYARD_CALLBACK_ATTEMPTS", "1"),
+            // Loopback by name is denied here; the receivers below are reached by address.
+            (
+                "SWITCHYARD_CALLBACK_DENY",
+                "169.254.0.0/16,fe80::/10,::1/128",
+            ),
+        ],
+    );
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+
+    // An address in a denied network is refused at intake.
+    let metadata = api
+        .enqueue("echo")
+        .header("X-Callback-Url", "http://169.254.169.254/latest/meta-data/")
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(metadata.status(), 400);
+    assert!(metadata
+        .text()
+        .await
+        .expect("body")
+        .contains("denied network"));
+
+    // A redirect is not followed: the receiver it points to gets nothing.
+    let target = common::CallbackServer::start().await;
+    let redirector = redirect_to(&target.url("/stolen")).await;
+    let accepted = api
+        .enqueue("echo")
+        .header("X-Callback-Url", &redirector)
+        .body("secret body")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    let call_id = accepted.headers()["x-call-id"]
+        .to_str()
+        .expect("call id")
+        .to_string();
+    let job = wait_callback_outcome(&api, &call_id).await;
+    assert_eq!(job["callback"]["status"], "failed", "{job}");
+    assert_eq!(job["callback"]["lastStatusCode"], 307, "{job}");
+    assert!(target.received().is_empty(), "the redirect was followed");
+}
+
+/// A name that resolves to a denied address is refused when the dispatcher connects.
+#[tokio::test]
+async fn a_callback_host_resolving_to_a_denied_address_is_refused_at_connect_time() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(
+        &nats,
+        &[
+            ("SWITCHYARD_CALLBACK_ATTEMPTS", "1"),
+            ("SWITCHYARD_CALLBACK_DENY", "127.0.0.0/8,::1/128"),
+        ],
+    );
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let receiver = common::CallbackServer::start().await;
+    let accepted = api
+        .enqueue("echo")
+        .header(
+            "X-Callback-Url",
+            format!("http://localhost:{}/done", receiver.port),
+        )
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        accepted.status(),
+        202,
+        "a name is checked when it is resolved"
+    );
+    let call_id = accepted.headers()["x-call-id"]
+        .to_str()
+        .expect("call id")
+        .to_string();
+    let job = wait_callback_outcome(&api, &call_id).await;
+    assert_eq!(job["callback"]["status"], "failed", "{job}");
+    let error = job["callback"]["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains("denied network"), "{error}");
+    assert!(receiver.received().is_empty());
+}
+
+/// Waits until the job's callback has an outcome other than pending.
+async fn wait_callback_outcome(api: &common::Api, call_id: &str) -> serde_json::Value {
+    common::eventually(WAIT, "the callback outcome", || async {
+        let job = api.job(call_id).await;
+        job["callback"]["status"] == "failed" || job["callback"]["status"] == "delivered"
+    })
+    .await;
+    api.job(call_id).await
+}
+
+/// A real HTTP server answering every request with a 307 to `location`; returns its URL.
+async fn redirect_to(location: &str) -> String {
+    let location = location.to_string();
+    let app = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [("location", location)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}

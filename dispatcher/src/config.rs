@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use switchyard_broker::backoff::Backoff;
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::streams::Retention;
 
 /// Dispatcher settings.
@@ -44,6 +45,8 @@ pub struct JobsConfig {
     pub callback_backoff: Backoff,
     /// How long one callback request may take.
     pub callback_timeout: Duration,
+    /// Where callbacks may connect (checked for every address at connect time).
+    pub callback_networks: NetworkPolicy,
     /// On shutdown, how long jobs in flight get to finish before they are left to be
     /// redelivered (after the ack wait) to another dispatcher.
     pub shutdown_grace: Duration,
@@ -67,6 +70,7 @@ impl Default for JobsConfig {
                 max: Duration::from_secs(30),
             },
             callback_timeout: Duration::from_secs(10),
+            callback_networks: NetworkPolicy::default(),
             shutdown_grace: Duration::from_secs(30),
         }
     }

@@ -68,7 +68,7 @@ impl Dispatcher {
             config.retention.result_max_bytes,
         )
         .await?;
-        let http = reqwest::Client::builder().build()?;
+        let http = callbacks::client(config.jobs.callback_networks.clone())?;
         let job_context = Arc::new(JobContext::new(
             nats.clone(),
             jobs_store,

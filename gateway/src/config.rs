@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::streams::Retention;
 
 /// Gateway settings.
@@ -17,6 +18,9 @@ pub struct GatewayConfig {
     pub upstream_timeout: Duration,
     /// How long job records, results and dead letters are kept, and the intake dedupe window.
     pub retention: Retention,
+    /// Where `X-Callback-Url` may point: a URL whose host is a denied address is refused at
+    /// intake (names are checked by the dispatcher when it connects).
+    pub callback_networks: NetworkPolicy,
 }
 
 impl GatewayConfig {
@@ -38,6 +42,7 @@ impl GatewayConfig {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             upstream_timeout: switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT,
             retention: Retention::default(),
+            callback_networks: NetworkPolicy::default(),
         }
     }
 }

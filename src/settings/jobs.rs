@@ -2,6 +2,7 @@
 
 use clap::Args;
 use switchyard_broker::backoff::Backoff;
+use switchyard_broker::networks::{parse_list, Network, NetworkPolicy, DEFAULT_DENIED};
 use switchyard_dispatcher::JobsConfig;
 
 use super::Span;
@@ -47,9 +48,34 @@ pub struct JobSettings {
     /// Longest wait between callback attempts.
     #[arg(long, env = "SWITCHYARD_CALLBACK_MAX_WAIT", default_value_t = Span(JobsConfig::default().callback_backoff.max))]
     pub callback_max_wait: Span,
+
+    /// Networks callbacks may reach, comma-separated CIDR blocks (empty: any not denied).
+    #[arg(long, env = "SWITCHYARD_CALLBACK_ALLOW", default_value = "", value_parser = networks)]
+    pub callback_allow: Networks,
+
+    /// Networks callbacks may never reach (checked for every address a callback host resolves
+    /// to, when it connects). Default: link-local and cloud metadata addresses.
+    #[arg(long, env = "SWITCHYARD_CALLBACK_DENY", default_value = DEFAULT_DENIED, value_parser = networks)]
+    pub callback_deny: Networks,
+}
+
+/// A parsed list of networks.
+#[derive(Debug, Clone)]
+pub struct Networks(pub Vec<Network>);
+
+fn networks(text: &str) -> Result<Networks, String> {
+    parse_list(text).map(Networks).map_err(|e| e.to_string())
 }
 
 impl JobSettings {
+    /// Where callbacks may go.
+    pub fn callback_networks(&self) -> NetworkPolicy {
+        NetworkPolicy {
+            allow: self.callback_allow.0.clone(),
+            deny: self.callback_deny.0.clone(),
+        }
+    }
+
     /// The dispatcher's job settings; what is not configurable keeps its default.
     pub fn config(&self) -> JobsConfig {
         JobsConfig {
@@ -66,6 +92,7 @@ impl JobSettings {
                 min: self.callback_min_wait.0,
                 max: self.callback_max_wait.0.max(self.callback_min_wait.0),
             },
+            callback_networks: self.callback_networks(),
             ..JobsConfig::default()
         }
     }

@@ -14,6 +14,7 @@ use switchyard_broker::errors::error_chain;
 use switchyard_broker::jobs::{
     validate_call_id, JobRecord, JobStatus, Refused, Transition, TransitionError,
 };
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
@@ -39,7 +40,7 @@ pub(crate) async fn enqueue(
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
     let result = async {
         let function = registered_function(&state, &name).await?;
-        let callback_url = callback_url(&request)?;
+        let callback_url = callback_url(&request, &state.config.callback_networks)?;
         let target = Target {
             call_id: call_id.clone(),
             function,
@@ -64,8 +65,12 @@ pub(crate) async fn enqueue(
     }
 }
 
-/// `X-Callback-Url`, which must be an absolute http(s) URL.
-fn callback_url(request: &Request<Body>) -> Result<Option<String>, ApiError> {
+/// `X-Callback-Url`, which must be an absolute http(s) URL whose host, when it is an address,
+/// is one callbacks may reach.
+fn callback_url(
+    request: &Request<Body>,
+    networks: &NetworkPolicy,
+) -> Result<Option<String>, ApiError> {
     let Some(value) = request.headers().get("x-callback-url") else {
         return Ok(None);
     };
@@ -74,13 +79,23 @@ fn callback_url(request: &Request<Body>) -> Result<Option<String>, ApiError> {
         matches!(uri.scheme_str(), Some("http" | "https"))
             && uri.host().is_some_and(|h| !h.is_empty())
     });
-    if valid {
-        Ok(Some(text))
-    } else {
-        Err(ApiError::BadRequest(format!(
+    if !valid {
+        return Err(ApiError::BadRequest(format!(
             "X-Callback-Url must be an absolute http(s) URL, got `{text}`"
-        )))
+        )));
     }
+    let host = text.parse::<Uri>().ok().and_then(|uri| {
+        uri.host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+    });
+    if let Some(ip) = host.and_then(|h| h.parse::<std::net::IpAddr>().ok()) {
+        if let Some(refusal) = networks.refusal(ip) {
+            return Err(ApiError::BadRequest(format!(
+                "X-Callback-Url `{text}`: {refusal} (SWITCHYARD_CALLBACK_ALLOW, SWITCHYARD_CALLBACK_DENY)"
+            )));
+        }
+    }
+    Ok(Some(text))
 }
 
 /// Publishes the invocation with the call id as its deduplication id and waits for the server's ack, so a

@@ -1,6 +1,8 @@
 //! Callback delivery: a durable consumer on `SY_CALLBACKS`, POSTing each function answer to
 //! its `X-Callback-Url` with retries and backoff, and recording the outcome in the job record.
 
+mod guard;
+
 use std::sync::Arc;
 
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
@@ -111,8 +113,13 @@ async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
     .await
 }
 
+pub(crate) use guard::client;
+
 /// POSTs the answer; the receiver's status code, or why there was none.
 async fn post(context: &JobContext, url: &str, reply: &CallReply) -> Result<u16, String> {
+    if let Some(refusal) = guard::literal_refusal(&context.config.jobs.callback_networks, url) {
+        return Err(format!("callback refused: {refusal}"));
+    }
     let mut request = context
         .http
         .post(url)
