@@ -231,6 +231,7 @@ struct Part {
     shutdown: CancellationToken,
     client: async_nats::Client,
     nats_url: String,
+    limits: switchyard_gateway::ServerLimits,
 }
 
 impl Part {
@@ -247,10 +248,11 @@ impl Part {
             shutdown,
             client,
             nats_url,
+            limits: settings.gateway.server_limits(),
         })
     }
 
-    /// Serves `routes` on `address` until shutdown.
+    /// Serves `routes` on `address` until shutdown, with the listener time limits.
     async fn serve(
         &self,
         address: std::net::SocketAddr,
@@ -259,10 +261,7 @@ impl Part {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
-        let stop = self.shutdown.clone();
-        axum::serve(listener, routes)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
+        switchyard_gateway::serve(listener, routes, self.limits, self.shutdown.clone()).await;
         Ok(())
     }
 
@@ -309,6 +308,7 @@ fn gateway_config(
         upstream_timeout: settings.gateway.upstream_timeout.0,
         retention: settings.retention.config(),
         callback_networks: settings.jobs.callback_networks(),
+        server: settings.gateway.server_limits(),
     }
 }
 

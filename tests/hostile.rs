@@ -303,3 +303,54 @@ async fn redirect_to(location: &str) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
+
+/// Finding 3: a client that sent headers and part of a body, then stalled, kept `up` from
+/// exiting on SIGTERM; there were no header, body or idle timeouts.
+#[tokio::test]
+async fn stalled_clients_get_408_and_cannot_hold_up_shutdown() {
+    use std::io::{Read, Write};
+    let nats = Nats::start();
+    let mut switchyard = Switchyard::up_with(
+        &nats,
+        &[
+            ("SWITCHYARD_BODY_TIMEOUT", "1s"),
+            ("SWITCHYARD_SHUTDOWN_TIMEOUT", "2s"),
+        ],
+    );
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let partial_request =
+        "POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b";
+
+    // A body that stops coming is answered 408 after the body timeout.
+    let mut stalled = std::net::TcpStream::connect(switchyard.address).expect("connects");
+    stalled
+        .write_all(partial_request.as_bytes())
+        .expect("writes");
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = [0u8; 64];
+    let read = stalled.read(&mut answer).expect("an answer before 10 s");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // A client stalled in its headers does not keep the process from exiting.
+    let mut holding = std::net::TcpStream::connect(switchyard.address).expect("connects");
+    holding
+        .write_all(b"POST /function/echo HTTP/1.1\r\nHost: x\r\n")
+        .expect("writes");
+    let mut stalled_body = std::net::TcpStream::connect(switchyard.address).expect("connects");
+    stalled_body
+        .write_all(partial_request.as_bytes())
+        .expect("writes");
+    let asked = std::time::Instant::now();
+    let status = switchyard.stop(Duration::from_secs(15));
+    let took = asked.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exited cleanly: {status:?}"
+    );
+    assert!(took < Duration::from_secs(8), "took {took:?} to exit");
+    drop((holding, stalled_body));
+}

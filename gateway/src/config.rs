@@ -21,6 +21,8 @@ pub struct GatewayConfig {
     /// Where `X-Callback-Url` may point: a URL whose host is a denied address is refused at
     /// intake (names are checked by the dispatcher when it connects).
     pub callback_networks: NetworkPolicy,
+    /// Header, body and shutdown deadlines of the listener.
+    pub server: crate::server::ServerLimits,
 }
 
 impl GatewayConfig {
@@ -43,6 +45,7 @@ impl GatewayConfig {
             upstream_timeout: switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT,
             retention: Retention::default(),
             callback_networks: NetworkPolicy::default(),
+            server: crate::server::ServerLimits::default(),
         }
     }
 }

@@ -33,6 +33,8 @@ mod config;
 mod error;
 mod metrics;
 mod provider_client;
+mod server;
 
 pub use api::{app, Gateway, GatewayError};
 pub use config::{Credentials, GatewayConfig};
+pub use server::{serve, ServerLimits};

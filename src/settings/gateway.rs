@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT;
-use switchyard_gateway::GatewayConfig;
+use switchyard_gateway::{GatewayConfig, ServerLimits};
 
 use super::Span;
 
@@ -33,4 +33,28 @@ pub struct GatewaySettings {
     /// duration such as 1m30s).
     #[arg(long, env = "SWITCHYARD_UPSTREAM_TIMEOUT", default_value_t = Span(DEFAULT_CALL_TIMEOUT))]
     pub upstream_timeout: Span,
+
+    /// Every HTTP listener: a client must send a request's headers within this.
+    #[arg(long, env = "SWITCHYARD_HEADER_TIMEOUT", default_value_t = Span(ServerLimits::default().header_read))]
+    pub header_timeout: Span,
+
+    /// Every HTTP listener: a client must send each next chunk of a body within this (408).
+    #[arg(long, env = "SWITCHYARD_BODY_TIMEOUT", default_value_t = Span(ServerLimits::default().body_idle))]
+    pub body_timeout: Span,
+
+    /// After SIGTERM, requests in flight get this long; then open connections are closed and
+    /// the process goes on stopping.
+    #[arg(long, env = "SWITCHYARD_SHUTDOWN_TIMEOUT", default_value_t = Span(ServerLimits::default().shutdown))]
+    pub shutdown_timeout: Span,
+}
+
+impl GatewaySettings {
+    /// The time limits of every HTTP listener.
+    pub fn server_limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read: self.header_timeout.0,
+            body_idle: self.body_timeout.0,
+            shutdown: self.shutdown_timeout.0,
+        }
+    }
 }

@@ -61,14 +61,13 @@ pub enum GatewayError {
         address: SocketAddr,
         source: std::io::Error,
     },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// A bound gateway, ready to serve.
 pub struct Gateway {
     listener: TcpListener,
     router: Router,
+    limits: crate::server::ServerLimits,
     shutdown_caches: CancellationToken,
 }
 
@@ -192,6 +191,7 @@ impl Gateway {
         metrics: &prometheus::Registry,
     ) -> Result<Self, GatewayError> {
         let listen = config.listen;
+        let limits = config.server;
         let shutdown_caches = CancellationToken::new();
         let router = app(config, nats, metrics, shutdown_caches.clone()).await?;
         let listener = TcpListener::bind(listen)
@@ -203,6 +203,7 @@ impl Gateway {
         Ok(Gateway {
             listener,
             router,
+            limits,
             shutdown_caches,
         })
     }
@@ -219,15 +220,13 @@ impl Gateway {
             .expect("a bound TCP listener has an address")
     }
 
-    /// Serves until `shutdown` fires, then stops accepting and finishes requests in flight.
+    /// Serves until `shutdown` fires, then stops accepting and finishes requests in flight
+    /// within the configured shutdown deadline.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), GatewayError> {
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .map_err(GatewayError::Serve);
+        crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
         self.shutdown_caches.cancel();
         tracing::info!("gateway stopped");
-        result
+        Ok(())
     }
 }
 

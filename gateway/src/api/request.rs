@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName};
 use chrono::Utc;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::records::resolve_function_name;
 
@@ -104,6 +105,8 @@ pub(crate) async fn read_invocation(
         .map_err(|e| {
             if e.is::<LengthLimitError>() {
                 ApiError::TooLarge(limit)
+            } else if error_chain(&*e).contains(crate::server::BODY_TIMEOUT) {
+                ApiError::RequestTimeout(error_chain(&*e))
             } else {
                 ApiError::BadRequest(format!("cannot read request body: {e}"))
             }

@@ -1,0 +1,110 @@
+//! Serving a router over HTTP/1.1 with the bounds a public listener needs: a deadline for a
+//! request's headers, a deadline between the chunks of its body, and a deadline for shutdown,
+//! after which connections still open are closed. (`axum::serve` has none of these: one stalled
+//! client kept the process from stopping.)
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use futures::StreamExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the error of a body that stalled says, so handlers can answer 408.
+pub(crate) const BODY_TIMEOUT: &str = "request body stalled";
+
+/// Time limits of an HTTP listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// A client must send a request's headers within this.
+    pub header_read: Duration,
+    /// A client must send the next chunk of a body within this.
+    pub body_idle: Duration,
+    /// After shutdown starts, requests in flight get this long; then connections are closed.
+    pub shutdown: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read: Duration::from_secs(10),
+            body_idle: Duration::from_secs(30),
+            shutdown: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then finishes requests in flight for at
+/// most `limits.shutdown` and returns.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    shutdown: CancellationToken,
+) {
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        limits.body_idle,
+        stall_guard,
+    ));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::debug!("every connection closed"),
+        () = tokio::time::sleep(limits.shutdown) => {
+            tracing::warn!(deadline = ?limits.shutdown, "connections still open at the shutdown deadline; closing them");
+        }
+    }
+}
+
+/// Gives the request a body that fails when the client stops sending for `idle`.
+async fn stall_guard(State(idle): State<Duration>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let chunks = futures::stream::unfold(Some(body.into_data_stream()), move |stream| async move {
+        let mut stream = stream?;
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(chunk)) => Some((chunk.map_err(std::io::Error::other), Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{BODY_TIMEOUT}: nothing received for {idle:?}"),
+                )),
+                None,
+            )),
+        }
+    });
+    next.run(Request::from_parts(parts, Body::from_stream(chunks)))
+        .await
+}
