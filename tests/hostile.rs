@@ -354,3 +354,63 @@ async fn stalled_clients_get_408_and_cannot_hold_up_shutdown() {
     assert!(took < Duration::from_secs(8), "took {took:?} to exit");
     drop((holding, stalled_body));
 }
+
+/// Finding 6: the work queue, callbacks, dead letters and job records had no size limits, so
+/// unauthenticated async calls filled the disk. A full queue now refuses with 503 and
+/// `Retry-After`, and every job that got a 202 still runs.
+#[tokio::test]
+async fn a_full_work_queue_refuses_new_work_and_loses_none_it_accepted() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let env = [
+        ("SWITCHYARD_NATS_URL", url.as_str()),
+        ("SWITCHYARD_QUEUE_MAX_BYTES", "65536"),
+    ];
+    let gateway = Switchyard::start("gateway", &env);
+    let _provider = Switchyard::start("provider", &env);
+    let api = gateway.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+
+    // No dispatcher yet: everything accepted stays queued.
+    let body = "x".repeat(2048);
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    for _ in 0..200 {
+        let response = api
+            .enqueue("echo")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("answers");
+        match response.status().as_u16() {
+            202 => accepted.push(
+                response.headers()["x-call-id"]
+                    .to_str()
+                    .expect("call id")
+                    .to_string(),
+            ),
+            503 => {
+                refused = Some(response);
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let refused = refused.expect("the queue filled up within 200 jobs of 2 KiB");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(refused
+        .text()
+        .await
+        .expect("body")
+        .contains("SWITCHYARD_QUEUE_MAX_BYTES"));
+    assert!(accepted.len() >= 10, "only {} accepted", accepted.len());
+
+    let _dispatcher = Switchyard::start("dispatcher", &env);
+    for call_id in &accepted {
+        api.wait_job(call_id, "succeeded", WAIT).await;
+    }
+    let listed = api
+        .admin_json("/system/jobs?function=echo&status=succeeded&limit=1000")
+        .await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(accepted.len()));
+}

@@ -48,11 +48,23 @@ async fn open(
     description: &str,
     max_age: Duration,
 ) -> Result<kv::Store, BucketError> {
+    open_bounded(js, bucket, description, max_age, -1).await
+}
+
+/// A bucket of at most `max_bytes` (-1: no limit); a full one refuses writes.
+async fn open_bounded(
+    js: &jetstream::Context,
+    bucket: &'static str,
+    description: &str,
+    max_age: Duration,
+    max_bytes: i64,
+) -> Result<kv::Store, BucketError> {
     js.create_or_update_key_value(kv::Config {
         bucket: bucket.to_string(),
         description: description.to_string(),
         history: 1,
         max_age,
+        max_bytes: if max_bytes > 0 { max_bytes } else { -1 },
         storage: jetstream::stream::StorageType::File,
         ..Default::default()
     })
@@ -66,14 +78,22 @@ pub const JOBS: &str = "sy_jobs";
 /// Stored responses of finished jobs: key = call id, value = [`crate::jobs::StoredResult`].
 pub const RESULTS: &str = "sy_results";
 
-/// Opens (creating or updating) the job records, kept for `ttl`.
-pub async fn jobs(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
-    open(js, JOBS, "Switchyard job records", ttl).await
+/// Opens (creating or updating) the job records, kept for `ttl`, at most `max_bytes`.
+pub async fn jobs(
+    js: &jetstream::Context,
+    ttl: Duration,
+    max_bytes: i64,
+) -> Result<kv::Store, BucketError> {
+    open_bounded(js, JOBS, "Switchyard job records", ttl, max_bytes).await
 }
 
-/// Opens (creating or updating) the stored results, kept for `ttl`.
-pub async fn results(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
-    open(js, RESULTS, "Switchyard job results", ttl).await
+/// Opens (creating or updating) the stored results, kept for `ttl`, at most `max_bytes`.
+pub async fn results(
+    js: &jetstream::Context,
+    ttl: Duration,
+    max_bytes: i64,
+) -> Result<kv::Store, BucketError> {
+    open_bounded(js, RESULTS, "Switchyard job results", ttl, max_bytes).await
 }
 
 /// Subscriptions: key = name, value = [`crate::events::Subscription`] as JSON.

@@ -34,6 +34,16 @@ pub struct Retention {
     pub events_ttl: Duration,
     /// Most bytes of events kept (the oldest go first); 0 = no limit.
     pub events_max_bytes: i64,
+    /// Most bytes of invocations waiting in `SY_INVOCATIONS`; a full queue refuses new ones
+    /// (intake answers 503 with `Retry-After`), it never drops accepted work.
+    pub queue_max_bytes: i64,
+    /// Most bytes of callbacks waiting in `SY_CALLBACKS`; a full one refuses new ones (the job
+    /// is handed back and retried).
+    pub callbacks_max_bytes: i64,
+    /// Most bytes of dead letters kept (the oldest go first).
+    pub dead_max_bytes: i64,
+    /// Most bytes of job records, and of stored results (each bucket).
+    pub records_max_bytes: i64,
 }
 
 impl Default for Retention {
@@ -46,6 +56,10 @@ impl Default for Retention {
             dead_ttl: Duration::from_secs(7 * 24 * 3600),
             events_ttl: Duration::from_secs(7 * 24 * 3600),
             events_max_bytes: 1024 * 1024 * 1024,
+            queue_max_bytes: 1024 * 1024 * 1024,
+            callbacks_max_bytes: 256 * 1024 * 1024,
+            dead_max_bytes: 1024 * 1024 * 1024,
+            records_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -61,23 +75,35 @@ pub struct StreamError {
 
 /// Creates or updates Switchyard's streams.
 pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<(), StreamError> {
-    let work_queue = |name: &'static str, subjects: &str| stream::Config {
+    // A full work queue refuses what comes (the sender is told); it never drops what it holds.
+    let work_queue = |name: &'static str, subjects: &str, max_bytes: i64| stream::Config {
         name: name.to_string(),
         subjects: vec![subjects.to_string()],
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
         duplicate_window: retention.duplicate_window,
+        max_bytes: limit(max_bytes),
+        discard: stream::DiscardPolicy::New,
         ..Default::default()
     };
     let configs = [
-        work_queue(INVOCATIONS, subjects::ALL_INVOKES),
-        work_queue(CALLBACKS, subjects::ALL_CALLBACKS),
+        work_queue(
+            INVOCATIONS,
+            subjects::ALL_INVOKES,
+            retention.queue_max_bytes,
+        ),
+        work_queue(
+            CALLBACKS,
+            subjects::ALL_CALLBACKS,
+            retention.callbacks_max_bytes,
+        ),
         stream::Config {
             name: DEAD.to_string(),
             subjects: vec![subjects::ALL_DEAD.to_string()],
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
             max_age: retention.dead_ttl,
+            max_bytes: limit(retention.dead_max_bytes),
             duplicate_window: retention.duplicate_window,
             ..Default::default()
         },
@@ -87,11 +113,7 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
             max_age: retention.events_ttl,
-            max_bytes: if retention.events_max_bytes > 0 {
-                retention.events_max_bytes
-            } else {
-                -1
-            },
+            max_bytes: limit(retention.events_max_bytes),
             duplicate_window: retention.duplicate_window,
             ..Default::default()
         },
@@ -108,6 +130,15 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
             .map_err(|source| StreamError { stream, source })?;
     }
     Ok(())
+}
+
+/// A byte limit as JetStream takes it: 0 (or less) means none.
+fn limit(bytes: i64) -> i64 {
+    if bytes > 0 {
+        bytes
+    } else {
+        -1
+    }
 }
 
 async fn create_or_update(
@@ -156,6 +187,14 @@ pub struct PublishFailed {
     subject: String,
     #[source]
     source: async_nats::Error,
+}
+
+impl PublishFailed {
+    /// The stream is at its byte or message limit and refuses new messages.
+    pub fn is_full(&self) -> bool {
+        let text = self.source.to_string();
+        text.contains("maximum bytes") || text.contains("maximum messages")
+    }
 }
 
 /// Publishes to a stream and waits for the server's ack: once this returns `Ok`, the message

@@ -29,6 +29,8 @@ use crate::cache::KvCache;
 
 /// Compare-and-set rounds before an update gives up under contention.
 const CAS_ATTEMPTS: usize = 10;
+/// The header of a KV delete or purge marker.
+const KV_OPERATION: &str = "KV-Operation";
 /// How long a writer waits to see its own write in the cache before answering.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
@@ -182,6 +184,34 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
             .try_collect()
             .await
             .map_err(store_error)
+    }
+
+    /// The records written most recently: those among the bucket's last `writes` messages, newest
+    /// first. Bounded work whatever the bucket holds (each key keeps one message, its latest).
+    pub async fn recent(&self, writes: u64) -> Result<Vec<T>, TableError> {
+        use futures::StreamExt;
+        let mut stream = self.store.stream.clone();
+        let last = stream
+            .info()
+            .await
+            .map_err(store_error)?
+            .state
+            .last_sequence;
+        let first = last.saturating_sub(writes.saturating_sub(1)).max(1);
+        let messages: Vec<_> = futures::stream::iter((first..=last).rev())
+            .map(|sequence| {
+                let stream = stream.clone();
+                async move { stream.direct_get(sequence).await.ok() }
+            })
+            .buffered(32)
+            .collect()
+            .await;
+        Ok(messages
+            .into_iter()
+            .flatten()
+            .filter(|m| m.headers.get(KV_OPERATION).is_none())
+            .filter_map(|m| serde_json::from_slice(&m.payload).ok())
+            .collect())
     }
 
     async fn entry(&self, key: &str) -> Result<Option<(T, u64)>, TableError> {

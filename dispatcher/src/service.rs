@@ -61,13 +61,8 @@ impl Dispatcher {
             forwarder: Forwarder::new(),
             max_answer: nats.server_info().max_payload.saturating_sub(HEADER_ROOM),
         });
-        let jobs_store = JobStore::open(&js, config.retention.record_ttl).await?;
-        let results = ResultStore::open(
-            &js,
-            config.retention.result_ttl,
-            config.retention.result_max_bytes,
-        )
-        .await?;
+        let jobs_store = JobStore::open(&js, &config.retention).await?;
+        let results = ResultStore::open(&js, &config.retention).await?;
         let http = callbacks::client(config.jobs.callback_networks.clone())?;
         let job_context = Arc::new(JobContext::new(
             nats.clone(),

@@ -88,7 +88,7 @@ async fn fixture(url: &str) -> Fixture {
         .expect("listed");
     let shutdown = CancellationToken::new();
     let config = DispatcherConfig::default();
-    let jobs = JobStore::open(&js, config.retention.record_ttl)
+    let jobs = JobStore::open(&js, &config.retention)
         .await
         .expect("job store");
     let metrics = prometheus::Registry::new();

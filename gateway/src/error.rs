@@ -25,6 +25,9 @@ pub(crate) enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     Unavailable(String),
+    /// The work queue is at its byte limit: try again later.
+    #[error("the queue of asynchronous invocations is full (SWITCHYARD_QUEUE_MAX_BYTES); try again later")]
+    QueueFull,
     #[error("{0}")]
     Timeout(String),
     /// The client took too long sending its request.
@@ -45,7 +48,7 @@ impl ApiError {
             | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -53,12 +56,15 @@ impl ApiError {
     }
 }
 
+/// How long a client should wait before retrying an invocation refused by a full queue.
+const QUEUE_FULL_RETRY_AFTER_SECONDS: u64 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status().is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        (
+        let mut response = (
             self.status(),
             [
                 ("x-openfaas-internal", "switchyard"),
@@ -66,7 +72,14 @@ impl IntoResponse for ApiError {
             ],
             format!("{self}\n"),
         )
-            .into_response()
+            .into_response();
+        if matches!(self, ApiError::QueueFull) {
+            response.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 

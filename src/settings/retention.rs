@@ -35,6 +35,23 @@ pub struct RetentionSettings {
     /// Most bytes SY_EVENTS keeps (the oldest events go first); 0 = no limit.
     #[arg(long, env = "SWITCHYARD_EVENTS_MAX_BYTES", default_value_t = Retention::default().events_max_bytes)]
     pub events_max_bytes: i64,
+
+    /// Most bytes of async invocations waiting in SY_INVOCATIONS; when full, intake answers 503
+    /// with Retry-After (accepted work is never dropped).
+    #[arg(long, env = "SWITCHYARD_QUEUE_MAX_BYTES", default_value_t = Retention::default().queue_max_bytes)]
+    pub queue_max_bytes: i64,
+
+    /// Most bytes of callbacks waiting in SY_CALLBACKS.
+    #[arg(long, env = "SWITCHYARD_CALLBACKS_MAX_BYTES", default_value_t = Retention::default().callbacks_max_bytes)]
+    pub callbacks_max_bytes: i64,
+
+    /// Most bytes SY_DEAD keeps (the oldest dead letters go first).
+    #[arg(long, env = "SWITCHYARD_DEAD_LETTERS_MAX_BYTES", default_value_t = Retention::default().dead_max_bytes)]
+    pub dead_letters_max_bytes: i64,
+
+    /// Most bytes of job records, and of stored results (each).
+    #[arg(long, env = "SWITCHYARD_RECORDS_MAX_BYTES", default_value_t = Retention::default().records_max_bytes)]
+    pub records_max_bytes: i64,
 }
 
 impl RetentionSettings {
@@ -47,6 +64,10 @@ impl RetentionSettings {
             dead_ttl: self.dead_letter_ttl.0,
             events_ttl: self.events_ttl.0,
             events_max_bytes: self.events_max_bytes,
+            queue_max_bytes: self.queue_max_bytes,
+            callbacks_max_bytes: self.callbacks_max_bytes,
+            dead_max_bytes: self.dead_letters_max_bytes,
+            records_max_bytes: self.records_max_bytes,
         }
     }
 }

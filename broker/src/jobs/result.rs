@@ -1,7 +1,5 @@
 //! Stored responses of finished jobs, bounded in size and age.
 
-use std::time::Duration;
-
 use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +25,16 @@ pub struct ResultStore {
 }
 
 impl ResultStore {
-    /// Opens the bucket, keeping results for `ttl` and refusing bodies over `max_bytes`.
+    /// Opens the bucket with the retention's result age, size and byte limits; a result larger
+    /// than `result_max_bytes` is not stored.
     pub async fn open(
         js: &jetstream::Context,
-        ttl: Duration,
-        max_bytes: usize,
+        retention: &crate::streams::Retention,
     ) -> Result<Self, BucketError> {
+        let store = buckets::results(js, retention.result_ttl, retention.records_max_bytes).await?;
         Ok(ResultStore {
-            table: Table::new(buckets::results(js, ttl).await?),
-            max_bytes,
+            table: Table::new(store),
+            max_bytes: retention.result_max_bytes,
         })
     }
 

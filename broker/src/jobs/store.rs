@@ -1,9 +1,6 @@
 //! Reading and changing job records safely against concurrent writers.
 
-use std::time::Duration;
-
 use async_nats::jetstream;
-use futures::StreamExt;
 
 use super::lifecycle::{Refused, Transition};
 use super::record::{JobRecord, JobStatus};
@@ -34,6 +31,9 @@ pub struct JobFilter {
     pub limit: usize,
 }
 
+/// How many of the most recent record writes a listing looks at.
+pub const LISTING_SCAN: u64 = 10_000;
+
 /// The job records (KV bucket `sy_jobs`).
 #[derive(Clone)]
 pub struct JobStore {
@@ -41,10 +41,14 @@ pub struct JobStore {
 }
 
 impl JobStore {
-    /// Opens the bucket, keeping records for `ttl`.
-    pub async fn open(js: &jetstream::Context, ttl: Duration) -> Result<Self, BucketError> {
+    /// Opens the bucket, with the retention's record age and byte limits.
+    pub async fn open(
+        js: &jetstream::Context,
+        retention: &crate::streams::Retention,
+    ) -> Result<Self, BucketError> {
+        let store = buckets::jobs(js, retention.record_ttl, retention.records_max_bytes).await?;
         Ok(JobStore {
-            table: Table::new(buckets::jobs(js, ttl).await?),
+            table: Table::new(store),
         })
     }
 
@@ -97,17 +101,15 @@ impl JobStore {
         }
     }
 
-    /// Records matching `filter`, newest first, at most `filter.limit`.
+    /// Records matching `filter`, newest first, at most `filter.limit`, among the
+    /// [`LISTING_SCAN`] most recently written: a listing costs the same however many records
+    /// the bucket holds.
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, JobStoreError> {
-        let keys = self.table.keys().await?;
-        let records: Vec<Option<JobRecord>> = futures::stream::iter(keys)
-            .map(|key| async move { self.get(&key).await.ok().flatten() })
-            .buffer_unordered(32)
-            .collect()
-            .await;
-        let mut matching: Vec<JobRecord> = records
+        let mut matching: Vec<JobRecord> = self
+            .table
+            .recent(LISTING_SCAN)
+            .await?
             .into_iter()
-            .flatten()
             .filter(|r| filter.function.as_ref().is_none_or(|f| &r.function == f))
             .filter(|r| filter.status.is_none_or(|s| r.status == s))
             .collect();

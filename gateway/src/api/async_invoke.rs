@@ -113,10 +113,14 @@ async fn store(
     let ack = streams::publish_acked(&state.js, subject, headers, payload)
         .await
         .map_err(|e| {
-            ApiError::Unavailable(format!(
-                "the invocation could not be stored: {}",
-                error_chain(&e)
-            ))
+            if e.is_full() {
+                ApiError::QueueFull
+            } else {
+                ApiError::Unavailable(format!(
+                    "the invocation could not be stored: {}",
+                    error_chain(&e)
+                ))
+            }
         })?;
     if ack.duplicate {
         tracing::info!("duplicate intake: same job");

@@ -89,13 +89,8 @@ pub async fn app(
     let source_status =
         CachedTable::start(buckets::source_status(&js).await?, shutdown.clone()).await;
     let checkpoints = Table::new(buckets::checkpoints(&js).await?);
-    let jobs = JobStore::open(&js, config.retention.record_ttl).await?;
-    let results = ResultStore::open(
-        &js,
-        config.retention.result_ttl,
-        config.retention.result_max_bytes,
-    )
-    .await?;
+    let jobs = JobStore::open(&js, &config.retention).await?;
+    let results = ResultStore::open(&js, &config.retention).await?;
     let mut config = config;
     let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
     if config.max_body_bytes > ceiling {
