@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Source(SourceCommand::Webhook(s))
         | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
     };
+    settings.validate()?;
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -414,3 +414,48 @@ async fn a_full_work_queue_refuses_new_work_and_loses_none_it_accepted() {
         .await;
     assert_eq!(listed.as_array().map(Vec::len), Some(accepted.len()));
 }
+
+/// Finding 12: values that overflowed or panicked. An out-of-range setting stops the process
+/// at start, naming it; out-of-range API fields and annotations are 400s naming them.
+#[tokio::test]
+async fn out_of_range_values_are_refused_by_name() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("dispatcher")
+        .env("SWITCHYARD_ASYNC_ACK_WAIT", "0")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SWITCHYARD_ASYNC_ACK_WAIT=0ms is out of range"),
+        "{stderr}"
+    );
+
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("f", "cat", json!({})).await;
+    let subscription = api
+        .admin(Method::POST, "/system/subscriptions")
+        .json(
+            &json!({"name": "s", "function": "f", "delivery": {"timeout": "PT3000000000000000H"}}),
+        )
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(subscription.status(), 400);
+    assert!(subscription
+        .text()
+        .await
+        .expect("body")
+        .contains("delivery.timeout"));
+    let deploy = api
+        .deploy(json!({"service": "g", "envProcess": "cat", "labels": {"com.openfaas.scale.min": "1000000"}}))
+        .await;
+    assert_eq!(deploy.status(), 400);
+    assert!(deploy
+        .text()
+        .await
+        .expect("body")
+        .contains("com.openfaas.scale.min"));
+}

@@ -31,14 +31,15 @@ impl Backoff {
         self.min.saturating_mul(attempt.max(1)).min(self.max)
     }
 
-    /// A server's `Retry-After` overrides the computed wait, but never goes below `min`.
+    /// A server's `Retry-After` overrides the computed wait, but never goes below `min` nor
+    /// above `max` (a function cannot park a job for a year).
     pub fn honour_retry_after(
         &self,
         computed: Duration,
         retry_after: Option<Duration>,
     ) -> Duration {
         match retry_after {
-            Some(asked) => asked.max(self.min),
+            Some(asked) => asked.min(self.max).max(self.min),
             None => computed,
         }
     }
@@ -69,12 +70,16 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_overrides_but_not_below_the_minimum() {
+    fn retry_after_overrides_within_the_bounds() {
         let computed = Duration::from_millis(300);
         assert_eq!(B.honour_retry_after(computed, None), computed);
         assert_eq!(
-            B.honour_retry_after(computed, Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
+            B.honour_retry_after(computed, Some(Duration::from_secs(365 * 24 * 3600))),
+            B.max
+        );
+        assert_eq!(
+            B.honour_retry_after(computed, Some(Duration::from_millis(700))),
+            Duration::from_millis(700)
         );
         assert_eq!(B.honour_retry_after(computed, Some(Duration::ZERO)), B.min);
     }

@@ -59,12 +59,28 @@ async fn open_bounded(
     max_age: Duration,
     max_bytes: i64,
 ) -> Result<kv::Store, BucketError> {
+    let max_bytes = if max_bytes > 0 { max_bytes } else { -1 };
+    // An existing bucket keeps its replica count (see `replication`); only its limits change.
+    if let Ok(store) = js.get_key_value(bucket).await {
+        let mut stream = store.stream.clone();
+        if let Ok(info) = stream.info().await {
+            let mut config = info.config.clone();
+            if config.max_age != max_age || config.max_bytes != max_bytes {
+                config.max_age = max_age;
+                config.max_bytes = max_bytes;
+                if let Err(error) = js.update_stream(config).await {
+                    tracing::warn!(bucket, %error, "bucket limits not updated");
+                }
+            }
+            return Ok(store);
+        }
+    }
     js.create_or_update_key_value(kv::Config {
         bucket: bucket.to_string(),
         description: description.to_string(),
         history: 1,
         max_age,
-        max_bytes: if max_bytes > 0 { max_bytes } else { -1 },
+        max_bytes,
         storage: jetstream::stream::StorageType::File,
         ..Default::default()
     })

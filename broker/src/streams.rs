@@ -141,19 +141,38 @@ fn limit(bytes: i64) -> i64 {
     }
 }
 
+/// Creates the stream, or brings an existing one to `config` while keeping its replica count
+/// (set by [`crate::replication::ensure`]): every part calls this at start, and resetting the
+/// replicas each time would make a cluster move the stream back and forth.
 async fn create_or_update(
     js: &jetstream::Context,
-    config: stream::Config,
+    mut config: stream::Config,
 ) -> Result<(), async_nats::Error> {
-    match js.create_stream(config.clone()).await {
-        Ok(_) => Ok(()),
-        // It exists with other settings (a changed retention): update it.
-        Err(_) => js
-            .update_stream(config)
-            .await
-            .map(|_| ())
-            .map_err(Into::into),
+    match js.get_stream(&config.name).await {
+        Ok(mut existing) => {
+            let current = existing.info().await?.config.clone();
+            config.num_replicas = current.num_replicas;
+            if same_limits(&current, &config) {
+                return Ok(());
+            }
+            js.update_stream(config).await?;
+            Ok(())
+        }
+        Err(_) => match js.create_stream(config.clone()).await {
+            Ok(_) => Ok(()),
+            // Another part created it meanwhile.
+            Err(_) => js.update_stream(config).await.map(drop).map_err(Into::into),
+        },
     }
+}
+
+/// True when `current` already has what `wanted` sets.
+fn same_limits(current: &stream::Config, wanted: &stream::Config) -> bool {
+    current.subjects == wanted.subjects
+        && current.max_age == wanted.max_age
+        && current.max_bytes == wanted.max_bytes
+        && current.discard == wanted.discard
+        && current.duplicate_window == wanted.duplicate_window
 }
 
 /// The sequence the next message stored in `stream` will get.

@@ -61,6 +61,166 @@ pub struct Settings {
     pub sources: SourceSettings,
 }
 
+impl Settings {
+    /// Refuses a value outside its range, naming the setting, the value and the range: a zero
+    /// ack wait or a year-long timeout would panic or wedge a part later.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use std::time::Duration;
+        const MS: Duration = Duration::from_millis(1);
+        const SECOND: Duration = Duration::from_secs(1);
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        let spans = [
+            (
+                "SWITCHYARD_UPSTREAM_TIMEOUT",
+                self.gateway.upstream_timeout,
+                SECOND,
+                DAY,
+            ),
+            (
+                "SWITCHYARD_HEADER_TIMEOUT",
+                self.gateway.header_timeout,
+                100 * MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_BODY_TIMEOUT",
+                self.gateway.body_timeout,
+                100 * MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_SHUTDOWN_TIMEOUT",
+                self.gateway.shutdown_timeout,
+                100 * MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_PROVIDER_LEASE_TTL",
+                self.provider.provider_lease_ttl,
+                SECOND,
+                5 * MINUTE,
+            ),
+            (
+                "SWITCHYARD_ASYNC_TIMEOUT",
+                self.jobs.async_timeout,
+                SECOND,
+                DAY,
+            ),
+            (
+                "SWITCHYARD_ASYNC_ACK_WAIT",
+                self.jobs.async_ack_wait,
+                SECOND,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_RETRY_MIN_WAIT",
+                self.jobs.retry_min_wait,
+                MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_RETRY_MAX_WAIT",
+                self.jobs.retry_max_wait,
+                MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_CALLBACK_MIN_WAIT",
+                self.jobs.callback_min_wait,
+                MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_CALLBACK_MAX_WAIT",
+                self.jobs.callback_max_wait,
+                MS,
+                HOUR,
+            ),
+            (
+                "SWITCHYARD_DUPLICATE_WINDOW",
+                self.retention.duplicate_window,
+                SECOND,
+                DAY,
+            ),
+            (
+                "SWITCHYARD_JOB_RECORD_TTL",
+                self.retention.job_record_ttl,
+                MINUTE,
+                365 * DAY,
+            ),
+            (
+                "SWITCHYARD_RESULT_TTL",
+                self.retention.result_ttl,
+                MINUTE,
+                365 * DAY,
+            ),
+            (
+                "SWITCHYARD_DEAD_LETTER_TTL",
+                self.retention.dead_letter_ttl,
+                MINUTE,
+                3650 * DAY,
+            ),
+            (
+                "SWITCHYARD_EVENTS_TTL",
+                self.retention.events_ttl,
+                MINUTE,
+                3650 * DAY,
+            ),
+        ];
+        for (name, value, min, max) in spans {
+            if value.0 < min || value.0 > max {
+                bail!(
+                    "{name}={value} is out of range: use {} to {}",
+                    Span(min),
+                    Span(max)
+                );
+            }
+        }
+        const MIB: u64 = 1024 * 1024;
+        let counts = [
+            (
+                "SWITCHYARD_ASYNC_CONCURRENCY",
+                self.jobs.async_concurrency as u64,
+                1,
+                10_000,
+            ),
+            (
+                "SWITCHYARD_RETRY_ATTEMPTS",
+                u64::from(self.jobs.retry_attempts),
+                1,
+                1000,
+            ),
+            (
+                "SWITCHYARD_CALLBACK_ATTEMPTS",
+                u64::from(self.jobs.callback_attempts),
+                1,
+                1000,
+            ),
+            (
+                "SWITCHYARD_MAX_BODY_BYTES",
+                self.gateway.max_body_bytes as u64,
+                1,
+                64 * MIB,
+            ),
+            (
+                "SWITCHYARD_RESULT_MAX_BYTES",
+                self.retention.result_max_bytes as u64,
+                0,
+                64 * MIB,
+            ),
+            ("SWITCHYARD_REPLICAS", self.nats.replicas as u64, 1, 5),
+        ];
+        for (name, value, min, max) in counts {
+            if !(min..=max).contains(&value) {
+                bail!("{name}={value} is out of range: use {min} to {max}");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Loads the TOML file named by `--config`/`SWITCHYARD_CONFIG` into environment variables.
 pub fn apply_config_file(args: &[String]) -> anyhow::Result<()> {
     let from_args = args.iter().enumerate().find_map(|(i, arg)| {

@@ -11,6 +11,10 @@ use crate::records::validate_function_name;
 
 /// Most retries a subscription may ask for.
 const MAX_RETRY: u32 = 100;
+/// Longest wait between a subscription's delivery attempts.
+pub const MAX_BACKOFF_DELAY: Duration = Duration::from_secs(3600);
+/// Longest a subscription's delivery may take.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// `POST /system/subscriptions`, as stored in the KV bucket `sy_subscriptions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,15 +142,28 @@ impl Subscription {
         if self.delivery.retry.is_some_and(|r| r > MAX_RETRY) {
             return bad(format!("`delivery.retry` must be at most {MAX_RETRY}"));
         }
-        for (field, value) in [
-            ("backoffDelay", &self.delivery.backoff_delay),
-            ("timeout", &self.delivery.timeout),
+        for (field, value, max) in [
+            (
+                "backoffDelay",
+                &self.delivery.backoff_delay,
+                MAX_BACKOFF_DELAY,
+            ),
+            ("timeout", &self.delivery.timeout, MAX_TIMEOUT),
         ] {
             if let Some(value) = value {
-                if parse_iso8601(value).is_err() {
-                    return bad(format!(
+                match parse_iso8601(value) {
+                    Err(_) => {
+                        return bad(format!(
                         "`delivery.{field}`: `{value}` is not an ISO-8601 duration such as PT0.5S"
-                    ));
+                    ))
+                    }
+                    Ok(duration) if duration > max => {
+                        return bad(format!(
+                            "`delivery.{field}`: `{value}` is longer than the limit of {}s",
+                            max.as_secs()
+                        ))
+                    }
+                    Ok(_) => {}
                 }
             }
         }
@@ -163,6 +180,7 @@ impl Subscription {
             .backoff_delay
             .as_deref()
             .and_then(|d| parse_iso8601(d).ok())
+            .map(|d| d.min(MAX_BACKOFF_DELAY))
     }
 
     pub fn timeout(&self) -> Option<Duration> {
@@ -170,6 +188,7 @@ impl Subscription {
             .timeout
             .as_deref()
             .and_then(|d| parse_iso8601(d).ok())
+            .map(|d| d.min(MAX_TIMEOUT))
     }
 
     pub fn dead_letter(&self) -> bool {
@@ -198,6 +217,17 @@ mod tests {
         serde_json::from_str::<Subscription>(json)
             .map_err(|e| e.to_string())
             .and_then(|s| s.validate().map(|_| s).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn durations_beyond_their_limit_are_refused_by_name() {
+        for (field, value) in [("timeout", "PT3000000000000000H"), ("backoffDelay", "PT2H")] {
+            let json = format!(
+                r#"{{"name": "s", "function": "f", "delivery": {{"{field}": "{value}"}}}}"#
+            );
+            let error = parse(&json).expect_err(value);
+            assert!(error.contains(&format!("delivery.{field}")), "{error}");
+        }
     }
 
     #[test]

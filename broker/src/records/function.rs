@@ -58,6 +58,9 @@ pub struct FunctionSpec {
     pub created_at: DateTime<Utc>,
 }
 
+/// Most replicas a function may have (the `com.openfaas.scale.max` label can only lower it).
+pub const MAX_REPLICAS: u32 = 100;
+
 /// The annotation that makes a function external: its replicas are these existing HTTP
 /// endpoints (comma-separated URLs), not processes or containers Switchyard runs.
 pub const ENDPOINT_ANNOTATION: &str = "com.switchyard.endpoint";
@@ -108,14 +111,16 @@ impl FunctionSpec {
             .map(String::as_str)
     }
 
-    /// The desired replica count a deployment asks for: the `com.openfaas.scale.min` label, else 1.
+    /// The desired replica count a deployment asks for: the `com.openfaas.scale.min` label, else
+    /// 1; never more than [`MAX_REPLICAS`].
     pub fn initial_replicas(deployment: &FunctionDeployment) -> u32 {
         deployment
             .labels
             .as_ref()
             .and_then(|l| l.get("com.openfaas.scale.min"))
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1)
+            .min(MAX_REPLICAS)
     }
 }
 
@@ -212,6 +217,47 @@ pub fn validate_secret_names(deployment: &FunctionDeployment) -> Result<(), Stri
     Ok(())
 }
 
+/// Checks the labels and annotations Switchyard acts on: each must parse and lie within its
+/// range, and the error names the key, the value and the range.
+pub fn validate_tuning(deployment: &FunctionDeployment) -> Result<(), String> {
+    use std::time::Duration;
+    let labels = deployment.labels.iter().flatten();
+    let annotations = deployment.annotations.iter().flatten();
+    let number = |key: &str, value: &str, min: u64, max: u64| match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(()),
+        _ => Err(format!(
+            "`{key}`: `{value}` is not a whole number from {min} to {max}"
+        )),
+    };
+    let duration =
+        |key: &str, value: &str, max: Duration| match crate::duration::parse_duration(value) {
+            Ok(d) if d <= max => Ok(()),
+            _ => Err(format!(
+                "`{key}`: `{value}` is not a duration (e.g. 30s, 1m) of at most {}s",
+                max.as_secs()
+            )),
+        };
+    let replicas = u64::from(MAX_REPLICAS);
+    for (key, value) in labels.chain(annotations) {
+        match key.as_str() {
+            "com.openfaas.scale.min" | "com.openfaas.scale.max" => number(key, value, 0, replicas)?,
+            "com.openfaas.retry.attempts" => number(key, value, 1, 1000)?,
+            "com.switchyard.async.concurrency" => number(key, value, 1, 10_000)?,
+            "com.openfaas.retry.min_wait" | "com.openfaas.retry.max_wait" => {
+                duration(key, value, Duration::from_secs(3600))?
+            }
+            "com.switchyard.async.timeout" => duration(key, value, Duration::from_secs(24 * 3600))?,
+            "com.openfaas.retry.codes" => {
+                for code in value.split([',', ' ']).filter(|c| !c.is_empty()) {
+                    number(key, code, 100, 599)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Resolves `name` or `name.namespace` (what faas-cli invokes) to a function name.
 ///
 /// Returns `None` for a namespace other than [`DEFAULT_NAMESPACE`].
@@ -226,6 +272,27 @@ pub fn resolve_function_name(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tuning_beyond_its_range_is_refused_by_key() {
+        let with = |key: &str, value: &str| FunctionDeployment {
+            service: "f".into(),
+            labels: Some([(key.to_string(), value.to_string())].into()),
+            ..Default::default()
+        };
+        for (key, value) in [
+            ("com.openfaas.scale.min", "100000"),
+            ("com.openfaas.retry.attempts", "0"),
+            ("com.openfaas.retry.max_wait", "9999h"),
+            ("com.switchyard.async.timeout", "soon"),
+            ("com.openfaas.retry.codes", "42"),
+        ] {
+            let error = validate_tuning(&with(key, value)).expect_err(value);
+            assert!(error.contains(key) && error.contains(value), "{error}");
+        }
+        assert!(validate_tuning(&with("com.openfaas.scale.min", "3")).is_ok());
+        assert!(validate_tuning(&with("com.openfaas.retry.codes", "429, 503")).is_ok());
+    }
 
     #[test]
     fn secret_names_are_never_paths() {

@@ -12,15 +12,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_broker::records::{
     endpoints_of, resolve_function_name, validate_function_name, validate_secret_names,
-    FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE,
+    validate_tuning, FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE,
+    MAX_REPLICAS,
 };
 
 use super::AppState;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
-
-/// More replicas than this per function is refused.
-const MAX_REPLICAS: u32 = 100;
 
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<FunctionStatus>> {
     let counts = state.metrics.invocation_counts();
@@ -194,6 +192,7 @@ async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDep
         }
     }
     validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
+    validate_tuning(&deployment).map_err(ApiError::BadRequest)?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
     Ok(deployment)
