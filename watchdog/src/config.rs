@@ -46,7 +46,15 @@ pub struct Config {
     pub combine_output: bool,
     /// `write_debug`: log request and response bodies. Default false.
     pub write_debug: bool,
+    /// `max_request_bytes`: the largest request body (fork mode); larger ones get 413. Default
+    /// 16 MiB.
+    pub max_request_bytes: usize,
+    /// `max_response_bytes`: the most a function may write to stdout (fork mode); more is a
+    /// 502. Default 16 MiB.
+    pub max_response_bytes: usize,
 }
+
+const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// An environment variable with a value the watchdog cannot use.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +166,8 @@ impl Config {
             content_type: get("content_type"),
             combine_output: boolean("combine_output", true)?,
             write_debug: boolean("write_debug", false)?,
+            max_request_bytes: number("max_request_bytes", DEFAULT_MAX_BODY_BYTES)? as usize,
+            max_response_bytes: number("max_response_bytes", DEFAULT_MAX_BODY_BYTES)? as usize,
         })
     }
 

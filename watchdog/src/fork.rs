@@ -22,7 +22,7 @@ pub(crate) async fn handle(
     deadline: Option<Duration>,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match read_body(body, config.read_timeout).await {
+    let body = match read_body(body, config.read_timeout, config.max_request_bytes).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -33,6 +33,16 @@ pub(crate) async fn handle(
         Ok(output) => output,
         Err(response) => return response,
     };
+    if output.stdout.len() > config.max_response_bytes {
+        return (
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "function output exceeds max_response_bytes ({})\n",
+                config.max_response_bytes
+            ),
+        )
+            .into_response();
+    }
     if config.write_debug {
         tracing::info!(stdout = %String::from_utf8_lossy(&output.stdout), stderr = %String::from_utf8_lossy(&output.stderr), "function output");
     }
@@ -62,8 +72,12 @@ pub(crate) async fn handle(
     response
 }
 
-async fn read_body(body: Body, limit: Option<Duration>) -> Result<Bytes, Response> {
-    let read = to_bytes(body, usize::MAX);
+async fn read_body(
+    body: Body,
+    limit: Option<Duration>,
+    max_bytes: usize,
+) -> Result<Bytes, Response> {
+    let read = to_bytes(body, max_bytes);
     let result = match limit {
         Some(limit) => tokio::time::timeout(limit, read).await.map_err(|_| {
             (
@@ -75,11 +89,22 @@ async fn read_body(body: Body, limit: Option<Duration>) -> Result<Bytes, Respons
         None => read.await,
     };
     result.map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("cannot read request body: {e}\n"),
-        )
-            .into_response()
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body exceeds max_request_bytes ({max_bytes})\n"),
+            )
+                .into_response()
+        } else {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read request body: {e}\n"),
+            )
+                .into_response()
+        }
     })
 }
 
@@ -95,6 +120,7 @@ async fn run(
     body: Bytes,
     deadline: Option<Duration>,
 ) -> Result<Output, Response> {
+    let max_response = config.max_response_bytes;
     let mut command = process::command(&config.fprocess);
     command.envs(cgi_environment(parts)).stdin(Stdio::piped());
     // combine_output: one pipe for both, so the output interleaves as the process wrote it.
@@ -142,12 +168,14 @@ async fn run(
         }
     };
     let execute = async move {
-        let (stdout, stderr) = tokio::join!(read_all(stdout, usize::MAX), async {
-            match stderr {
-                Some(stderr) => read_all(stderr, STDERR_LIMIT).await,
-                None => Ok(Vec::new()),
-            }
-        });
+        // One byte over the limit tells an output that is too large from one that just fits.
+        let (stdout, stderr) =
+            tokio::join!(read_all(stdout, max_response.saturating_add(1)), async {
+                match stderr {
+                    Some(stderr) => read_all(stderr, STDERR_LIMIT).await,
+                    None => Ok(Vec::new()),
+                }
+            });
         let status = child.wait().await?;
         Ok::<_, std::io::Error>(Output {
             status,

@@ -225,7 +225,7 @@ async fn invoke(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
         },
         None => None,
     };
-    let method = request.method().as_str().to_ascii_lowercase();
+    let method = method_label(request.method());
     let started = Instant::now();
     shared.metrics.in_flight.inc();
     let requested = request
@@ -274,4 +274,16 @@ async fn duration_header(request: Request<Body>, next: Next) -> Response {
         response.headers_mut().insert("x-duration-seconds", value);
     }
     response
+}
+
+/// The `method` metric label: the standard methods, everything else `other`, so a client
+/// cannot create unbounded series with made-up methods.
+fn method_label(method: &axum::http::Method) -> String {
+    const KNOWN: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
+    let lower = method.as_str().to_ascii_lowercase();
+    if KNOWN.contains(&lower.as_str()) {
+        lower
+    } else {
+        "other".to_string()
+    }
 }

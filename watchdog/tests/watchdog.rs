@@ -541,3 +541,75 @@ fn raw_post(address: SocketAddr) -> String {
     let _ = stream.read_to_string(&mut answer);
     answer
 }
+
+/// Hardening issue, finding 9: unbounded metric labels and unbounded fork-mode bodies.
+#[tokio::test]
+async fn fork_mode_bounds_bodies_and_metric_labels() {
+    let flood = script("flood.sh", "head -c 5000 /dev/zero");
+    let (address, stop) = start(&[
+        ("fprocess", "cat"),
+        ("max_request_bytes", "1000"),
+        ("max_response_bytes", "4000"),
+    ])
+    .await;
+    let too_big = client()
+        .post(url(address, "/"))
+        .body(vec![b'x'; 1001])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(too_big.status(), 413);
+    assert!(too_big
+        .text()
+        .await
+        .expect("body")
+        .contains("max_request_bytes"));
+    let fits = client()
+        .post(url(address, "/"))
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(fits.status(), 200);
+    assert_eq!(fits.bytes().await.expect("body").len(), 1000);
+    for made_up in ["FOO", "BAR", "BAZ"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).expect("method");
+        let _ = client()
+            .request(method, url(address, "/"))
+            .send()
+            .await
+            .expect("answers");
+    }
+    let metrics = client()
+        .get(url(address, "/_/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    assert!(
+        !metrics.contains("foo") && !metrics.contains("FOO"),
+        "{metrics}"
+    );
+    stop.cancel();
+
+    let (address, stop) = start(&[
+        ("fprocess", flood.to_str().expect("path")),
+        ("max_response_bytes", "4000"),
+    ])
+    .await;
+    let flooded = client()
+        .post(url(address, "/"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(flooded.status(), 502);
+    assert!(flooded
+        .text()
+        .await
+        .expect("body")
+        .contains("max_response_bytes"));
+    stop.cancel();
+}
