@@ -25,6 +25,9 @@ pub struct VcenterConfig {
     /// Accept any TLS certificate. For test set-ups only; off by default.
     #[serde(default)]
     pub insecure: bool,
+    /// Allow an `http://` URL, which sends the password in clear. Off by default.
+    #[serde(default)]
+    pub allow_plain_http: bool,
     /// A PEM file with the CA certificate(s) of the vCenter, trusted besides the system's.
     #[serde(default)]
     pub ca_file: Option<String>,
@@ -48,8 +51,16 @@ impl VcenterConfig {
     /// Checks everything that can be checked without reaching the vCenter.
     pub fn validate(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.url).map_err(|e| format!("`url` `{}`: {e}", self.url))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(format!("`url` `{}`: use https://host/sdk", self.url));
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_plain_http => {}
+            "http" => {
+                return Err(format!(
+                    "`url` `{}`: plain http sends the password in clear; use https, or set `allowPlainHttp: true`",
+                    self.url
+                ))
+            }
+            _ => return Err(format!("`url` `{}`: use https://host/sdk", self.url)),
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("`url` must not carry credentials: use `username` and `password`".into());
@@ -100,6 +111,20 @@ fn duration_or(text: &Option<String>, default: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_must_be_asked_for() {
+        let mut config = VcenterConfig {
+            url: "http://vc.example/sdk".into(),
+            username: "u".into(),
+            password: "p".into(),
+            ..Default::default()
+        };
+        let error = config.validate().expect_err("plain http");
+        assert!(error.contains("allowPlainHttp"), "{error}");
+        config.allow_plain_http = true;
+        assert!(config.validate().is_ok());
+    }
 
     fn config(json: serde_json::Value) -> Result<VcenterConfig, String> {
         let config: VcenterConfig = serde_json::from_value(json).map_err(|e| e.to_string())?;

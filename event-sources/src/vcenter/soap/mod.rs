@@ -33,11 +33,15 @@ pub struct Client {
     http: reqwest::Client,
     url: Url,
     timeout: Duration,
+    max_answer_bytes: usize,
     content: ServiceContent,
     cookie: Mutex<Option<String>>,
 }
 
 const SESSION_COOKIE: &str = "vmware_soap_session";
+
+/// Largest SOAP answer read: a page of 1,000 events changing many times over stays well below.
+pub const MAX_ANSWER_BYTES: usize = 128 * 1024 * 1024;
 
 impl Client {
     /// Reaches the vCenter and reads its ServiceContent (no login yet).
@@ -63,6 +67,7 @@ impl Client {
             http,
             url: options.url.clone(),
             timeout: options.timeout,
+            max_answer_bytes: options.max_answer_bytes,
             content: ServiceContent {
                 root_folder: MoRef::new("Folder", ""),
                 property_collector: MoRef::new("PropertyCollector", ""),
@@ -278,7 +283,7 @@ impl Client {
             self.set_cookie(cookie);
         }
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.transport(&e))?;
+        let bytes = self.read_answer(method, response).await?;
         let mut envelope =
             xml::parse(&bytes).map_err(|e| protocol(method, format!("HTTP {status}: {e}")))?;
         let mut body = envelope
@@ -290,6 +295,27 @@ impl Client {
         let expected = format!("{method}Response");
         body.take_child(&expected)
             .ok_or_else(|| protocol(method, format!("HTTP {status} without <{expected}>")))
+    }
+
+    /// The answer's body, refused beyond the client's `max_answer_bytes` however it is sent.
+    async fn read_answer(
+        &self,
+        method: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, SoapError> {
+        let limit = self.max_answer_bytes;
+        let too_large = || protocol(method, format!("answer larger than {limit} bytes"));
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn transport(&self, error: &reqwest::Error) -> SoapError {

@@ -20,6 +20,8 @@ pub struct ClientOptions {
     pub ca_file: Option<PathBuf>,
     /// The longest a call may take (WaitForUpdatesEx adds its own wait to it).
     pub timeout: Duration,
+    /// The largest answer read; a larger one is an error.
+    pub max_answer_bytes: usize,
 }
 
 impl ClientOptions {
@@ -29,11 +31,17 @@ impl ClientOptions {
             insecure: false,
             ca_file: None,
             timeout: Duration::from_secs(30),
+            max_answer_bytes: super::MAX_ANSWER_BYTES,
         }
     }
 
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
+        self
+    }
+
+    pub fn max_answer_bytes(mut self, bytes: usize) -> Self {
+        self.max_answer_bytes = bytes;
         self
     }
 

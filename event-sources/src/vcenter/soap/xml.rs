@@ -69,7 +69,12 @@ impl Element {
     }
 }
 
-/// Parses a whole document and returns its root element.
+/// Deepest nesting accepted: vSphere answers stay far below it, and every walk over a tree
+/// (the event mapping, dropping it) recurses at most this deep.
+pub const MAX_DEPTH: usize = 64;
+
+/// Parses a whole document and returns its root element; nesting beyond [`MAX_DEPTH`] is
+/// refused.
 pub fn parse(document: &[u8]) -> Result<Element, MalformedXml> {
     let mut reader = NsReader::from_reader(document);
     reader.config_mut().trim_text(true);
@@ -81,7 +86,14 @@ pub fn parse(document: &[u8]) -> Result<Element, MalformedXml> {
             .read_event_into(&mut buf)
             .map_err(|e| MalformedXml(format!("at byte {}: {e}", reader.buffer_position())))?;
         match event {
-            Event::Start(start) => stack.push(open(&reader, &start)?),
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(MalformedXml(format!(
+                        "elements nested deeper than {MAX_DEPTH}"
+                    )));
+                }
+                stack.push(open(&reader, &start)?)
+            }
             Event::Empty(start) => {
                 let element = open(&reader, &start)?;
                 if let Some(done) = attach(&mut stack, element) {
@@ -156,6 +168,19 @@ fn open(reader: &NsReader<&[u8]>, start: &BytesStart) -> Result<Element, Malform
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused_before_it_can_overflow_a_walk() {
+        let depth = 100_000;
+        let document = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+        let error = parse(document.as_bytes()).expect_err("too deep");
+        assert!(
+            error.to_string().contains("nested deeper than 64"),
+            "{error}"
+        );
+        let fine = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(fine.as_bytes()).is_ok());
+    }
 
     #[test]
     fn resolves_the_type_attribute_through_its_namespace() {
