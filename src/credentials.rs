@@ -47,7 +47,7 @@ pub fn resolve(settings: &Settings) -> anyhow::Result<(Credentials, Source)> {
     ))
 }
 
-fn read_or_generate(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_or_generate(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_string();
         if !existing.is_empty() {
@@ -58,6 +58,12 @@ fn read_or_generate(path: &Path) -> anyhow::Result<String> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let password = uuid::Uuid::new_v4().simple().to_string();
+    write_private(path, &format!("{password}\n"))?;
+    Ok(password)
+}
+
+/// Writes a file only its owner can read (mode 0600).
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -65,6 +71,8 @@ fn read_or_generate(path: &Path) -> anyhow::Result<String> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{password}")?;
-    Ok(password)
+    // An existing file keeps its mode on open: make sure.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
 }

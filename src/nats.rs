@@ -19,9 +19,21 @@ pub async fn connect(
         .with_context(|| {
             format!("SWITCHYARD_NATS_URL `{url}`: use nats://host:port[,nats://host:port…]")
         })?;
+    // Credentials in the URL (`nats://user:password@host:port`), as `up` hands them to its parts.
+    let credentials = servers.iter().find_map(|server| {
+        Some((
+            server.username()?.to_string(),
+            server.password()?.to_string(),
+        ))
+    });
+    let shown = redact(url);
     let mut warned = false;
     loop {
-        let options = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some((user, password)) = credentials.clone() {
+            options = options.user_and_password(user, password);
+        }
+        let options = options
             .name(name)
             .max_reconnects(None)
             .event_callback(|event| async move {
@@ -37,14 +49,38 @@ pub async fn connect(
             Ok(client) => return Ok(client),
             Err(error) => {
                 if !warned {
-                    tracing::warn!(%url, %error, "waiting for NATS");
+                    tracing::warn!(url = %shown, %error, "waiting for NATS");
                     warned = true;
                 }
             }
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = shutdown.cancelled() => return Err(anyhow::anyhow!("stopped while waiting for NATS at {url}")).context("no NATS"),
+            () = shutdown.cancelled() => return Err(anyhow::anyhow!("stopped while waiting for NATS at {shown}")).context("no NATS"),
         }
+    }
+}
+
+/// A NATS URL (or list) without its passwords, for logs.
+pub fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|server| match (server.find("://"), server.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***@{}", &server[..scheme + 3], &server[at + 1..])
+            }
+            _ => server.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            super::redact("nats://switchyard:s3cret@127.0.0.1:4222,nats://h:4222"),
+            "nats://***@127.0.0.1:4222,nats://h:4222"
+        );
     }
 }

@@ -16,9 +16,17 @@ const MAX_PAYLOAD: &str = "8MB";
 
 pub struct NatsServer {
     child: Child,
+    /// Where it listens, without credentials (for people to read).
     pub url: String,
+    /// The URL the parts connect with: `nats://switchyard:<password>@host:port`.
+    pub client_url: String,
+    /// The file holding the password (mode 0600).
+    pub password_file: PathBuf,
     pub store_dir: PathBuf,
 }
+
+/// The user the parts connect as.
+const USER: &str = "switchyard";
 
 impl NatsServer {
     /// Starts nats-server with JetStream on `listen`, storing under `data_dir/nats`, and waits
@@ -31,15 +39,18 @@ impl NatsServer {
         let store_dir = data_dir.join("nats");
         std::fs::create_dir_all(&store_dir)
             .with_context(|| format!("cannot create {}", store_dir.display()))?;
+        // Only Switchyard's parts may connect: the buckets hold source credentials and the
+        // registry says what runs.
+        let password_file = data_dir.join("nats-password");
+        let password = crate::credentials::read_or_generate(&password_file)?;
         let config_path = data_dir.join("nats-server.conf");
         let config = format!(
-            "host: \"{}\"\nport: {}\nserver_name: switchyard\nmax_payload: {MAX_PAYLOAD}\njetstream {{\n  store_dir: \"{}\"\n}}\n",
+            "host: \"{}\"\nport: {}\nserver_name: switchyard\nmax_payload: {MAX_PAYLOAD}\nauthorization {{\n  user: \"{USER}\"\n  password: \"{password}\"\n}}\njetstream {{\n  store_dir: \"{}\"\n}}\n",
             listen.ip(),
             listen.port(),
             store_dir.display()
         );
-        std::fs::write(&config_path, config)
-            .with_context(|| format!("cannot write {}", config_path.display()))?;
+        crate::credentials::write_private(&config_path, &config)?;
         let log_path = data_dir.join("nats-server.log");
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
@@ -86,6 +97,8 @@ impl NatsServer {
         Ok(NatsServer {
             child,
             url: format!("nats://{listen}"),
+            client_url: format!("nats://{USER}:{password}@{listen}"),
+            password_file,
             store_dir,
         })
     }

@@ -41,7 +41,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
         .nats
         .nats_url
         .clone()
-        .or_else(|| nats_server.as_ref().map(|s| s.url.clone()))
+        .or_else(|| nats_server.as_ref().map(|s| s.client_url.clone()))
         .unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
 
     let front = CancellationToken::new();
@@ -71,10 +71,12 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     println!("  gateway:  http://{}", gateway.local_addr());
     match &nats_server {
         Some(server) => println!(
-            "  NATS:     {nats_url} (started by switchyard; data in {})",
+            "  NATS:     {} (started by switchyard; user `switchyard`, password in {}; data in {})",
+            server.url,
+            server.password_file.display(),
             server.store_dir.display()
         ),
-        None => println!("  NATS:     {nats_url}"),
+        None => println!("  NATS:     {}", nats::redact(&nats_url)),
     }
     match &password_source {
         Source::Configured => println!(
@@ -118,7 +120,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
     replicate(&client, &settings).await?;
-    tracing::info!(address = %gateway.local_addr(), nats = %part.nats_url, "gateway listening");
+    tracing::info!(address = %gateway.local_addr(), nats = %nats::redact(&part.nats_url), "gateway listening");
     if let Source::File(path) = password_source {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
     }
@@ -197,7 +199,7 @@ fn start_provider(
 pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-webhook").await?;
     let routes = webhook_routes(&settings, &part.client, &part.shutdown).await?;
-    tracing::info!(address = %settings.sources.webhook_listen, nats = %part.nats_url, "webhook ingester listening");
+    tracing::info!(address = %settings.sources.webhook_listen, nats = %nats::redact(&part.nats_url), "webhook ingester listening");
     part.serve(settings.sources.webhook_listen, routes).await?;
     part.close().await;
     Ok(())
@@ -210,7 +212,7 @@ pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
     let pollers =
         VcenterSources::start(part.client.clone(), &metrics, part.shutdown.clone()).await?;
     replicate(&part.client, &settings).await?;
-    tracing::info!(metrics = %settings.sources.source_metrics_listen, nats = %part.nats_url, "vCenter pollers running");
+    tracing::info!(metrics = %settings.sources.source_metrics_listen, nats = %nats::redact(&part.nats_url), "vCenter pollers running");
     let routes = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {

@@ -200,6 +200,35 @@ async fn up_starts_its_own_nats_and_stops_it() {
         switchyard.logs()
     );
 
+    // Hardening issue, finding 13: that server takes only Switchyard's own credentials, kept in
+    // a file only its owner can read.
+    let url = format!("nats://127.0.0.1:{nats_port}");
+    let anonymous = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&url)).await;
+    assert!(
+        !matches!(anonymous, Ok(Ok(_))),
+        "an anonymous client connected to up's NATS"
+    );
+    let password_file = switchyard.dir.0.join("data").join("nats-password");
+    let mode = std::fs::metadata(&password_file)
+        .expect("the password file")
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let password = std::fs::read_to_string(&password_file).expect("readable by us");
+    let with_password = async_nats::ConnectOptions::with_user_and_password(
+        "switchyard".into(),
+        password.trim().into(),
+    )
+    .connect(&url)
+    .await;
+    assert!(with_password.is_ok(), "the documented credentials work");
+    assert!(
+        !switchyard.logs().contains(password.trim()),
+        "the NATS password reached the log"
+    );
+
     let status = switchyard.stop(Duration::from_secs(30)).expect("stops");
     assert!(status.success(), "exit status {status}");
     assert!(!alive(nats_children[0]), "nats-server outlived switchyard");
