@@ -111,7 +111,7 @@ impl Settings {
             (
                 "SWITCHYARD_ASYNC_ACK_WAIT",
                 self.jobs.async_ack_wait,
-                SECOND,
+                100 * MS,
                 HOUR,
             ),
             (
