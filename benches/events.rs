@@ -37,7 +37,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let created = api
         .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "bench", "kind": "webhook", "config": {}}))
+        .json(&json!({"name": "bench", "kind": "webhook", "config": {"auth": {"none": true}}}))
         .send()
         .await?;
     if created.status() != 201 {

@@ -28,7 +28,7 @@ async fn open_webhook(api: &common::Api, dir: &TempDir) -> std::path::PathBuf {
     assert_eq!(subscription.status(), 201);
     let source = api
         .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "open", "kind": "webhook", "config": {}}))
+        .json(&json!({"name": "open", "kind": "webhook", "config": {"auth": {"none": true}}}))
         .send()
         .await
         .expect("answers");
@@ -458,4 +458,153 @@ async fn out_of_range_values_are_refused_by_name() {
         .await
         .expect("body")
         .contains("com.openfaas.scale.min"));
+}
+
+/// Finding 5: deduplication by (source, id) across every ingress let a webhook producer
+/// suppress another source's future event; webhooks were open unless configured.
+#[tokio::test]
+async fn events_are_scoped_to_the_source_that_took_them_in() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("hostile-ingress");
+    let out = open_webhook(&api, &dir).await;
+    let create = |body: serde_json::Value| {
+        let request = api.admin(Method::POST, "/system/event-sources").json(&body);
+        async move { request.send().await.expect("answers") }
+    };
+    // No authentication must be asked for.
+    let implicit = create(json!({"name": "implicit", "kind": "webhook", "config": {}})).await;
+    assert_eq!(implicit.status(), 400);
+    assert!(implicit.text().await.expect("body").contains("config.auth"));
+    let second =
+        create(json!({"name": "second", "kind": "webhook", "config": {"auth": {"none": true}}}))
+            .await;
+    assert_eq!(second.status(), 201);
+    let picky = create(
+        json!({"name": "picky", "kind": "webhook", "config": {"auth": {"none": true},
+        "allowedSources": ["https://github.com/*"], "allowedTypes": ["test.github.*"]}}),
+    )
+    .await;
+    assert_eq!(picky.status(), 201);
+
+    let post = |source: &str, ce_source: &str, ty: &str, claimed_ingress: &str| {
+        api.http
+            .post(api.url(&format!("/webhook/{source}")))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", "same-id")
+            .header("ce-source", ce_source)
+            .header("ce-type", ty)
+            .header("ce-syingress", claimed_ingress)
+            .body("x")
+            .send()
+    };
+    // The same (source, id) through two ingresses is two events; a claimed ingress is replaced.
+    for ingress in ["open", "second"] {
+        let response = post(ingress, "https://vc.example/sdk", "test.vm", "vc1")
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 202);
+    }
+    common::eventually(WAIT, "both deliveries", || async {
+        deliveries(&out).len() == 2
+    })
+    .await;
+    let mut ingresses: Vec<String> = deliveries(&out)
+        .iter()
+        .filter_map(|d| {
+            d.lines()
+                .find_map(|l| l.strip_prefix("Http_Ce_Syingress="))
+                .map(str::to_string)
+        })
+        .collect();
+    ingresses.sort();
+    assert_eq!(ingresses, ["open", "second"]);
+
+    // A source restricted to some sources and types refuses the others.
+    let wrong_source = post("picky", "https://vc.example/sdk", "test.github.push", "")
+        .await
+        .expect("answers");
+    assert_eq!(wrong_source.status(), 403);
+    assert!(wrong_source.text().await.expect("body").contains("source"));
+    let wrong_type = post("picky", "https://github.com/o/r", "test.other", "")
+        .await
+        .expect("answers");
+    assert_eq!(wrong_type.status(), 403);
+    let right = post("picky", "https://github.com/o/r", "test.github.push", "")
+        .await
+        .expect("answers");
+    assert_eq!(right.status(), 202);
+}
+
+/// Finding 4: routed events' job ids were an unkeyed hash anyone could compute and claim
+/// first, and callers' keys were global across functions.
+#[tokio::test]
+async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("hostile-ids");
+    let out = open_webhook(&api, &dir).await;
+    api.deploy_ready("other", "cat", json!({})).await;
+
+    // The id the old scheme gave this event's job (consumer, source, id), claimed first.
+    let old_id: String = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(b"sy-sub-all\0/producer\0ev-claimed")
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let claim = api
+        .enqueue("sink")
+        .header("X-Call-Id", &old_id)
+        .body("claimed first")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(claim.status(), 202);
+    let posted = api
+        .http
+        .post(api.url("/webhook/open"))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "ev-claimed")
+        .header("ce-source", "/producer")
+        .header("ce-type", "test.claimed")
+        .body("the real event")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(posted.status(), 202);
+    common::eventually(WAIT, "the event delivered despite the claim", || async {
+        deliveries(&out)
+            .iter()
+            .any(|d| d.contains("Http_Ce_Id=ev-claimed"))
+    })
+    .await;
+
+    // A caller's key is its function's: the same key for another function is refused.
+    let first = api
+        .enqueue("sink")
+        .header("X-Call-Id", "shared-key")
+        .body("a")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(first.status(), 202);
+    api.wait_job("shared-key", "succeeded", WAIT).await;
+    let second = api
+        .enqueue("other")
+        .header("X-Call-Id", "shared-key")
+        .body("b")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(second.status(), 409);
+    assert!(second
+        .text()
+        .await
+        .expect("body")
+        .contains("another function"));
 }

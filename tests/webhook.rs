@@ -48,7 +48,7 @@ async fn binary_structured_and_batch_posts_reach_the_function_intact() {
     assert_eq!(
         create_source(
             &api,
-            json!({"name": "open", "kind": "webhook", "config": {}})
+            json!({"name": "open", "kind": "webhook", "config": {"auth": {"none": true}}})
         )
         .await
         .status(),
@@ -235,7 +235,7 @@ async fn plain_payloads_are_wrapped_and_sources_authenticate_and_limit() {
     assert_eq!(
         create_source(
             &api,
-            json!({"name": "slow", "kind": "webhook", "config": {"rateLimit": "2/m"}})
+            json!({"name": "slow", "kind": "webhook", "config": {"auth": {"none": true}, "rateLimit": "2/m"}})
         )
         .await
         .status(),
@@ -307,7 +307,7 @@ async fn the_same_event_posted_twice_is_delivered_once() {
     assert_eq!(
         create_source(
             &api,
-            json!({"name": "open", "kind": "webhook", "config": {}})
+            json!({"name": "open", "kind": "webhook", "config": {"auth": {"none": true}}})
         )
         .await
         .status(),
@@ -366,7 +366,7 @@ async fn killing_the_router_mid_stream_skips_no_event_and_routes_none_twice() {
     assert_eq!(
         create_source(
             &api,
-            json!({"name": "feed", "kind": "webhook", "config": {}})
+            json!({"name": "feed", "kind": "webhook", "config": {"auth": {"none": true}}})
         )
         .await
         .status(),

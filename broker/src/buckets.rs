@@ -149,6 +149,14 @@ pub async fn source_status(js: &jetstream::Context) -> Result<kv::Store, BucketE
     .await
 }
 
+/// Switchyard's own secrets (the routing key); never shown by any API.
+pub const KEYS: &str = "sy_keys";
+
+/// Opens (creating if needed) the keys bucket.
+pub async fn keys(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, KEYS, "Switchyard's own keys", Duration::ZERO).await
+}
+
 /// The active provider's lease: key [`crate::provider::LEASE_KEY`], value
 /// [`crate::provider::Lease`]. Entries age out after `ttl`, which is how a lease whose holder
 /// died lapses.

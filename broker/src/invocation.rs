@@ -91,10 +91,11 @@ impl Invocation {
     }
 
     /// The message that stores this invocation in `SY_INVOCATIONS`: its subject, and headers
-    /// whose `Nats-Msg-Id` is the call id, so the same call id twice is one job.
+    /// whose `Nats-Msg-Id` is `<function>/<call id>`, so the same call id twice for one
+    /// function is one job, and a call id never suppresses another function's job.
     pub fn to_stored_message(&self) -> (String, HeaderMap, Bytes) {
         let (mut headers, payload) = self.to_message();
-        crate::headers::set_msg_id(&mut headers, &self.call_id);
+        crate::headers::set_msg_id(&mut headers, &format!("{}/{}", self.function, self.call_id));
         (crate::subjects::invoke(&self.function), headers, payload)
     }
 
@@ -251,7 +252,7 @@ mod tests {
 
         let (subject, headers, payload) = invocation.to_stored_message();
         assert_eq!(crate::subjects::parse_invoke(&subject), Some("echo"));
-        assert_eq!(crate::headers::msg_id(&headers), Some("c-1"));
+        assert_eq!(crate::headers::msg_id(&headers), Some("echo/c-1"));
         let stored = Invocation::from_message(Some(&headers), payload).expect("decodes");
         assert_eq!(stored, expected);
     }

@@ -15,7 +15,7 @@
 //!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`follow`]: the loop every follower of KV buckets runs.
-//! - [`networks`]: where callbacks may and may not go.
+//! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key.
 //! - [`errors`]: one line naming an error and all its causes.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
@@ -39,6 +39,7 @@ pub mod follow;
 pub mod headers;
 pub mod invocation;
 pub mod jobs;
+pub mod keys;
 pub mod networks;
 pub mod provider;
 pub mod records;

@@ -249,7 +249,7 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
         let _ = message.ack().await;
         return;
     }
-    let invocation = invocation(&route, &event);
+    let invocation = invocation(&route, &context.routing_key, &event);
     let span = tracing::info_span!("event", call_id = %invocation.call_id, id = %event.id(), source = %event.source());
     async {
         let (subject, headers, payload) = invocation.to_stored_message();
@@ -270,8 +270,18 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
 
 /// The invocation delivering `event` through `route`: a CloudEvents HTTP request in binary
 /// mode (attributes in `ce-` headers) or structured mode (the event as JSON).
-fn invocation(route: &Route, event: &Event) -> Invocation {
-    let call_id = events::routed_call_id(&route.consumer, event.source(), event.id());
+fn invocation(route: &Route, routing_key: &[u8], event: &Event) -> Invocation {
+    let ingress = event
+        .extension(events::INGRESS_EXTENSION)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let call_id = events::routed_call_id(
+        routing_key,
+        &route.consumer,
+        &ingress,
+        event.source(),
+        event.id(),
+    );
     let hops = event
         .extension(HOPS_EXTENSION)
         .and_then(|v| v.to_string().parse::<u32>().ok())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_nats::{jetstream, Client};
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::jobs::{JobStore, ResultStore};
-use switchyard_broker::{buckets, streams};
+use switchyard_broker::{buckets, keys, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +33,8 @@ pub enum DispatcherError {
     Consumer(async_nats::Error),
     #[error("cannot build the callback HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
 }
 
 /// A running dispatcher.
@@ -73,6 +75,7 @@ impl Dispatcher {
             Metrics::new(metrics),
             http,
             subscriptions.clone(),
+            keys::routing_key(&js).await?,
         ));
         let tasks = vec![
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,

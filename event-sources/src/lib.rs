@@ -2,7 +2,8 @@
 //!
 //! Sources are created at run time through the gateway's `/system/event-sources` and kept in
 //! the KV bucket `sy_sources`; adapters read them from there. Every event is stored with
-//! [`switchyard_broker::events::to_stored_message`], deduplicated by `(source, id)`.
+//! [`switchyard_broker::events::to_stored_message`], marked with the name of the source that
+//! took it in (`syingress`) and deduplicated by `(ingress, source, id)`.
 //!
 //! - [`webhook`]: `POST /webhook/{source}` accepts the CloudEvents HTTP binding (binary,
 //!   structured and batch modes; `parse.rs`) and plain payloads, which it wraps into

@@ -62,24 +62,58 @@ fn encode_token(token: &str) -> String {
     out
 }
 
-/// The `Nats-Msg-Id` of an event: its `(source, id)`, unambiguous and header-safe.
-pub fn message_id(source: &str, id: &str) -> String {
-    percent::encode(&format!("{}:{source}{id}", source.len())).into_owned()
+/// Extension naming the Switchyard event source that took the event in (its ingress):
+/// set by Switchyard on every stored event, whatever the producer sent; subscriptions can
+/// filter on it.
+pub const INGRESS_EXTENSION: &str = "syingress";
+
+/// The ingress of events that are functions' replies.
+pub const REPLY_INGRESS: &str = "reply";
+
+/// The `Nats-Msg-Id` of an event: its `(ingress, source, id)`, unambiguous and header-safe. The
+/// ingress scopes it: one producer cannot make another source's events look like duplicates.
+pub fn message_id(ingress: &str, source: &str, id: &str) -> String {
+    percent::encode(&format!(
+        "{}:{ingress}{}:{source}{id}",
+        ingress.len(),
+        source.len()
+    ))
+    .into_owned()
 }
 
-/// The call id of the invocation that delivers the event `(source, id)` through the route
-/// whose consumer is `consumer`: the same event routed twice is the same job.
-pub fn routed_call_id(consumer: &str, source: &str, id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{consumer}\0{source}\0{id}").as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+/// The call id of the invocation that delivers the event `(ingress, source, id)` through the
+/// route whose consumer is `consumer`: the same event routed twice is the same job. Keyed with
+/// the deployment's secret routing key (see [`crate::keys`]), so nobody outside can predict the
+/// id and claim or cancel the job first.
+pub fn routed_call_id(key: &[u8], consumer: &str, ingress: &str, source: &str, id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in [consumer, ingress, source, id] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-/// The message that stores `event` in `SY_EVENTS`: its subject, and binary-mode headers whose
-/// `Nats-Msg-Id` comes from the event's `(source, id)`.
-pub fn to_stored_message(event: &Event) -> (String, async_nats::HeaderMap, bytes::Bytes) {
-    let (mut headers, payload) = codec::encode_binary(event);
-    crate::headers::set_msg_id(&mut headers, &message_id(event.source(), event.id()));
+/// The message that stores `event`, taken in by `ingress`, in `SY_EVENTS`: its subject, and
+/// binary-mode headers with the ingress extension and a `Nats-Msg-Id` from
+/// `(ingress, source, id)`.
+pub fn to_stored_message(
+    ingress: &str,
+    event: &Event,
+) -> (String, async_nats::HeaderMap, bytes::Bytes) {
+    let mut event = event.clone();
+    event.set_extension(INGRESS_EXTENSION, ingress);
+    let (mut headers, payload) = codec::encode_binary(&event);
+    crate::headers::set_msg_id(
+        &mut headers,
+        &message_id(ingress, event.source(), event.id()),
+    );
     (subject(event.ty()), headers, payload)
 }
 
@@ -89,10 +123,16 @@ mod tests {
 
     #[test]
     fn routed_call_ids_are_stable_and_distinct_per_route() {
-        let a = routed_call_id("sy-sub-a", "/s", "1");
-        assert_eq!(a, routed_call_id("sy-sub-a", "/s", "1"));
-        assert_ne!(a, routed_call_id("sy-sub-b", "/s", "1"));
-        assert_ne!(a, routed_call_id("sy-sub-a", "/s", "2"));
+        let key = b"secret";
+        let a = routed_call_id(key, "sy-sub-a", "in", "/s", "1");
+        assert_eq!(a, routed_call_id(key, "sy-sub-a", "in", "/s", "1"));
+        assert_ne!(a, routed_call_id(key, "sy-sub-b", "in", "/s", "1"));
+        assert_ne!(a, routed_call_id(key, "sy-sub-a", "in", "/s", "2"));
+        assert_ne!(a, routed_call_id(key, "sy-sub-a", "other", "/s", "1"));
+        assert_ne!(
+            a,
+            routed_call_id(b"another key", "sy-sub-a", "in", "/s", "1")
+        );
         assert!(crate::jobs::validate_call_id(&a).is_ok());
     }
 
@@ -105,14 +145,22 @@ mod tests {
             .ty("com.vmware.vsphere.VmPoweredOffEvent.v0")
             .build()
             .expect("valid");
-        let (subject, headers, payload) = to_stored_message(&event);
+        let (subject, headers, payload) = to_stored_message("vc1", &event);
         assert_eq!(subject, "sy.event.com.vmware.vsphere.VmPoweredOffEvent.v0");
         assert_eq!(
             crate::headers::msg_id(&headers),
-            Some(message_id("https://vc/sdk", "42").as_str())
+            Some(message_id("vc1", "https://vc/sdk", "42").as_str())
         );
         let decoded = codec::decode(Some(&headers), &payload).expect("decodes");
-        assert_eq!(decoded, event);
+        let mut expected = event.clone();
+        expected.set_extension(INGRESS_EXTENSION, "vc1");
+        assert_eq!(decoded, expected);
+        // The same event through another ingress is another event.
+        let (_, other, _) = to_stored_message("github", &event);
+        assert_ne!(
+            crate::headers::msg_id(&other),
+            crate::headers::msg_id(&headers)
+        );
     }
 
     #[test]
@@ -132,7 +180,8 @@ mod tests {
 
     #[test]
     fn message_ids_do_not_collide_across_the_boundary() {
-        assert_ne!(message_id("ab", "c"), message_id("a", "bc"));
-        assert!(!message_id("/s", "line\nbreak").contains('\n'));
+        assert_ne!(message_id("i", "ab", "c"), message_id("i", "a", "bc"));
+        assert_ne!(message_id("ia", "b", "c"), message_id("i", "ab", "c"));
+        assert!(!message_id("i", "/s", "line\nbreak").contains('\n'));
     }
 }

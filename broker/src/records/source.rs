@@ -87,9 +87,16 @@ pub struct WebhookConfig {
     /// `push` gives `<type>.push`).
     #[serde(default)]
     pub type_from_header: Option<String>,
-    /// `N/s`, `N/m` or `N/h`: requests beyond it get 429.
+    /// `N/s`, `N/m` or `N/h`: authenticated requests beyond it get 429.
     #[serde(default)]
     pub rate_limit: Option<String>,
+    /// The CloudEvent `source` values this webhook accepts: exact, or a prefix ending in `*`
+    /// (`https://github.com/*`). Unset: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_sources: Option<Vec<String>>,
+    /// The `type` values it accepts, the same way (`com.github.*`). Unset: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_types: Option<Vec<String>>,
 }
 
 /// How callers of a webhook authenticate.
@@ -104,6 +111,69 @@ pub struct WebhookAuth {
     pub token: Option<String>,
     #[serde(default)]
     pub basic: Option<BasicCredentials>,
+    /// No authentication at all: anyone who can reach the webhook can post events. Must be
+    /// asked for explicitly, and alone.
+    #[serde(default)]
+    pub none: bool,
+}
+
+impl WebhookConfig {
+    /// Checks the configuration: an explicit authentication choice, a rate that parses, and
+    /// patterns that are exact or end in `*`.
+    pub fn validate(&self) -> Result<(), String> {
+        match &self.auth {
+            None => {
+                return Err("`config.auth`: say how callers authenticate (hmacSecret, token or basic), or `{\"none\": true}` for an open webhook".into())
+            }
+            Some(auth) => {
+                let methods = usize::from(auth.hmac_secret.is_some())
+                    + usize::from(auth.token.is_some())
+                    + usize::from(auth.basic.is_some());
+                if auth.none && methods > 0 {
+                    return Err("`config.auth`: `none` cannot go with hmacSecret, token or basic".into());
+                }
+                if !auth.none && methods == 0 {
+                    return Err("`config.auth`: name a method (hmacSecret, token or basic), or `none: true`".into());
+                }
+            }
+        }
+        if let Some(rate) = &self.rate_limit {
+            parse_rate(rate).map_err(|e| format!("`config.rateLimit`: {e}"))?;
+        }
+        for (field, patterns) in [
+            ("allowedSources", &self.allowed_sources),
+            ("allowedTypes", &self.allowed_types),
+        ] {
+            for pattern in patterns.iter().flatten() {
+                let inner = pattern.strip_suffix('*').unwrap_or(pattern);
+                if pattern.is_empty() || inner.contains('*') {
+                    return Err(format!(
+                        "`config.{field}`: `{pattern}` must be a value or a prefix ending in `*`"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why this webhook does not take `event` (its `source` or `type` is not allowed).
+    pub fn refusal(&self, event: &cloudevents::Event) -> Option<String> {
+        use cloudevents::AttributesReader;
+        let allowed = |patterns: &Option<Vec<String>>, value: &str| match patterns {
+            None => true,
+            Some(patterns) => patterns.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => value.starts_with(prefix),
+                None => value == p,
+            }),
+        };
+        if !allowed(&self.allowed_sources, event.source()) {
+            return Some(format!("does not accept source `{}`", event.source()));
+        }
+        if !allowed(&self.allowed_types, event.ty()) {
+            return Some(format!("does not accept type `{}`", event.ty()));
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,6 +24,8 @@ pub(crate) struct JobContext {
     pub(crate) metrics: Metrics,
     pub(crate) http: reqwest::Client,
     pub(crate) subscriptions: KvCache<Subscription>,
+    /// Keys the call ids of routed events (see `switchyard_broker::keys`).
+    pub(crate) routing_key: Vec<u8>,
     /// Jobs running in this dispatcher, by call id, so a cancellation can abort them.
     running: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -39,6 +41,7 @@ impl JobContext {
         metrics: Metrics,
         http: reqwest::Client,
         subscriptions: KvCache<Subscription>,
+        routing_key: Vec<u8>,
     ) -> Self {
         let js = jetstream::new(nats.clone());
         JobContext {
@@ -51,6 +54,7 @@ impl JobContext {
             metrics,
             http,
             subscriptions,
+            routing_key,
             running: Mutex::new(HashMap::new()),
         }
     }

@@ -267,7 +267,10 @@ impl Poller {
         let messages: Vec<_> = fresh
             .iter()
             .map(|event| {
-                events::to_stored_message(&event.to_cloudevent(&self.config.url, api_version))
+                events::to_stored_message(
+                    &self.name,
+                    &event.to_cloudevent(&self.config.url, api_version),
+                )
             })
             .collect();
         publish_acked_many(&self.js, messages).await?;

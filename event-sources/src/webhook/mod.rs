@@ -134,7 +134,13 @@ async fn ingest(
             )
         }
     };
-    match ingester.store(&events).await {
+    if let Some(refusal) = events.iter().find_map(|event| config.refusal(event)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!("event source `{name}` {refusal}"),
+        );
+    }
+    match ingester.store(&name, &events).await {
         Ok(()) => {
             tracing::debug!(source = %name, count = events.len(), "events stored");
             StatusCode::ACCEPTED.into_response()
@@ -176,8 +182,12 @@ impl Ingester {
     }
 
     /// Publishes every event with a deduplication id from its (source, id) and waits for all acks.
-    async fn store(&self, events: &[Event]) -> Result<(), String> {
-        let messages: Vec<_> = events.iter().map(events::to_stored_message).collect();
+    /// Stores events taken in by the source `ingress`.
+    async fn store(&self, ingress: &str, events: &[Event]) -> Result<(), String> {
+        let messages: Vec<_> = events
+            .iter()
+            .map(|event| events::to_stored_message(ingress, event))
+            .collect();
         streams::publish_acked_many(&self.js, messages)
             .await
             .map_err(|e| error_chain(&e))

@@ -40,6 +40,20 @@ pub(crate) async fn enqueue(
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
     let result = async {
         let function = registered_function(&state, &name).await?;
+        // A caller's key is scoped to its function: reusing one of another function's is
+        // refused, never silently taken as that job.
+        if let Some(record) = state
+            .jobs
+            .get(&call_id)
+            .await
+            .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
+        {
+            if record.function != function {
+                return Err(ApiError::Conflict(format!(
+                    "call id `{call_id}` belongs to a job of another function; choose another"
+                )));
+            }
+        }
         let callback_url = callback_url(&request, &state.config.callback_networks)?;
         let target = Target {
             call_id: call_id.clone(),

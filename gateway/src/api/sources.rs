@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde_json::{json, Value};
-use switchyard_broker::records::{parse_rate, validate_function_name, EventSource, SourceSpec};
+use switchyard_broker::records::{validate_function_name, EventSource, SourceSpec};
 
 use super::AppState;
 use crate::error::{ApiError, Record};
@@ -78,12 +78,7 @@ pub(crate) async fn remove(
 fn validate_config(spec: &SourceSpec) -> Result<(), String> {
     match spec {
         SourceSpec::Vcenter(config) => config.validate().map_err(|e| format!("`config`: {e}")),
-        SourceSpec::Webhook(webhook) => match &webhook.rate_limit {
-            Some(rate) => parse_rate(rate)
-                .map(drop)
-                .map_err(|e| format!("`config.rateLimit`: {e}")),
-            None => Ok(()),
-        },
+        SourceSpec::Webhook(webhook) => webhook.validate(),
     }
 }
 

@@ -39,7 +39,7 @@ impl Attempt {
             return Ok(());
         }
         event.set_extension(HOPS_EXTENSION, i64::from(hops));
-        let (subject, headers, payload) = events::to_stored_message(&event);
+        let (subject, headers, payload) = events::to_stored_message(events::REPLY_INGRESS, &event);
         streams::publish_acked(&self.context.js, subject, headers, payload)
             .await
             .map_err(|e| error_chain(&e))?;
