@@ -15,3 +15,6 @@
 
 pub mod vcenter;
 pub mod webhook;
+
+#[cfg(test)]
+mod properties;

@@ -1,7 +1,7 @@
 //! The webhook ingester.
 
 mod auth;
-mod parse;
+pub(crate) mod parse;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
