@@ -608,3 +608,39 @@ async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
         .expect("body")
         .contains("another function"));
 }
+
+/// Limits at every entry: too many or too large headers, and an over-long query, are refused
+/// before anything else happens, and the gateway keeps serving.
+#[tokio::test]
+async fn oversized_requests_are_refused_with_the_limit() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let mut many = api.http.post(api.url("/function/echo"));
+    for i in 0..150 {
+        many = many.header(format!("x-h{i}"), "v");
+    }
+    let many = many.body("x").send().await.expect("answers");
+    assert_eq!(many.status(), 431);
+    let huge = api
+        .http
+        .post(api.url("/function/echo"))
+        .header("x-big", "v".repeat(100 * 1024))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(huge.status(), 431);
+    let long_query = api
+        .http
+        .post(api.url(&format!("/function/echo?q={}", "a".repeat(9000))))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(long_query.status(), 414);
+    assert!(long_query.text().await.expect("body").contains("8192"));
+    let fine = api.invoke("echo", "still serving").await;
+    assert_eq!(fine.status(), 200);
+}

@@ -30,6 +30,9 @@ pub(crate) enum ApiError {
     QueueFull,
     #[error("{0}")]
     Timeout(String),
+    /// The request's URI (its query) is longer than accepted.
+    #[error("{0}")]
+    UriTooLong(String),
     /// The client took too long sending its request.
     #[error("{0}")]
     RequestTimeout(String),
@@ -51,6 +54,7 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -17,6 +17,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Most headers one request may carry; more is refused (431) before any handler runs.
+pub const MAX_HEADERS: usize = 100;
+/// Most bytes of a request line and headers together; more is refused (431).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Longest query string of an invocation; longer is a 414.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
 /// What the error of a body that stalled says, so handlers can answer 408.
 pub(crate) const BODY_TIMEOUT: &str = "request body stalled";
 
@@ -55,7 +62,9 @@ pub async fn serve(
     ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+        .header_read_timeout(limits.header_read)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -88,8 +97,26 @@ pub async fn serve(
     }
 }
 
-/// Gives the request a body that fails when the client stops sending for `idle`.
+/// Refuses a request whose headers exceed the bounds (431), and gives the others a body that
+/// fails when the client stops sending for `idle`.
 async fn stall_guard(State(idle): State<Duration>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let head_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum::<usize>()
+        + request.uri().to_string().len();
+    if headers.len() > MAX_HEADERS || head_bytes > MAX_HEAD_BYTES {
+        use axum::response::IntoResponse;
+        return (
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "{} headers, {head_bytes} bytes; the limits are {MAX_HEADERS} headers and {MAX_HEAD_BYTES} bytes\n",
+                headers.len()
+            ),
+        )
+            .into_response();
+    }
     let (parts, body) = request.into_parts();
     let chunks = futures::stream::unfold(Some(body.into_data_stream()), move |stream| async move {
         let mut stream = stream?;

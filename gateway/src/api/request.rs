@@ -91,6 +91,13 @@ pub(crate) async fn read_invocation(
 ) -> Result<Invocation, ApiError> {
     let limit = state.config.max_body_bytes;
     let (parts, body) = request.into_parts();
+    let query_bytes = parts.uri.query().map_or(0, str::len);
+    if query_bytes > crate::server::MAX_QUERY_BYTES {
+        return Err(ApiError::UriTooLong(format!(
+            "query string is {query_bytes} bytes; the limit is {}",
+            crate::server::MAX_QUERY_BYTES
+        )));
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
