@@ -644,3 +644,143 @@ async fn oversized_requests_are_refused_with_the_limit() {
     let fine = api.invoke("echo", "still serving").await;
     assert_eq!(fine.status(), 200);
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// 64 clients invoke a function while others send every kind of hostile input to every entry:
+/// no invoke fails, every accepted async job completes, and `up` stays under 512 MiB.
+#[tokio::test]
+async fn invokes_keep_working_under_hostile_load() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const MEMORY_BOUND_KIB: u64 = 512 * 1024;
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_BODY_TIMEOUT", "2s")]);
+    let api = Arc::new(switchyard.api());
+    let dir = TempDir::new("hostile-load");
+    let _out = open_webhook(&api, &dir).await;
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let redirector = redirect_to("http://127.0.0.1:9/elsewhere").await;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut clients = Vec::new();
+    for _ in 0..64 {
+        let (api, ok, failed) = (api.clone(), ok.clone(), failed.clone());
+        clients.push(tokio::spawn(async move {
+            while std::time::Instant::now() < until {
+                let answer = api.invoke("echo", "steady").await;
+                if answer.status() == 200 && answer.text().await.unwrap_or_default() == "steady" {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let accepted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hostile = {
+        let (api, accepted) = (api.clone(), accepted.clone());
+        let address = switchyard.address;
+        tokio::spawn(async move {
+            let mut stalled = Vec::new();
+            let mut round = 0;
+            while std::time::Instant::now() < until {
+                round += 1;
+                let webhook = api.url("/webhook/open");
+                let _ = api
+                    .http
+                    .post(&webhook)
+                    .header("ce-specversion", "1.0")
+                    .header("ce-id", "x")
+                    .header("ce-source", "/x")
+                    .header("ce-type", "t".repeat(2000))
+                    .body("x")
+                    .send()
+                    .await;
+                let _ = api
+                    .http
+                    .post(&webhook)
+                    .header("content-type", "application/cloudevents+json")
+                    .body("{not json")
+                    .send()
+                    .await;
+                let _ = api
+                    .http
+                    .post(api.url("/function/echo"))
+                    .header("x-big", "v".repeat(80 * 1024))
+                    .body("x")
+                    .send()
+                    .await;
+                let _ = api
+                    .http
+                    .get(api.url("/system/functions"))
+                    .basic_auth("admin", Some("wrong"))
+                    .send()
+                    .await;
+                let _ = api
+                    .http
+                    .post(api.url("/async-function/echo"))
+                    .header("X-Callback-Url", "http://169.254.169.254/")
+                    .body("x")
+                    .send()
+                    .await;
+                if let Ok(response) = api
+                    .http
+                    .post(api.url("/async-function/echo"))
+                    .header("X-Callback-Url", &redirector)
+                    .body("job")
+                    .send()
+                    .await
+                {
+                    if response.status() == 202 {
+                        if let Some(id) = response
+                            .headers()
+                            .get("x-call-id")
+                            .and_then(|v| v.to_str().ok())
+                        {
+                            accepted.lock().expect("lock").push(id.to_string());
+                        }
+                    }
+                }
+                if round % 5 == 0 && stalled.len() < 32 {
+                    if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+                        let _ = stream.write_all(b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart");
+                        stalled.push(stream);
+                    }
+                }
+            }
+        })
+    };
+    let mut peak = 0;
+    while std::time::Instant::now() < until {
+        peak = peak.max(rss_kib(switchyard.pid()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for client in clients {
+        client.await.expect("client");
+    }
+    hostile.await.expect("hostile");
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    eprintln!("{ok} invokes, {failed} failed; peak RSS of up {peak} KiB");
+    assert_eq!(
+        failed, 0,
+        "invokes failed under hostile load ({ok} succeeded)"
+    );
+    assert!(ok > 1000, "only {ok} invokes in 10 s");
+    assert!(peak < MEMORY_BOUND_KIB, "peak RSS {peak} KiB");
+    let accepted = accepted.lock().expect("lock").clone();
+    assert!(!accepted.is_empty());
+    for call_id in &accepted {
+        api.wait_job(call_id, "succeeded", WAIT).await;
+    }
+}
