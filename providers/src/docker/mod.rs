@@ -12,6 +12,7 @@
 
 mod image;
 mod logs;
+mod restarts;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -74,6 +75,7 @@ struct Reconciler {
     config: DockerProviderConfig,
     endpoints: Store,
     prober: Prober,
+    restarts: restarts::Restarts,
 }
 
 impl DockerProvider {
@@ -128,6 +130,7 @@ impl Provider for DockerProvider {
             config,
             endpoints,
             prober: Prober::new(),
+            restarts: restarts::Restarts::default(),
         };
         Ok(tokio::spawn(reconciler.follow(registry, shutdown)))
     }
@@ -253,8 +256,10 @@ impl Reconciler {
             containers.into_iter().partition(|c| c.spec == hash);
         let (mut running, exited): (Vec<Container>, Vec<Container>) =
             current.into_iter().partition(|c| c.running);
+        let now = std::time::Instant::now();
+        self.restarts.exited(name, exited.len(), now);
         for container in exited {
-            tracing::warn!(function = %name, container = %container.replica(), "container exited; replacing it");
+            tracing::warn!(function = %name, container = %container.replica(), "container exited; replacing it after a backoff");
             self.remove(&container).await;
         }
         while running.len() > wanted {
@@ -262,9 +267,11 @@ impl Reconciler {
                 self.remove(&surplus).await;
             }
         }
-        for _ in running.len()..wanted {
-            if let Err(error) = self.create(&spec.deployment).await {
-                tracing::warn!(function = %name, %error, "cannot start a container");
+        if self.restarts.may_start(name, now) {
+            for _ in running.len()..wanted {
+                if let Err(error) = self.create(&spec.deployment).await {
+                    tracing::warn!(function = %name, %error, "cannot start a container");
+                }
             }
         }
         let mut ready_now = 0;
@@ -273,6 +280,9 @@ impl Reconciler {
                 ready.insert(endpoint.key(), endpoint);
                 ready_now += 1;
             }
+        }
+        if ready_now >= wanted {
+            self.restarts.settled(name);
         }
         // An update: old containers serve until enough new ones are ready.
         let replaced = ready_now >= wanted;
