@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
     };
     settings.validate()?;
+    switchyard_broker::replication::create_with(settings.nats.replicas);
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -81,6 +81,7 @@ async fn open_bounded(
         history: 1,
         max_age,
         max_bytes,
+        num_replicas: crate::replication::replicas(),
         storage: jetstream::stream::StorageType::File,
         ..Default::default()
     })

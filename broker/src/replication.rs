@@ -3,8 +3,26 @@
 //! survives the loss of a node. Each process calls [`ensure`] once its own streams and buckets
 //! exist; raising the count of an existing stream is an ordinary stream update.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use async_nats::jetstream;
 use futures::TryStreamExt;
+
+/// The replica count new streams and buckets are created with.
+static REPLICAS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets the replica count every stream and bucket this process creates starts with. Called
+/// once at start-up, before anything is created: a stream created with one replica and raised
+/// later has a window, while its new replicas catch up, in which losing its first node takes
+/// it offline.
+pub fn create_with(replicas: usize) {
+    REPLICAS.store(replicas.max(1), Ordering::Relaxed);
+}
+
+/// The replica count to create streams and buckets with.
+pub fn replicas() -> usize {
+    REPLICAS.load(Ordering::Relaxed)
+}
 
 /// A stream whose replicas could not be set.
 #[derive(Debug, thiserror::Error)]

@@ -148,6 +148,7 @@ async fn create_or_update(
     js: &jetstream::Context,
     mut config: stream::Config,
 ) -> Result<(), async_nats::Error> {
+    config.num_replicas = crate::replication::replicas();
     match js.get_stream(&config.name).await {
         Ok(mut existing) => {
             let current = existing.info().await?.config.clone();
