@@ -29,7 +29,9 @@ pub(crate) async fn enqueue(
     State(state): State<Arc<AppState>>,
     request: Request<Body>,
 ) -> Response {
-    let call_id = match caller_call_id(request.headers()) {
+    let chosen = caller_call_id(request.headers());
+    let caller_chose = chosen.is_some();
+    let call_id = match chosen {
         Some(id) => match validate_call_id(&id) {
             Ok(()) => id,
             Err(e) => return ApiError::BadRequest(e.to_string()).into_response(),
@@ -41,13 +43,17 @@ pub(crate) async fn enqueue(
     let result = async {
         let function = registered_function(&state, &name).await?;
         // A caller's key is scoped to its function: reusing one of another function's is
-        // refused, never silently taken as that job.
-        if let Some(record) = state
-            .jobs
-            .get(&call_id)
-            .await
-            .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
-        {
+        // refused, never silently taken as that job. (A generated id is new: no read.)
+        let existing = if caller_chose {
+            state
+                .jobs
+                .get(&call_id)
+                .await
+                .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
+        } else {
+            None
+        };
+        if let Some(record) = existing {
             if record.function != function {
                 return Err(ApiError::Conflict(format!(
                     "call id `{call_id}` belongs to a job of another function; choose another"
