@@ -80,6 +80,7 @@ fn main() -> anyhow::Result<()> {
     };
     settings.validate()?;
     switchyard_broker::replication::create_with(settings.nats.replicas);
+    switchyard_broker::codec::limits::configure(settings.limits.events());
     init_tracing(&settings.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -250,7 +250,7 @@ impl Part {
             shutdown,
             client,
             nats_url,
-            limits: settings.gateway.server_limits(),
+            limits: settings.gateway.server_limits(&settings.limits),
         })
     }
 
@@ -310,7 +310,7 @@ fn gateway_config(
         upstream_timeout: settings.gateway.upstream_timeout.0,
         retention: settings.retention.config(),
         callback_networks: settings.jobs.callback_networks(),
-        server: settings.gateway.server_limits(),
+        server: settings.gateway.server_limits(&settings.limits),
     }
 }
 

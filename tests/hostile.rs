@@ -784,3 +784,44 @@ async fn invokes_keep_working_under_hostile_load() {
         api.wait_job(call_id, "succeeded", WAIT).await;
     }
 }
+
+/// The input limits are settings: a smaller `type` bound is applied, and named.
+#[tokio::test]
+async fn input_limits_are_settings() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(
+        &nats,
+        &[
+            ("SWITCHYARD_EVENT_TYPE_MAX_BYTES", "16"),
+            ("SWITCHYARD_MAX_QUERY_BYTES", "10"),
+        ],
+    );
+    let api = switchyard.api();
+    let dir = TempDir::new("hostile-settings");
+    let _out = open_webhook(&api, &dir).await;
+    let posted = api
+        .http
+        .post(api.url("/webhook/open"))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "1")
+        .header("ce-source", "/s")
+        .header("ce-type", "test.seventeen.xx")
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(posted.status(), 400);
+    assert!(posted
+        .text()
+        .await
+        .expect("body")
+        .contains("the limit is 16"));
+    let query = api
+        .http
+        .post(api.url("/function/sink?q=eleven-byte"))
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(query.status(), 414);
+}

@@ -17,13 +17,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// Most headers one request may carry; more is refused (431) before any handler runs.
-pub const MAX_HEADERS: usize = 100;
-/// Most bytes of a request line and headers together; more is refused (431).
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Longest query string of an invocation; longer is a 414.
-pub const MAX_QUERY_BYTES: usize = 8 * 1024;
-
 /// What the error of a body that stalled says, so handlers can answer 408.
 pub(crate) const BODY_TIMEOUT: &str = "request body stalled";
 
@@ -36,6 +29,12 @@ pub struct ServerLimits {
     pub body_idle: Duration,
     /// After shutdown starts, requests in flight get this long; then connections are closed.
     pub shutdown: Duration,
+    /// Most headers one request may carry; more is refused (431) before any handler runs.
+    pub max_headers: usize,
+    /// Most bytes of a request line and headers together; more is refused (431).
+    pub max_head_bytes: usize,
+    /// Longest query string of an invocation; longer is a 414.
+    pub max_query_bytes: usize,
 }
 
 impl Default for ServerLimits {
@@ -44,6 +43,9 @@ impl Default for ServerLimits {
             header_read: Duration::from_secs(10),
             body_idle: Duration::from_secs(30),
             shutdown: Duration::from_secs(10),
+            max_headers: 100,
+            max_head_bytes: 64 * 1024,
+            max_query_bytes: 8 * 1024,
         }
     }
 }
@@ -56,15 +58,12 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        limits.body_idle,
-        stall_guard,
-    ));
+    let router = router.layer(axum::middleware::from_fn_with_state(limits, stall_guard));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
-        .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES);
+        .max_headers(limits.max_headers)
+        .max_buf_size(limits.max_head_bytes.max(8192));
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -99,20 +98,23 @@ pub async fn serve(
 
 /// Refuses a request whose headers exceed the bounds (431), and gives the others a body that
 /// fails when the client stops sending for `idle`.
-async fn stall_guard(State(idle): State<Duration>, request: Request, next: Next) -> Response {
+async fn stall_guard(State(limits): State<ServerLimits>, request: Request, next: Next) -> Response {
+    let idle = limits.body_idle;
     let headers = request.headers();
     let head_bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum::<usize>()
         + request.uri().to_string().len();
-    if headers.len() > MAX_HEADERS || head_bytes > MAX_HEAD_BYTES {
+    if headers.len() > limits.max_headers || head_bytes > limits.max_head_bytes {
         use axum::response::IntoResponse;
         return (
             axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!(
-                "{} headers, {head_bytes} bytes; the limits are {MAX_HEADERS} headers and {MAX_HEAD_BYTES} bytes\n",
-                headers.len()
+                "{} headers, {head_bytes} bytes; the limits are {} headers and {} bytes\n",
+                headers.len(),
+                limits.max_headers,
+                limits.max_head_bytes
             ),
         )
             .into_response();

@@ -49,12 +49,15 @@ pub struct GatewaySettings {
 }
 
 impl GatewaySettings {
-    /// The time limits of every HTTP listener.
-    pub fn server_limits(&self) -> ServerLimits {
+    /// The time and size limits of every HTTP listener.
+    pub fn server_limits(&self, limits: &super::LimitSettings) -> ServerLimits {
         ServerLimits {
             header_read: self.header_timeout.0,
             body_idle: self.body_timeout.0,
             shutdown: self.shutdown_timeout.0,
+            max_headers: limits.max_headers,
+            max_head_bytes: limits.max_header_bytes,
+            max_query_bytes: limits.max_query_bytes,
         }
     }
 }

@@ -11,6 +11,7 @@ use clap::{Args, CommandFactory};
 
 mod gateway;
 mod jobs;
+mod limits;
 mod nats;
 mod provider;
 mod retention;
@@ -19,6 +20,7 @@ mod span;
 
 pub use gateway::GatewaySettings;
 pub use jobs::JobSettings;
+pub use limits::LimitSettings;
 pub use nats::{NatsSettings, DEFAULT_NATS_URL};
 pub use provider::ProviderSettings;
 pub use retention::RetentionSettings;
@@ -59,6 +61,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub sources: SourceSettings,
+
+    #[command(flatten)]
+    pub limits: LimitSettings,
 }
 
 impl Settings {
@@ -211,6 +216,66 @@ impl Settings {
                 64 * MIB,
             ),
             ("SWITCHYARD_REPLICAS", self.nats.replicas as u64, 1, 5),
+            (
+                "SWITCHYARD_EVENT_TYPE_MAX_BYTES",
+                self.limits.event_type_max_bytes as u64,
+                16,
+                300,
+            ),
+            (
+                "SWITCHYARD_EVENT_ID_MAX_BYTES",
+                self.limits.event_id_max_bytes as u64,
+                16,
+                4096,
+            ),
+            (
+                "SWITCHYARD_EVENT_SOURCE_MAX_BYTES",
+                self.limits.event_source_max_bytes as u64,
+                16,
+                8192,
+            ),
+            (
+                "SWITCHYARD_EVENT_SUBJECT_MAX_BYTES",
+                self.limits.event_subject_max_bytes as u64,
+                16,
+                8192,
+            ),
+            (
+                "SWITCHYARD_EVENT_EXTENSIONS_MAX",
+                self.limits.event_extensions_max as u64,
+                0,
+                128,
+            ),
+            (
+                "SWITCHYARD_EVENT_EXTENSION_MAX_BYTES",
+                self.limits.event_extension_max_bytes as u64,
+                16,
+                8192,
+            ),
+            (
+                "SWITCHYARD_BATCH_MAX_EVENTS",
+                self.limits.batch_max_events as u64,
+                1,
+                10_000,
+            ),
+            (
+                "SWITCHYARD_MAX_HEADERS",
+                self.limits.max_headers as u64,
+                16,
+                1000,
+            ),
+            (
+                "SWITCHYARD_MAX_HEADER_BYTES",
+                self.limits.max_header_bytes as u64,
+                8 * 1024,
+                MIB,
+            ),
+            (
+                "SWITCHYARD_MAX_QUERY_BYTES",
+                self.limits.max_query_bytes as u64,
+                0,
+                64 * 1024,
+            ),
         ];
         for (name, value, min, max) in counts {
             if !(min..=max).contains(&value) {

@@ -22,7 +22,8 @@ pub const HOPS_EXTENSION: &str = "syhops";
 /// Replies stop being published once an event has this many hops.
 pub const MAX_HOPS: i64 = 8;
 
-/// Longest event subject: a `type` within [`crate::codec::limits::MAX_TYPE_BYTES`] always fits.
+/// Longest event subject: a `type` within the default bound of [`crate::codec::limits`] always
+/// fits.
 pub const MAX_SUBJECT_BYTES: usize = 1024;
 
 /// The subject an event of type `ty` is stored on. A type whose subject would exceed

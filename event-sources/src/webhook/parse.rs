@@ -25,11 +25,12 @@ pub(crate) fn events(
     if content_type.starts_with(BATCH_CONTENT_TYPE) {
         let items: Vec<serde_json::Value> =
             serde_json::from_slice(&body).map_err(|e| CodecError::Json(format!("batch: {e}")))?;
-        if items.len() > limits::MAX_BATCH_EVENTS {
+        let most = limits::current().batch_events;
+        if items.len() > most {
             return Err(CodecError::TooMany {
                 what: "events in the batch",
                 count: items.len(),
-                limit: limits::MAX_BATCH_EVENTS,
+                limit: most,
             });
         }
         return items

@@ -83,6 +83,9 @@ pub(crate) struct Target {
     pub(crate) callback_url: Option<String>,
 }
 
+/// The largest over-limit body read (and dropped) before answering 413.
+const DRAIN_AT_MOST: usize = 16 * 1024 * 1024;
+
 /// Reads the request (body under the configured limit, else 413) into an invocation.
 pub(crate) async fn read_invocation(
     state: &AppState,
@@ -92,10 +95,10 @@ pub(crate) async fn read_invocation(
     let limit = state.config.max_body_bytes;
     let (parts, body) = request.into_parts();
     let query_bytes = parts.uri.query().map_or(0, str::len);
-    if query_bytes > crate::server::MAX_QUERY_BYTES {
+    let most = state.config.server.max_query_bytes;
+    if query_bytes > most {
         return Err(ApiError::UriTooLong(format!(
-            "query string is {query_bytes} bytes; the limit is {}",
-            crate::server::MAX_QUERY_BYTES
+            "query string is {query_bytes} bytes; the limit is {most}"
         )));
     }
     let declared = parts
@@ -103,7 +106,13 @@ pub(crate) async fn read_invocation(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if let Some(declared) = declared.filter(|n| *n > limit) {
+        // Read and drop a body that is not much too large, so that the client reads our 413
+        // instead of failing to write into a connection we closed; a huge one is not worth it.
+        if declared <= DRAIN_AT_MOST {
+            let mut chunks = body.into_data_stream();
+            while let Some(Ok(_)) = futures::StreamExt::next(&mut chunks).await {}
+        }
         return Err(ApiError::TooLarge(limit));
     }
     let body: Bytes = Limited::new(body, limit)
