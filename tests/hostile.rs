@@ -11,6 +11,13 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Asserts a refusal: its status, and that its message names `what`.
+async fn refused(response: reqwest::Response, status: u16, what: &str) {
+    assert_eq!(response.status(), status);
+    let message = response.text().await.expect("body");
+    assert!(message.contains(what), "`{what}` not named in: {message}");
+}
+
 /// A webhook source open to anyone (as the attacker found them) and a function subscribed to
 /// every `test.` event.
 async fn open_webhook(api: &common::Api, dir: &TempDir) -> std::path::PathBuf {
@@ -206,12 +213,7 @@ async fn callbacks_reach_only_allowed_networks_and_never_follow_redirects() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(metadata.status(), 400);
-    assert!(metadata
-        .text()
-        .await
-        .expect("body")
-        .contains("denied network"));
+    refused(metadata, 400, "denied network").await;
 
     // A redirect is not followed: the receiver it points to gets nothing.
     let target = common::CallbackServer::start().await;
@@ -443,21 +445,11 @@ async fn out_of_range_values_are_refused_by_name() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(subscription.status(), 400);
-    assert!(subscription
-        .text()
-        .await
-        .expect("body")
-        .contains("delivery.timeout"));
+    refused(subscription, 400, "delivery.timeout").await;
     let deploy = api
         .deploy(json!({"service": "g", "envProcess": "cat", "labels": {"com.openfaas.scale.min": "1000000"}}))
         .await;
-    assert_eq!(deploy.status(), 400);
-    assert!(deploy
-        .text()
-        .await
-        .expect("body")
-        .contains("com.openfaas.scale.min"));
+    refused(deploy, 400, "com.openfaas.scale.min").await;
 }
 
 /// Finding 5: deduplication by (source, id) across every ingress let a webhook producer
@@ -475,8 +467,7 @@ async fn events_are_scoped_to_the_source_that_took_them_in() {
     };
     // No authentication must be asked for.
     let implicit = create(json!({"name": "implicit", "kind": "webhook", "config": {}})).await;
-    assert_eq!(implicit.status(), 400);
-    assert!(implicit.text().await.expect("body").contains("config.auth"));
+    refused(implicit, 400, "config.auth").await;
     let second =
         create(json!({"name": "second", "kind": "webhook", "config": {"auth": {"none": true}}}))
             .await;
@@ -525,8 +516,7 @@ async fn events_are_scoped_to_the_source_that_took_them_in() {
     let wrong_source = post("picky", "https://vc.example/sdk", "test.github.push", "")
         .await
         .expect("answers");
-    assert_eq!(wrong_source.status(), 403);
-    assert!(wrong_source.text().await.expect("body").contains("source"));
+    refused(wrong_source, 403, "source").await;
     let wrong_type = post("picky", "https://github.com/o/r", "test.other", "")
         .await
         .expect("answers");
@@ -601,12 +591,7 @@ async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(second.status(), 409);
-    assert!(second
-        .text()
-        .await
-        .expect("body")
-        .contains("another function"));
+    refused(second, 409, "another function").await;
 }
 
 /// Limits at every entry: too many or too large headers, and an over-long query, are refused
@@ -639,8 +624,7 @@ async fn oversized_requests_are_refused_with_the_limit() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(long_query.status(), 414);
-    assert!(long_query.text().await.expect("body").contains("8192"));
+    refused(long_query, 414, "8192").await;
     let fine = api.invoke("echo", "still serving").await;
     assert_eq!(fine.status(), 200);
 }
@@ -810,12 +794,7 @@ async fn input_limits_are_settings() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(posted.status(), 400);
-    assert!(posted
-        .text()
-        .await
-        .expect("body")
-        .contains("the limit is 16"));
+    refused(posted, 400, "the limit is 16").await;
     let query = api
         .http
         .post(api.url("/function/sink?q=eleven-byte"))
