@@ -83,8 +83,7 @@ async fn happy_path_callback_carries_the_answer_and_every_header() {
     assert_eq!(record["callbackUrl"], receiver.url("/done"));
 
     let too_late = api
-        .http
-        .delete(api.url("/async-function/job-happy-1"))
+        .admin(Method::DELETE, "/async-function/job-happy-1")
         .send()
         .await
         .expect("answers");
@@ -444,8 +443,7 @@ async fn queued_and_running_jobs_can_be_cancelled() {
 
     for id in ["job-queued", "job-running"] {
         let cancelled = api
-            .http
-            .delete(api.url(&format!("/async-function/{id}")))
+            .admin(Method::DELETE, &format!("/async-function/{id}"))
             .send()
             .await
             .expect("answers");
@@ -467,8 +465,7 @@ async fn queued_and_running_jobs_can_be_cancelled() {
     }
     // Cancelling again is idempotent.
     let again = api
-        .http
-        .delete(api.url("/async-function/job-running"))
+        .admin(Method::DELETE, "/async-function/job-running")
         .send()
         .await
         .expect("answers");

@@ -804,3 +804,56 @@ async fn input_limits_are_settings() {
         .expect("answers");
     assert_eq!(query.status(), 414);
 }
+
+/// Finding 4, cancelling: a job whose id the caller chose may be known to others, so only the
+/// admin cancels it; an id Switchyard generated is known only to whoever queued the job.
+#[tokio::test]
+async fn only_the_creator_or_the_admin_cancels_a_job() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let env = [("SWITCHYARD_NATS_URL", url.as_str())];
+    // No dispatcher: the jobs stay queued.
+    let gateway = Switchyard::start("gateway", &env);
+    let _provider = Switchyard::start("provider", &env);
+    let api = gateway.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let queue = |chosen: Option<&str>| {
+        let mut request = api.enqueue("echo").body("x");
+        if let Some(id) = chosen {
+            request = request.header("X-Call-Id", id);
+        }
+        async move {
+            let response = request.send().await.expect("answers");
+            assert_eq!(response.status(), 202);
+            response.headers()["x-call-id"]
+                .to_str()
+                .expect("call id")
+                .to_string()
+        }
+    };
+    let chosen = queue(Some("guessable-1")).await;
+    let by_stranger = api
+        .http
+        .delete(api.url(&format!("/async-function/{chosen}")))
+        .send()
+        .await
+        .expect("answers");
+    refused(by_stranger, 401, "basic auth").await;
+    assert_eq!(api.job(&chosen).await["status"], "queued");
+    let by_admin = api
+        .admin(Method::DELETE, &format!("/async-function/{chosen}"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(by_admin.status(), 202);
+
+    let generated = queue(None).await;
+    let by_creator = api
+        .http
+        .delete(api.url(&format!("/async-function/{generated}")))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(by_creator.status(), 202);
+    assert_eq!(api.job(&generated).await["status"], "cancelled");
+}

@@ -85,8 +85,17 @@ async fn a_standby_provider_takes_over_without_doubling_replicas() {
     assert_eq!(children(active.pid(), "watchdog").len(), 2);
     assert!(children(standby.pid(), "watchdog").is_empty());
 
+    let old_replicas = children(active.pid(), "watchdog");
     let killed = Instant::now();
     active.kill();
+    // Its replicas die with it (a parent-death signal); only then can an answer come from the
+    // new provider's.
+    eventually(
+        Duration::from_secs(5),
+        "the old replicas to die",
+        || async { !old_replicas.iter().any(|pid| common::alive(*pid)) },
+    )
+    .await;
     eventually(
         Duration::from_secs(10),
         "the function to answer again",
@@ -97,7 +106,13 @@ async fn a_standby_provider_takes_over_without_doubling_replicas() {
     )
     .await;
     let took = killed.elapsed();
+    eventually(WAIT, "the new provider to run both replicas", || async {
+        children(standby.pid(), "watchdog").len() == 2
+    })
+    .await;
     api.wait_available("echo", 2).await;
+    // And no more than that, once it has settled.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         children(standby.pid(), "watchdog").len(),
         2,

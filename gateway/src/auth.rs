@@ -32,6 +32,15 @@ pub(crate) async fn require_basic_auth(
     }
 }
 
+/// True when `headers` carry the admin's basic-auth credentials.
+pub(crate) fn authenticated(expected: &Credentials, headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic)
+        .is_some_and(|(user, password)| matches(expected, &user, &password))
+}
+
 fn parse_basic(value: &str) -> Option<(String, String)> {
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

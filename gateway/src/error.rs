@@ -21,6 +21,9 @@ pub(crate) enum ApiError {
     ResultNotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Credentials are needed for this.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("request body exceeds the limit of {0} bytes")]
     TooLarge(usize),
     #[error("{0}")]
@@ -50,6 +53,7 @@ impl ApiError {
             | ApiError::SourceNotFound(_)
             | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) | ApiError::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -77,6 +81,12 @@ impl IntoResponse for ApiError {
             format!("{self}\n"),
         )
             .into_response();
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Basic realm=\"Restricted\""),
+            );
+        }
         if matches!(self, ApiError::QueueFull) {
             response.headers_mut().insert(
                 "retry-after",

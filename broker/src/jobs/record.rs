@@ -104,6 +104,10 @@ pub struct JobRecord {
     /// True when the response is available at `/system/jobs/{callId}/result`.
     #[serde(default)]
     pub result_stored: bool,
+    /// The caller chose the call id (`X-Call-Id`, `Idempotency-Key`): it may be known to others,
+    /// so cancelling the job needs credentials. An id Switchyard generated is the capability.
+    #[serde(default)]
+    pub caller_chosen_id: bool,
 }
 
 impl JobRecord {
@@ -124,6 +128,7 @@ impl JobRecord {
             callback: None,
             dead_lettered: false,
             result_stored: false,
+            caller_chosen_id: false,
         }
     }
 }

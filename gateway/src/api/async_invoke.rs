@@ -69,7 +69,7 @@ pub(crate) async fn enqueue(
             callback_url,
         };
         let invocation = read_invocation(&state, request, target).await?;
-        store(&state, &invocation).await
+        store(&state, &invocation, caller_chose).await
     }
     .instrument(span)
     .await;
@@ -123,6 +123,7 @@ fn callback_url(
 async fn store(
     state: &AppState,
     invocation: &switchyard_broker::invocation::Invocation,
+    caller_chose: bool,
 ) -> Result<(), ApiError> {
     if state.nats.connection_state() != ConnectionState::Connected {
         return Err(ApiError::Unavailable(
@@ -146,11 +147,12 @@ async fn store(
         tracing::info!("duplicate intake: same job");
         return Ok(());
     }
-    let record = JobRecord::queued(
+    let mut record = JobRecord::queued(
         &invocation.call_id,
         &invocation.function,
         invocation.callback_url.clone(),
     );
+    record.caller_chosen_id = caller_chose;
     if let Err(error) = state.jobs.create_queued(&record).await {
         // The invocation is stored; the worker writes the record when it takes the job.
         tracing::warn!(%error, "queued record not written");
@@ -162,8 +164,22 @@ async fn store(
 pub(crate) async fn cancel(
     State(state): State<Arc<AppState>>,
     Path(call_id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // A generated id is known only to whoever queued the job; a chosen one may be known to
+    // others, so cancelling that job takes the admin's credentials.
+    let chosen = state
+        .jobs
+        .get(&call_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
+        .is_some_and(|record| record.caller_chosen_id);
+    if chosen && !crate::auth::authenticated(&state.config.credentials, &headers) {
+        return Err(ApiError::Unauthorized(format!(
+            "job `{call_id}` has a caller-chosen id: cancelling it needs basic auth"
+        )));
+    }
     let cancel = Transition::Cancel { at: Utc::now() };
     match state.jobs.apply(&call_id, &cancel, None).await {
         Ok(_) => {}
