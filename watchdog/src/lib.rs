@@ -27,6 +27,7 @@
 mod config;
 mod duration;
 mod fork;
+mod listen;
 mod metrics;
 mod process;
 mod proxy;

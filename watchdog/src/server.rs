@@ -52,8 +52,6 @@ pub enum WatchdogError {
     },
     #[error("`upstream_url` `{0}` is not a valid URL")]
     Upstream(String),
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 impl Watchdog {
@@ -131,9 +129,10 @@ impl Watchdog {
             .write_timeout
             .unwrap_or(Duration::from_secs(30))
             + DRAIN_SLACK;
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(on_shutdown);
+        let header_read = shared.config.read_timeout.unwrap_or(HEADER_READ_DEFAULT);
+        let server = crate::listen::serve(self.listener, router, header_read, on_shutdown);
         let result = tokio::select! {
-            result = server => result.map_err(WatchdogError::Serve),
+            () = server => Ok(()),
             () = async { drain_started.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
                 Ok(())
@@ -146,6 +145,9 @@ impl Watchdog {
         result
     }
 }
+
+/// How long a client may take to send a request's headers when `read_timeout` is 0.
+const HEADER_READ_DEFAULT: Duration = Duration::from_secs(10);
 
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

@@ -613,3 +613,31 @@ async fn fork_mode_bounds_bodies_and_metric_labels() {
         .contains("max_response_bytes"));
     stop.cancel();
 }
+
+/// Hardening issue, finding 3 for the watchdog's own listener: a client that stalls in its
+/// headers is cut off after `read_timeout`.
+#[tokio::test]
+async fn a_client_stalled_in_its_headers_is_cut_off() {
+    let (address, stop) = start(&[("fprocess", "cat"), ("read_timeout", "1s")]).await;
+    let stalled = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(address).expect("connects");
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            .expect("writes");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .expect("timeout");
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 256];
+        // Closed (0 bytes) or answered with an error, either way well before 10 s.
+        let _ = stream.read(&mut buffer);
+        started.elapsed()
+    })
+    .await
+    .expect("client");
+    assert!(
+        stalled < std::time::Duration::from_secs(5),
+        "held for {stalled:?}"
+    );
+    stop.cancel();
+}
