@@ -13,6 +13,10 @@ use tokio_util::sync::CancellationToken;
 /// How long one fetch waits for messages before asking again.
 const FETCH_WAIT: Duration = Duration::from_secs(2);
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
+/// How much longer than `FETCH_WAIT` a batch may stay silent before it is given up: a pull
+/// request lost with its server (a cluster node stopping) is never answered, and waiting for
+/// it would stop this consumer for good.
+const FETCH_SLACK: Duration = Duration::from_secs(3);
 
 /// How long to wait before trying to open a consumer again.
 const OPEN_RETRY: Duration = Duration::from_secs(1);
@@ -81,11 +85,15 @@ pub(crate) async fn consume<F, Fut>(
         let mut first = Some(first);
         loop {
             let next = tokio::select! {
-                next = messages.next() => next,
+                next = tokio::time::timeout(FETCH_WAIT + FETCH_SLACK, messages.next()) => next,
                 () = stop.cancelled() => {
                     hand_back(&mut messages).await;
                     break 'fetching;
                 }
+            };
+            let Ok(next) = next else {
+                tracing::debug!("fetch unanswered; asking again");
+                break;
             };
             let message = match next {
                 None => break,

@@ -27,6 +27,8 @@ use super::policy::JobPolicy;
 
 /// Wait before retrying when the job store itself is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+/// Attempts at writing a finished job's record (progress acks keep the message ours meanwhile).
+const FINAL_RECORD_TRIES: u32 = 10;
 
 pub(crate) async fn run(
     context: Arc<JobContext>,
@@ -299,26 +301,39 @@ impl Attempt {
             callback: has_callback,
             at: Utc::now(),
         });
-        match self.context.jobs.apply(call_id, &finish, None).await {
-            Ok(record) => {
-                tracing::info!(
-                    status = record.status.as_str(),
-                    code = reply.status,
-                    "job finished"
-                );
-                let _ = self.message.ack().await;
-                Some(record.status)
-            }
-            Err(TransitionError::Refused {
-                refused: Refused::Final(stored),
-                ..
-            }) => self.already_final(stored).await,
-            Err(error) => {
-                // The outputs are stored; a redelivery would run the function again, so the
-                // job ends here even though its record could not say so.
-                tracing::warn!(%error, "final record not written");
-                let _ = self.message.ack().await;
-                Some(ending.status)
+        // The store may be briefly unavailable (a NATS node lost, a leader being elected):
+        // try again for a while rather than leave a finished job saying it runs.
+        let mut tries = 1;
+        loop {
+            match self.context.jobs.apply(call_id, &finish, None).await {
+                Ok(record) => {
+                    tracing::info!(
+                        status = record.status.as_str(),
+                        code = reply.status,
+                        "job finished"
+                    );
+                    let _ = self.message.ack().await;
+                    return Some(record.status);
+                }
+                Err(TransitionError::Refused {
+                    refused: Refused::Final(stored),
+                    ..
+                }) => return self.already_final(stored).await,
+                Err(TransitionError::Store(error)) if tries < FINAL_RECORD_TRIES => {
+                    tracing::warn!(%error, tries, "final record not written yet; trying again");
+                    tries += 1;
+                    // Still ours: no redelivery while we try.
+                    let _ = self.message.ack_with(AckKind::Progress).await;
+                    tokio::time::sleep(STORE_RETRY.min(self.context.config.jobs.ack_wait / 3))
+                        .await;
+                }
+                Err(error) => {
+                    // The outputs are stored; a redelivery would run the function again, so
+                    // the job ends here even though its record could not say so.
+                    tracing::error!(%error, "final record not written");
+                    let _ = self.message.ack().await;
+                    return Some(ending.status);
+                }
             }
         }
     }
