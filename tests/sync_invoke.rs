@@ -261,3 +261,41 @@ async fn gateway_metrics_use_openfaas_names() {
     let status = api.status("echo").await.expect("status");
     assert_eq!(status["invocationCount"], 3);
 }
+
+#[tokio::test]
+async fn x_function_on_the_root_invokes_like_the_function_route() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let answer = api
+        .http
+        .post(api.url("/"))
+        .header("X-Function", "echo")
+        .body("routed by header")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers().contains_key("x-call-id"));
+    assert_eq!(answer.text().await.expect("body"), "routed by header");
+    let namespaced = api
+        .http
+        .post(api.url("/"))
+        .header("X-Function", "echo.openfaas-fn")
+        .body("with namespace")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(namespaced.text().await.expect("body"), "with namespace");
+    let missing = api
+        .http
+        .post(api.url("/"))
+        .header("X-Function", "nowhere")
+        .body("x")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.expect("body").contains("nowhere"));
+}

@@ -24,6 +24,21 @@ use crate::metrics::metric_name;
 /// Time allowed past the upstream timeout for the dispatcher's own 504 to arrive first.
 const REPLY_GRACE: Duration = Duration::from_secs(2);
 
+/// The function and path a request invokes: `/function/NAME[/path]`, or `X-Function: NAME` on a
+/// request to `/` (as the original OpenFaaS gateway routed them).
+fn target_of(request: &Request<Body>) -> (String, String) {
+    match request.headers().get(X_FUNCTION) {
+        Some(name) if request.uri().path() == "/" => (
+            String::from_utf8_lossy(name.as_bytes()).into_owned(),
+            "/".to_string(),
+        ),
+        _ => split_path("/function/", request.uri().path()),
+    }
+}
+
+/// The header that names the function on a request to `/`.
+const X_FUNCTION: &str = "x-function";
+
 pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
     let start_time = unix_nanos();
@@ -31,7 +46,7 @@ pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<
     let call_id = caller_call_id(request.headers())
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(new_call_id);
-    let (name, path) = split_path("/function/", request.uri().path());
+    let (name, path) = target_of(&request);
     let span = tracing::info_span!("invoke", call_id = %call_id, function = %name);
     let outcome = async {
         let function = registered_function(&state, &name).await?;

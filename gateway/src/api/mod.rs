@@ -172,6 +172,7 @@ fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Rout
             "/async-function/{name}/{*path}",
             post(async_invoke::enqueue),
         )
+        .route("/", any(invoke::invoke))
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .with_state(state)
