@@ -150,6 +150,15 @@ pub async fn source_status(js: &jetstream::Context) -> Result<kv::Store, BucketE
     .await
 }
 
+/// Redrives of dead letters: key = the dead letter's `SY_DEAD` sequence, value =
+/// [`crate::jobs::Redrive`] as JSON.
+pub const REDRIVES: &str = "sy_redrives";
+
+/// Opens (creating if needed) the redrives bucket, kept as long as dead letters.
+pub async fn redrives(js: &jetstream::Context, ttl: Duration) -> Result<kv::Store, BucketError> {
+    open(js, REDRIVES, "Switchyard dead-letter redrives", ttl).await
+}
+
 /// Switchyard's own secrets (the routing key); never shown by any API.
 pub const KEYS: &str = "sy_keys";
 

@@ -176,6 +176,62 @@ fn same_limits(current: &stream::Config, wanted: &stream::Config) -> bool {
         && current.duplicate_window == wanted.duplicate_window
 }
 
+/// The messages among the last `count` sequences of `stream`, newest first (deleted ones
+/// skipped): bounded work however much the stream holds.
+pub async fn recent(
+    js: &jetstream::Context,
+    stream: &str,
+    count: u64,
+) -> Result<Vec<jetstream::message::StreamMessage>, StreamInfoError> {
+    use futures::StreamExt;
+    let failed = |source: async_nats::Error| StreamInfoError {
+        stream: stream.to_string(),
+        source,
+    };
+    let handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
+    let mut info_handle = handle.clone();
+    let last = info_handle
+        .info()
+        .await
+        .map_err(|e| failed(e.into()))?
+        .state
+        .last_sequence;
+    if last == 0 {
+        return Ok(Vec::new());
+    }
+    let first = last.saturating_sub(count.saturating_sub(1)).max(1);
+    let messages: Vec<_> = futures::stream::iter((first..=last).rev())
+        .map(|sequence| {
+            let handle = handle.clone();
+            async move { handle.get_raw_message(sequence).await.ok() }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    Ok(messages.into_iter().flatten().collect())
+}
+
+/// One message of `stream` by sequence, if it is there.
+pub async fn message(
+    js: &jetstream::Context,
+    stream: &str,
+    sequence: u64,
+) -> Result<Option<jetstream::message::StreamMessage>, StreamInfoError> {
+    let handle = js.get_stream(stream).await.map_err(|e| StreamInfoError {
+        stream: stream.to_string(),
+        source: e.into(),
+    })?;
+    Ok(handle.get_raw_message(sequence).await.ok())
+}
+
+/// Deletes one message of `stream`; false when it was not there.
+pub async fn delete(js: &jetstream::Context, stream: &str, sequence: u64) -> bool {
+    match js.get_stream(stream).await {
+        Ok(handle) => handle.delete_message(sequence).await.unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
 /// The sequence the next message stored in `stream` will get.
 pub async fn next_sequence(js: &jetstream::Context, stream: &str) -> Result<u64, StreamInfoError> {
     let mut handle = js

@@ -21,6 +21,9 @@ pub(crate) enum ApiError {
     ResultNotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Something named in the path does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// Credentials are needed for this.
     #[error("{0}")]
     Unauthorized(String),
@@ -51,7 +54,8 @@ impl ApiError {
             | ApiError::JobNotFound(_)
             | ApiError::SubscriptionNotFound(_)
             | ApiError::SourceNotFound(_)
-            | ApiError::ResultNotFound(_) => StatusCode::NOT_FOUND,
+            | ApiError::ResultNotFound(_)
+            | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

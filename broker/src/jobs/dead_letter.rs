@@ -27,6 +27,12 @@ pub enum DeadReason {
     ReplyNotStored,
 }
 
+impl serde::Serialize for DeadReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl DeadReason {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,8 +55,17 @@ impl DeadReason {
     }
 }
 
+/// A dead letter sent back to its function: when, and as which new job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redrive {
+    pub call_id: String,
+    pub at: DateTime<Utc>,
+}
+
 /// What a dead letter says about the failure, besides the invocation it carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub function: String,
     pub reason: DeadReason,

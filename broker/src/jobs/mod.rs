@@ -13,7 +13,7 @@ mod result;
 mod store;
 
 pub use callback::{NotACallback, QueuedCallback};
-pub use dead_letter::{DeadLetter, DeadReason, NotADeadLetter};
+pub use dead_letter::{DeadLetter, DeadReason, NotADeadLetter, Redrive};
 pub use lifecycle::{Finish, Refused, Transition};
 pub use record::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
 pub use result::{ResultStore, StoredResult};

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, and the server's life cycle.
 
 mod async_invoke;
+mod dead_letters;
 mod functions;
 mod invoke;
 mod jobs;
@@ -45,6 +46,7 @@ pub(crate) struct AppState {
     /// What each source's adapter reports, and where pollers resume (deleted with the source).
     pub(crate) source_status: CachedTable<SourceStatus>,
     pub(crate) checkpoints: Table<serde_json::Value>,
+    pub(crate) redrives: Table<switchyard_broker::jobs::Redrive>,
     pub(crate) endpoints: KvCache<Endpoint>,
     pub(crate) metrics: Metrics,
 }
@@ -89,6 +91,7 @@ pub async fn app(
     let source_status =
         CachedTable::start(buckets::source_status(&js).await?, shutdown.clone()).await;
     let checkpoints = Table::new(buckets::checkpoints(&js).await?);
+    let redrives = Table::new(buckets::redrives(&js, config.retention.dead_ttl).await?);
     let jobs = JobStore::open(&js, &config.retention).await?;
     let results = ResultStore::open(&js, &config.retention).await?;
     let mut config = config;
@@ -113,6 +116,7 @@ pub async fn app(
         sources,
         source_status,
         checkpoints,
+        redrives,
         endpoints,
         metrics: Metrics::new(metrics),
     });
@@ -150,6 +154,19 @@ fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Rout
         .route(
             "/system/event-sources/{name}",
             get(sources::get).delete(sources::remove),
+        )
+        .route("/system/dead-letters", get(dead_letters::list))
+        .route(
+            "/system/dead-letters/redrive",
+            post(dead_letters::redrive_all),
+        )
+        .route(
+            "/system/dead-letters/{id}",
+            get(dead_letters::get).delete(dead_letters::remove),
+        )
+        .route(
+            "/system/dead-letters/{id}/redrive",
+            post(dead_letters::redrive),
         )
         .route("/system/jobs", get(jobs::list))
         .route("/system/jobs/{call_id}", get(jobs::get))
