@@ -32,17 +32,7 @@ async fn dead_letters_are_listed_shown_redriven_and_purged() {
     .await;
     let mut failed = Vec::new();
     for body in ["first", "second"] {
-        let accepted = api
-            .enqueue("flaky")
-            .body(body)
-            .send()
-            .await
-            .expect("answers");
-        assert_eq!(accepted.status(), 202);
-        let call_id = accepted.headers()["x-call-id"]
-            .to_str()
-            .expect("call id")
-            .to_string();
+        let call_id = api.queue("flaky", body).await;
         api.wait_job(&call_id, "failed", WAIT).await;
         failed.push(call_id);
     }

@@ -192,17 +192,7 @@ async fn external_endpoints_are_invoked_sync_async_and_by_events() {
 
     // Async with a retry: the endpoint answers 503 once, then 200.
     server.answer(503);
-    let accepted = api
-        .enqueue("remote")
-        .body("job")
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(accepted.status(), 202);
-    let call_id = accepted.headers()["x-call-id"]
-        .to_str()
-        .expect("call id")
-        .to_string();
+    let call_id = api.queue("remote", "job").await;
     server.wait_for(1, WAIT).await;
     server.answer(200);
     let job = api.wait_job(&call_id, "succeeded", WAIT).await;

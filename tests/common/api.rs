@@ -140,14 +140,19 @@ impl Api {
         self.job(call_id).await
     }
 
-    /// Queues `body` for `name` (202 expected) and waits until the job succeeded.
-    pub async fn run_job(&self, name: &str, body: &'static str, within: Duration) -> Value {
+    /// Queues `body` for `name` (202 expected); returns the call id.
+    pub async fn queue(&self, name: &str, body: impl Into<reqwest::Body>) -> String {
         let response = self.enqueue(name).body(body).send().await.expect("answers");
         assert_eq!(response.status(), 202, "async invoke of {name}");
-        let call_id = response.headers()["x-call-id"]
+        response.headers()["x-call-id"]
             .to_str()
             .expect("call id")
-            .to_string();
+            .to_string()
+    }
+
+    /// Queues `body` for `name` (202 expected) and waits until the job succeeded.
+    pub async fn run_job(&self, name: &str, body: &'static str, within: Duration) -> Value {
+        let call_id = self.queue(name, body).await;
         self.wait_job(&call_id, "succeeded", within).await
     }
 
