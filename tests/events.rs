@@ -422,3 +422,48 @@ async fn an_event_posted_right_after_its_subscription_is_answered_is_delivered_o
     ids.dedup();
     assert_eq!(ids.len(), ROUNDS, "no event twice");
 }
+
+#[tokio::test]
+async fn an_event_posted_right_after_a_topic_function_is_deployed_reaches_it() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("topic-race");
+    let out = dir.0.join("out");
+    let record = recorder(&dir.0, &out);
+    let source = api
+        .admin(Method::POST, "/system/event-sources")
+        .json(&json!({"name": "race", "kind": "webhook", "config": {"auth": {"none": true}}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(source.status(), 201);
+    const ROUNDS: usize = 10;
+    for round in 0..ROUNDS {
+        let deployed = api
+            .deploy(
+                json!({"service": format!("topic-{round}"), "envProcess": record,
+                "annotations": {"topic": format!("race.topic.{round}")}}),
+            )
+            .await;
+        assert_eq!(deployed.status(), 202);
+        let posted = api
+            .http
+            .post(api.url("/webhook/race"))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", format!("t{round}"))
+            .header("ce-source", "/race")
+            .header("ce-type", format!("race.topic.{round}"))
+            .body("x")
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(posted.status(), 202, "round {round}");
+    }
+    common::eventually(WAIT, "every event delivered", || async {
+        deliveries(&out).len() >= ROUNDS
+    })
+    .await;
+    common::drained(&nats, WAIT).await;
+    assert_eq!(deliveries(&out).len(), ROUNDS, "one delivery per event");
+}

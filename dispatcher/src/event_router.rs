@@ -88,7 +88,7 @@ impl Route {
             filters: vec![Filter::Any(any)],
             filter_subject: events::ALL_EVENTS.to_string(),
             start_at: StartAt::New,
-            start_sequence: None,
+            start_sequence: spec.topic_start_sequence,
             mode: DeliveryMode::Binary,
         })
     }

@@ -56,6 +56,10 @@ pub struct FunctionSpec {
     /// Desired number of replicas.
     pub replicas: u32,
     pub created_at: DateTime<Utc>,
+    /// With a `topic` annotation: the first `SY_EVENTS` sequence after the deploy answered, so
+    /// every event stored after it reaches the function however late its consumer starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_start_sequence: Option<u64>,
 }
 
 /// Most replicas a function may have (the `com.openfaas.scale.max` label can only lower it).
@@ -66,6 +70,11 @@ pub const MAX_REPLICAS: u32 = 100;
 pub const ENDPOINT_ANNOTATION: &str = "com.switchyard.endpoint";
 
 impl FunctionDeployment {
+    /// The value of the annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.as_ref()?.get(key).map(String::as_str)
+    }
+
     /// The endpoints of an external function (see [`ENDPOINT_ANNOTATION`]): `None` when the
     /// function is not external, an error naming the bad URL when one does not parse.
     pub fn external_endpoints(&self) -> Option<Result<Vec<url::Url>, String>> {
@@ -376,6 +385,7 @@ mod tests {
             },
             replicas: 1,
             created_at: Utc::now(),
+            topic_start_sequence: None,
         };
         let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert!(json.get("availableReplicas").is_none());

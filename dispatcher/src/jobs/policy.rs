@@ -146,6 +146,7 @@ mod tests {
             },
             replicas: 1,
             created_at: Utc::now(),
+            topic_start_sequence: None,
         }
     }
 

@@ -16,6 +16,8 @@ use switchyard_broker::records::{
     MAX_REPLICAS,
 };
 
+use switchyard_broker::streams;
+
 use super::AppState;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
@@ -53,10 +55,12 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let deployment = checked_deployment(&state, &body).await?;
+    let topic_start_sequence = topic_start(&state, &deployment).await?;
     let spec = FunctionSpec {
         replicas: FunctionSpec::initial_replicas(&deployment),
         deployment,
         created_at: Utc::now(),
+        topic_start_sequence,
     };
     state
         .registry
@@ -77,11 +81,21 @@ pub(crate) async fn update(
 ) -> Result<StatusCode, ApiError> {
     let deployment = checked_deployment(&state, &body).await?;
     let name = deployment.service.clone();
+    let fresh_start = topic_start(&state, &deployment).await?;
     state
         .registry
-        .modify(&name, |current| FunctionSpec {
-            deployment: deployment.clone(),
-            ..current
+        .modify(&name, |current| {
+            // The same topics keep their start; new ones start now.
+            let same_topics = current.deployment.annotation(TOPIC) == deployment.annotation(TOPIC);
+            FunctionSpec {
+                topic_start_sequence: if same_topics {
+                    current.topic_start_sequence
+                } else {
+                    fresh_start
+                },
+                deployment: deployment.clone(),
+                ..current
+            }
         })
         .await
         .map_err(ApiError::from_table(Record::Function))?;
@@ -153,6 +167,23 @@ pub(crate) async fn scale(
         .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(function = %name, replicas, "function scaled");
     Ok(StatusCode::ACCEPTED)
+}
+
+/// The annotation that subscribes a function to events by `subject` or `type`.
+const TOPIC: &str = "topic";
+
+/// Where a function's `topic` subscription starts: the next event stored after this answer.
+async fn topic_start(
+    state: &AppState,
+    deployment: &FunctionDeployment,
+) -> Result<Option<u64>, ApiError> {
+    if deployment.annotation(TOPIC).is_none() {
+        return Ok(None);
+    }
+    streams::next_sequence(&state.js, streams::EVENTS)
+        .await
+        .map(Some)
+        .map_err(|e| ApiError::Unavailable(format!("events unavailable: {e}")))
 }
 
 fn status_of(
