@@ -377,11 +377,10 @@ async fn an_event_posted_right_after_its_subscription_is_answered_is_delivered_o
     api.deploy_ready("sink", &recorder(&dir.0, &out), json!({}))
         .await;
     let source = api
-        .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "race", "kind": "webhook", "config": {"auth": {"none": true}}}))
-        .send()
-        .await
-        .expect("answers");
+        .create_source(
+            json!({"name": "race", "kind": "webhook", "config": {"auth": {"none": true}}}),
+        )
+        .await;
     assert_eq!(source.status(), 201);
     const ROUNDS: usize = 50;
     for round in 0..ROUNDS {
@@ -392,16 +391,12 @@ async fn an_event_posted_right_after_its_subscription_is_answered_is_delivered_o
         )
         .await;
         let posted = api
-            .http
-            .post(api.url("/webhook/race"))
-            .header("ce-specversion", "1.0")
-            .header("ce-id", format!("e{round}"))
-            .header("ce-source", "/race")
-            .header("ce-type", format!("race.{round}"))
-            .body(format!("{round}"))
-            .send()
-            .await
-            .expect("answers");
+            .post_event(
+                "race",
+                ("/race", &format!("e{round}"), &format!("race.{round}")),
+                format!("{round}"),
+            )
+            .await;
         assert_eq!(posted.status(), 202, "round {round}");
     }
     common::eventually(WAIT, "every event delivered", || async {
@@ -432,11 +427,10 @@ async fn an_event_posted_right_after_a_topic_function_is_deployed_reaches_it() {
     let out = dir.0.join("out");
     let record = recorder(&dir.0, &out);
     let source = api
-        .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "race", "kind": "webhook", "config": {"auth": {"none": true}}}))
-        .send()
-        .await
-        .expect("answers");
+        .create_source(
+            json!({"name": "race", "kind": "webhook", "config": {"auth": {"none": true}}}),
+        )
+        .await;
     assert_eq!(source.status(), 201);
     const ROUNDS: usize = 10;
     for round in 0..ROUNDS {
@@ -448,16 +442,16 @@ async fn an_event_posted_right_after_a_topic_function_is_deployed_reaches_it() {
             .await;
         assert_eq!(deployed.status(), 202);
         let posted = api
-            .http
-            .post(api.url("/webhook/race"))
-            .header("ce-specversion", "1.0")
-            .header("ce-id", format!("t{round}"))
-            .header("ce-source", "/race")
-            .header("ce-type", format!("race.topic.{round}"))
-            .body("x")
-            .send()
-            .await
-            .expect("answers");
+            .post_event(
+                "race",
+                (
+                    "/race",
+                    &format!("t{round}"),
+                    &format!("race.topic.{round}"),
+                ),
+                "x",
+            )
+            .await;
         assert_eq!(posted.status(), 202, "round {round}");
     }
     common::eventually(WAIT, "every event delivered", || async {

@@ -34,11 +34,10 @@ async fn open_webhook(api: &common::Api, dir: &TempDir) -> std::path::PathBuf {
         .expect("answers");
     assert_eq!(subscription.status(), 201);
     let source = api
-        .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "open", "kind": "webhook", "config": {"auth": {"none": true}}}))
-        .send()
-        .await
-        .expect("answers");
+        .create_source(
+            json!({"name": "open", "kind": "webhook", "config": {"auth": {"none": true}}}),
+        )
+        .await;
     assert_eq!(source.status(), 201);
     out
 }
@@ -149,12 +148,9 @@ async fn unauthenticated_requests_do_not_use_up_the_rate_limit() {
     let switchyard = Switchyard::up(&nats);
     let api = switchyard.api();
     let source = api
-        .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "guarded", "kind": "webhook",
+        .create_source(json!({"name": "guarded", "kind": "webhook",
             "config": {"auth": {"token": "s3cret"}, "rateLimit": "3/m"}}))
-        .send()
-        .await
-        .expect("answers");
+        .await;
     assert_eq!(source.status(), 201);
     let url = api.url("/webhook/guarded");
     for _ in 0..10 {
@@ -556,16 +552,12 @@ async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
         .expect("answers");
     assert_eq!(claim.status(), 202);
     let posted = api
-        .http
-        .post(api.url("/webhook/open"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "ev-claimed")
-        .header("ce-source", "/producer")
-        .header("ce-type", "test.claimed")
-        .body("the real event")
-        .send()
-        .await
-        .expect("answers");
+        .post_event(
+            "open",
+            ("/producer", "ev-claimed", "test.claimed"),
+            "the real event",
+        )
+        .await;
     assert_eq!(posted.status(), 202);
     common::eventually(WAIT, "the event delivered despite the claim", || async {
         deliveries(&out)
@@ -784,16 +776,8 @@ async fn input_limits_are_settings() {
     let dir = TempDir::new("hostile-settings");
     let _out = open_webhook(&api, &dir).await;
     let posted = api
-        .http
-        .post(api.url("/webhook/open"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "1")
-        .header("ce-source", "/s")
-        .header("ce-type", "test.seventeen.xx")
-        .body("x")
-        .send()
-        .await
-        .expect("answers");
+        .post_event("open", ("/s", "1", "test.seventeen.xx"), "x")
+        .await;
     refused(posted, 400, "the limit is 16").await;
     let query = api
         .http

@@ -213,23 +213,14 @@ async fn external_endpoints_are_invoked_sync_async_and_by_events() {
         .expect("answers");
     assert_eq!(subscription.status(), 201);
     let source = api
-        .admin(Method::POST, "/system/event-sources")
-        .json(&json!({"name": "hooks", "kind": "webhook", "config": {"auth": {"none": true}}}))
-        .send()
-        .await
-        .expect("answers");
+        .create_source(
+            json!({"name": "hooks", "kind": "webhook", "config": {"auth": {"none": true}}}),
+        )
+        .await;
     assert_eq!(source.status(), 201);
     let posted = api
-        .http
-        .post(api.url("/webhook/hooks"))
-        .header("ce-specversion", "1.0")
-        .header("ce-id", "ev-1")
-        .header("ce-source", "/test")
-        .header("ce-type", "test.remote")
-        .body("event data")
-        .send()
-        .await
-        .expect("answers");
+        .post_event("hooks", ("/test", "ev-1", "test.remote"), "event data")
+        .await;
     assert_eq!(posted.status(), 202);
     let calls = server.wait_for(3, WAIT).await;
     let event = &calls[2];

@@ -15,11 +15,7 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn create_source(api: &common::Api, body: Value) -> reqwest::Response {
-    api.admin(Method::POST, "/system/event-sources")
-        .json(&body)
-        .send()
-        .await
-        .expect("answers")
+    api.create_source(body).await
 }
 
 async fn setup(nats: &Nats) -> (Switchyard, TempDir, std::path::PathBuf) {

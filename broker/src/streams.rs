@@ -183,19 +183,21 @@ pub async fn recent(
     stream: &str,
     count: u64,
 ) -> Result<Vec<jetstream::message::StreamMessage>, StreamInfoError> {
-    use futures::StreamExt;
     let failed = |source: async_nats::Error| StreamInfoError {
         stream: stream.to_string(),
         source,
     };
     let handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
-    let mut info_handle = handle.clone();
-    let last = info_handle
-        .info()
-        .await
-        .map_err(|e| failed(e.into()))?
-        .state
-        .last_sequence;
+    recent_of(&handle, count).await.map_err(failed)
+}
+
+/// [`recent`] on a stream already at hand (a KV bucket's, say).
+pub async fn recent_of(
+    handle: &jetstream::stream::Stream,
+    count: u64,
+) -> Result<Vec<jetstream::message::StreamMessage>, async_nats::Error> {
+    use futures::StreamExt;
+    let last = handle.clone().info().await?.state.last_sequence;
     if last == 0 {
         return Ok(Vec::new());
     }

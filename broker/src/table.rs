@@ -189,26 +189,11 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
     /// The records written most recently: those among the bucket's last `writes` messages, newest
     /// first. Bounded work whatever the bucket holds (each key keeps one message, its latest).
     pub async fn recent(&self, writes: u64) -> Result<Vec<T>, TableError> {
-        use futures::StreamExt;
-        let mut stream = self.store.stream.clone();
-        let last = stream
-            .info()
+        let messages = crate::streams::recent_of(&self.store.stream, writes)
             .await
-            .map_err(store_error)?
-            .state
-            .last_sequence;
-        let first = last.saturating_sub(writes.saturating_sub(1)).max(1);
-        let messages: Vec<_> = futures::stream::iter((first..=last).rev())
-            .map(|sequence| {
-                let stream = stream.clone();
-                async move { stream.direct_get(sequence).await.ok() }
-            })
-            .buffered(32)
-            .collect()
-            .await;
+            .map_err(|source| TableError::Store { source })?;
         Ok(messages
             .into_iter()
-            .flatten()
             .filter(|m| m.headers.get(KV_OPERATION).is_none())
             .filter_map(|m| serde_json::from_slice(&m.payload).ok())
             .collect())

@@ -14,21 +14,17 @@ pub(crate) async fn require_basic_auth(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic);
-    match presented {
-        Some((user, password)) if matches(&expected, &user, &password) => next.run(request).await,
+    if authenticated(&expected, request.headers()) {
+        next.run(request).await
+    } else {
         // An absent header, an empty `Bearer ` (what faas-cli sends when not logged in) and a
         // wrong password all get the same answer.
-        _ => (
+        (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"Restricted\"")],
             "invalid or missing credentials: /system/* needs basic auth\n",
         )
-            .into_response(),
+            .into_response()
     }
 }
 

@@ -49,7 +49,22 @@ async fn one_holder_at_a_time_and_a_lapsed_lease_is_taken_over() {
             (first, kept)
         }
     });
-    tokio::time::sleep(TTL * 3).await;
+    // Positive condition: the holder has renewed past a whole TTL (five renewals a period).
+    let watch = store(&nats).await;
+    let revision = |store: async_nats::jetstream::kv::Store| async move {
+        store
+            .entry(switchyard_broker::provider::LEASE_KEY)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |e| e.revision)
+    };
+    let start = revision(watch.clone()).await;
+    let deadline = Instant::now() + TTL * 10;
+    while revision(watch.clone()).await < start + 7 {
+        assert!(Instant::now() < deadline, "the holder stopped renewing");
+        tokio::time::sleep(TTL / 10).await;
+    }
     assert!(
         !standby.is_finished(),
         "the standby took a lease that was renewed"

@@ -76,103 +76,24 @@ impl Settings {
         const MINUTE: Duration = Duration::from_secs(60);
         const HOUR: Duration = Duration::from_secs(3600);
         const DAY: Duration = Duration::from_secs(24 * 3600);
+        #[rustfmt::skip]
         let spans = [
-            (
-                "SWITCHYARD_UPSTREAM_TIMEOUT",
-                self.gateway.upstream_timeout,
-                SECOND,
-                DAY,
-            ),
-            (
-                "SWITCHYARD_HEADER_TIMEOUT",
-                self.gateway.header_timeout,
-                100 * MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_BODY_TIMEOUT",
-                self.gateway.body_timeout,
-                100 * MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_SHUTDOWN_TIMEOUT",
-                self.gateway.shutdown_timeout,
-                100 * MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_PROVIDER_LEASE_TTL",
-                self.provider.provider_lease_ttl,
-                SECOND,
-                5 * MINUTE,
-            ),
-            (
-                "SWITCHYARD_ASYNC_TIMEOUT",
-                self.jobs.async_timeout,
-                SECOND,
-                DAY,
-            ),
-            (
-                "SWITCHYARD_ASYNC_ACK_WAIT",
-                self.jobs.async_ack_wait,
-                100 * MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_RETRY_MIN_WAIT",
-                self.jobs.retry_min_wait,
-                MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_RETRY_MAX_WAIT",
-                self.jobs.retry_max_wait,
-                MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_CALLBACK_MIN_WAIT",
-                self.jobs.callback_min_wait,
-                MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_CALLBACK_MAX_WAIT",
-                self.jobs.callback_max_wait,
-                MS,
-                HOUR,
-            ),
-            (
-                "SWITCHYARD_DUPLICATE_WINDOW",
-                self.retention.duplicate_window,
-                SECOND,
-                DAY,
-            ),
-            (
-                "SWITCHYARD_JOB_RECORD_TTL",
-                self.retention.job_record_ttl,
-                MINUTE,
-                365 * DAY,
-            ),
-            (
-                "SWITCHYARD_RESULT_TTL",
-                self.retention.result_ttl,
-                MINUTE,
-                365 * DAY,
-            ),
-            (
-                "SWITCHYARD_DEAD_LETTER_TTL",
-                self.retention.dead_letter_ttl,
-                MINUTE,
-                3650 * DAY,
-            ),
-            (
-                "SWITCHYARD_EVENTS_TTL",
-                self.retention.events_ttl,
-                MINUTE,
-                3650 * DAY,
-            ),
+            ("SWITCHYARD_UPSTREAM_TIMEOUT", self.gateway.upstream_timeout, SECOND, DAY),
+            ("SWITCHYARD_HEADER_TIMEOUT", self.gateway.header_timeout, 100 * MS, HOUR),
+            ("SWITCHYARD_BODY_TIMEOUT", self.gateway.body_timeout, 100 * MS, HOUR),
+            ("SWITCHYARD_SHUTDOWN_TIMEOUT", self.gateway.shutdown_timeout, 100 * MS, HOUR),
+            ("SWITCHYARD_PROVIDER_LEASE_TTL", self.provider.provider_lease_ttl, SECOND, 5 * MINUTE),
+            ("SWITCHYARD_ASYNC_TIMEOUT", self.jobs.async_timeout, SECOND, DAY),
+            ("SWITCHYARD_ASYNC_ACK_WAIT", self.jobs.async_ack_wait, 100 * MS, HOUR),
+            ("SWITCHYARD_RETRY_MIN_WAIT", self.jobs.retry_min_wait, MS, HOUR),
+            ("SWITCHYARD_RETRY_MAX_WAIT", self.jobs.retry_max_wait, MS, HOUR),
+            ("SWITCHYARD_CALLBACK_MIN_WAIT", self.jobs.callback_min_wait, MS, HOUR),
+            ("SWITCHYARD_CALLBACK_MAX_WAIT", self.jobs.callback_max_wait, MS, HOUR),
+            ("SWITCHYARD_DUPLICATE_WINDOW", self.retention.duplicate_window, SECOND, DAY),
+            ("SWITCHYARD_JOB_RECORD_TTL", self.retention.job_record_ttl, MINUTE, 365 * DAY),
+            ("SWITCHYARD_RESULT_TTL", self.retention.result_ttl, MINUTE, 365 * DAY),
+            ("SWITCHYARD_DEAD_LETTER_TTL", self.retention.dead_letter_ttl, MINUTE, 3650 * DAY),
+            ("SWITCHYARD_EVENTS_TTL", self.retention.events_ttl, MINUTE, 3650 * DAY),
         ];
         for (name, value, min, max) in spans {
             if value.0 < min || value.0 > max {
@@ -184,98 +105,24 @@ impl Settings {
             }
         }
         const MIB: u64 = 1024 * 1024;
+        #[rustfmt::skip]
         let counts = [
-            (
-                "SWITCHYARD_ASYNC_CONCURRENCY",
-                self.jobs.async_concurrency as u64,
-                1,
-                10_000,
-            ),
-            (
-                "SWITCHYARD_RETRY_ATTEMPTS",
-                u64::from(self.jobs.retry_attempts),
-                1,
-                1000,
-            ),
-            (
-                "SWITCHYARD_CALLBACK_ATTEMPTS",
-                u64::from(self.jobs.callback_attempts),
-                1,
-                1000,
-            ),
-            (
-                "SWITCHYARD_MAX_BODY_BYTES",
-                self.gateway.max_body_bytes as u64,
-                1,
-                64 * MIB,
-            ),
-            (
-                "SWITCHYARD_RESULT_MAX_BYTES",
-                self.retention.result_max_bytes as u64,
-                0,
-                64 * MIB,
-            ),
+            ("SWITCHYARD_ASYNC_CONCURRENCY", self.jobs.async_concurrency as u64, 1, 10_000),
+            ("SWITCHYARD_RETRY_ATTEMPTS", u64::from(self.jobs.retry_attempts), 1, 1000),
+            ("SWITCHYARD_CALLBACK_ATTEMPTS", u64::from(self.jobs.callback_attempts), 1, 1000),
+            ("SWITCHYARD_MAX_BODY_BYTES", self.gateway.max_body_bytes as u64, 1, 64 * MIB),
+            ("SWITCHYARD_RESULT_MAX_BYTES", self.retention.result_max_bytes as u64, 0, 64 * MIB),
             ("SWITCHYARD_REPLICAS", self.nats.replicas as u64, 1, 5),
-            (
-                "SWITCHYARD_EVENT_TYPE_MAX_BYTES",
-                self.limits.event_type_max_bytes as u64,
-                16,
-                300,
-            ),
-            (
-                "SWITCHYARD_EVENT_ID_MAX_BYTES",
-                self.limits.event_id_max_bytes as u64,
-                16,
-                4096,
-            ),
-            (
-                "SWITCHYARD_EVENT_SOURCE_MAX_BYTES",
-                self.limits.event_source_max_bytes as u64,
-                16,
-                8192,
-            ),
-            (
-                "SWITCHYARD_EVENT_SUBJECT_MAX_BYTES",
-                self.limits.event_subject_max_bytes as u64,
-                16,
-                8192,
-            ),
-            (
-                "SWITCHYARD_EVENT_EXTENSIONS_MAX",
-                self.limits.event_extensions_max as u64,
-                0,
-                128,
-            ),
-            (
-                "SWITCHYARD_EVENT_EXTENSION_MAX_BYTES",
-                self.limits.event_extension_max_bytes as u64,
-                16,
-                8192,
-            ),
-            (
-                "SWITCHYARD_BATCH_MAX_EVENTS",
-                self.limits.batch_max_events as u64,
-                1,
-                10_000,
-            ),
-            (
-                "SWITCHYARD_MAX_HEADERS",
-                self.limits.max_headers as u64,
-                16,
-                1000,
-            ),
-            (
-                "SWITCHYARD_MAX_HEADER_BYTES",
-                self.limits.max_header_bytes as u64,
-                8 * 1024,
-                MIB,
-            ),
-            (
-                "SWITCHYARD_MAX_QUERY_BYTES",
-                self.limits.max_query_bytes as u64,
-                0,
-                64 * 1024,
-            ),
+            ("SWITCHYARD_EVENT_TYPE_MAX_BYTES", self.limits.event_type_max_bytes as u64, 16, 300),
+            ("SWITCHYARD_EVENT_ID_MAX_BYTES", self.limits.event_id_max_bytes as u64, 16, 4096),
+            ("SWITCHYARD_EVENT_SOURCE_MAX_BYTES", self.limits.event_source_max_bytes as u64, 16, 8192),
+            ("SWITCHYARD_EVENT_SUBJECT_MAX_BYTES", self.limits.event_subject_max_bytes as u64, 16, 8192),
+            ("SWITCHYARD_EVENT_EXTENSIONS_MAX", self.limits.event_extensions_max as u64, 0, 128),
+            ("SWITCHYARD_EVENT_EXTENSION_MAX_BYTES", self.limits.event_extension_max_bytes as u64, 16, 8192),
+            ("SWITCHYARD_BATCH_MAX_EVENTS", self.limits.batch_max_events as u64, 1, 10_000),
+            ("SWITCHYARD_MAX_HEADERS", self.limits.max_headers as u64, 16, 1000),
+            ("SWITCHYARD_MAX_HEADER_BYTES", self.limits.max_header_bytes as u64, 8 * 1024, MIB),
+            ("SWITCHYARD_MAX_QUERY_BYTES", self.limits.max_query_bytes as u64, 0, 64 * 1024),
         ];
         for (name, value, min, max) in counts {
             if !(min..=max).contains(&value) {

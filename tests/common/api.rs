@@ -44,6 +44,34 @@ impl Api {
         self.deploy_with(name, fprocess, env, json!({})).await;
     }
 
+    /// `POST /system/event-sources` with `body`.
+    pub async fn create_source(&self, body: Value) -> reqwest::Response {
+        self.admin(reqwest::Method::POST, "/system/event-sources")
+            .json(&body)
+            .send()
+            .await
+            .expect("answers")
+    }
+
+    /// A binary-mode CloudEvent posted to the webhook source `hook`.
+    pub async fn post_event(
+        &self,
+        hook: &str,
+        (source, id, ty): (&str, &str, &str),
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/webhook/{hook}")))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-source", source)
+            .header("ce-type", ty)
+            .body(body)
+            .send()
+            .await
+            .expect("answers")
+    }
+
     /// `GET path` with credentials, answered 200 with JSON.
     pub async fn admin_json(&self, path: &str) -> Value {
         let response = self
