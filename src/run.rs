@@ -13,6 +13,7 @@ use switchyard_event_sources::vcenter::VcenterSources;
 use switchyard_gateway::{Gateway, GatewayConfig};
 use switchyard_providers::docker::{DockerProvider, DockerProviderConfig};
 use switchyard_providers::process::{ProcessProvider, ProcessProviderConfig};
+use switchyard_providers::secrets::SecretsConfig;
 use switchyard_providers::ProviderKind;
 use tokio_util::sync::CancellationToken;
 
@@ -167,9 +168,13 @@ fn start_provider(
 ) -> tokio::task::JoinHandle<Result<(), switchyard_providers::ProviderError>> {
     let lease = settings.provider.lease();
     let kind = settings.provider.provider;
+    let secrets = SecretsConfig {
+        key_file: settings.secrets_key_file(),
+        dir: settings.data_dir.join("function-secrets"),
+    };
     let docker = DockerProviderConfig {
         network: settings.provider.docker_network.clone(),
-        secrets_dir: settings.data_dir.join("secrets"),
+        secrets: secrets.clone(),
     };
     tokio::spawn(async move {
         use switchyard_providers::service;
@@ -184,6 +189,7 @@ fn start_provider(
                         program.to_string_lossy().into_owned(),
                         "watchdog".to_string(),
                     ],
+                    secrets,
                 })?;
                 service::run(process, client, lease, shutdown).await
             }
@@ -311,6 +317,8 @@ fn gateway_config(
         retention: settings.retention.config(),
         callback_networks: settings.jobs.callback_networks(),
         server: settings.gateway.server_limits(&settings.limits),
+        secrets_key_file: Some(settings.secrets_key_file()),
+        namespaces: settings.gateway.namespaces.clone(),
     }
 }
 

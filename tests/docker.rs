@@ -217,10 +217,14 @@ async fn a_container_gets_its_secrets_limits_labels_and_a_read_only_root() {
     let network = Network::new();
     let nats = Nats::start();
     let switchyard = docker_switchyard(&nats, &network);
-    let secrets = switchyard.dir.0.join("data/secrets");
-    std::fs::create_dir_all(&secrets).expect("secrets dir");
-    std::fs::write(secrets.join("token"), "s3cret").expect("secret");
     let api = switchyard.api();
+    let created = api
+        .admin(reqwest::Method::POST, "/system/secrets")
+        .json(&json!({"name": "token", "value": "s3cret"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(created.status(), 201);
     let response = api
         .deploy(
             json!({"service": "secretive", "image": "sy-test/secret:1", "secrets": ["token"],

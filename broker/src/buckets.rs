@@ -193,3 +193,26 @@ pub async fn checkpoints(js: &jetstream::Context) -> Result<kv::Store, BucketErr
     )
     .await
 }
+
+/// Namespaces other than the default: key = name, value = [`crate::records::Namespace`].
+pub const NAMESPACES: &str = "sy_namespaces";
+
+/// Opens (creating if needed) the namespaces.
+pub async fn namespaces(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, NAMESPACES, "Switchyard namespaces", Duration::ZERO).await
+}
+
+/// Function secrets, sealed: key = the secret's id (see [`crate::records::qualify`]), value =
+/// [`crate::secrets::SealedSecret`]. The key that opens them is not in NATS.
+pub const SECRETS: &str = "sy_secrets";
+
+/// Opens (creating if needed) the secrets.
+pub async fn secrets(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        SECRETS,
+        "Switchyard function secrets (sealed)",
+        Duration::ZERO,
+    )
+    .await
+}

@@ -3,7 +3,13 @@
 
 /// The consumer of `function`'s invocations on `SY_INVOCATIONS`.
 pub fn worker(function: &str) -> String {
-    format!("sy-worker-{function}")
+    format!("sy-worker-{}", without_dots(function))
+}
+
+/// A function id in a consumer name, which may not hold a dot: `name.namespace` becomes
+/// `name~namespace` (neither part can hold a `~`).
+fn without_dots(function: &str) -> String {
+    function.replace('.', "~")
 }
 
 /// The consumer of `SY_CALLBACKS`.
@@ -16,7 +22,7 @@ pub fn subscription(name: &str) -> String {
 
 /// The consumer of `SY_EVENTS` routing events to `function` by its `topic` annotation.
 pub fn topic(function: &str) -> String {
-    format!("sy-topic-{function}")
+    format!("sy-topic-{}", without_dots(function))
 }
 
 #[cfg(test)]
@@ -26,5 +32,6 @@ mod tests {
         assert_ne!(super::subscription("a"), super::topic("a"));
         assert_ne!(super::worker("a"), super::topic("a"));
         assert_eq!(super::worker("echo"), "sy-worker-echo");
+        assert_eq!(super::worker("echo.team-a"), "sy-worker-echo~team-a");
     }
 }

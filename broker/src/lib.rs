@@ -15,7 +15,8 @@
 //!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`follow`]: the loop every follower of KV buckets runs.
-//! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key.
+//! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key;
+//!   [`secrets`]: function secrets, sealed with a key kept outside NATS.
 //! - [`errors`]: one line naming an error and all its causes.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
 //! - [`records`]: the shared records (function spec and status, function endpoints).
@@ -44,6 +45,7 @@ pub mod networks;
 pub mod provider;
 pub mod records;
 pub mod replication;
+pub mod secrets;
 pub mod streams;
 pub mod subjects;
 pub mod table;

@@ -1,8 +1,9 @@
 //! NATS subject names: how each is built, and how the parts that receive one read it back.
 //!
-//! Every name below is one token per function name, call id or subscription name: the
-//! validators ([`crate::records::validate_function_name`], [`crate::jobs::validate_call_id`])
-//! guarantee it.
+//! A call id is one token ([`crate::jobs::validate_call_id`] guarantees it); a function id is
+//! one token in the default namespace and two (`name.namespace`) in others
+//! ([`crate::records::validate_function_name`] and [`crate::records::validate_namespace`]
+//! guarantee no more).
 
 /// Prefix of the subjects that carry synchronous calls: `sy.call.<function>`.
 const CALL_PREFIX: &str = "sy.call.";
@@ -21,12 +22,12 @@ pub fn call(function: &str) -> String {
 
 /// The wildcard subject dispatchers subscribe to.
 pub fn all_calls() -> String {
-    format!("{CALL_PREFIX}*")
+    format!("{CALL_PREFIX}>")
 }
 
 /// The function a synchronous call is addressed to.
 pub fn parse_call(subject: &str) -> Option<&str> {
-    one_token(subject, CALL_PREFIX)
+    function_id(subject, CALL_PREFIX)
 }
 
 /// The subject an asynchronous invocation of `function` is stored on (stream `SY_INVOCATIONS`).
@@ -39,7 +40,7 @@ pub const ALL_INVOKES: &str = "sy.invoke.>";
 
 /// The function of a stored invocation.
 pub fn parse_invoke(subject: &str) -> Option<&str> {
-    one_token(subject, INVOKE_PREFIX)
+    function_id(subject, INVOKE_PREFIX)
 }
 
 /// The subject a dead letter of `function` is stored on (stream `SY_DEAD`).
@@ -52,7 +53,7 @@ pub const ALL_DEAD: &str = "sy.dead.>";
 
 /// The function of a dead letter.
 pub fn parse_dead(subject: &str) -> Option<&str> {
-    one_token(subject, DEAD_PREFIX)
+    function_id(subject, DEAD_PREFIX)
 }
 
 /// The subject a callback for `function`'s job is stored on (stream `SY_CALLBACKS`).
@@ -65,7 +66,7 @@ pub const ALL_CALLBACKS: &str = "sy.callback.>";
 
 /// The function of a queued callback.
 pub fn parse_callback(subject: &str) -> Option<&str> {
-    one_token(subject, CALLBACK_PREFIX)
+    function_id(subject, CALLBACK_PREFIX)
 }
 
 /// Core NATS subject announcing that a job is cancelled.
@@ -90,6 +91,14 @@ pub const PROVIDER_PREPARE: &str = "sy.provider.prepare";
 /// Request subject on which the active provider serves a function's logs.
 pub const PROVIDER_LOGS: &str = "sy.provider.logs";
 
+/// A function id after `prefix`: one token, or two (`name.namespace`).
+fn function_id<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
+    subject.strip_prefix(prefix).filter(|rest| {
+        let tokens: Vec<&str> = rest.split('.').collect();
+        (1..=2).contains(&tokens.len()) && tokens.iter().all(|t| !t.is_empty())
+    })
+}
+
 fn one_token<'a>(subject: &'a str, prefix: &str) -> Option<&'a str> {
     subject
         .strip_prefix(prefix)
@@ -104,25 +113,30 @@ mod tests {
     fn every_subject_round_trips() {
         type Build = fn(&str) -> String;
         type Parse = fn(&str) -> Option<&str>;
-        let cases: [(Build, Parse); 5] = [
+        let functions: [(Build, Parse); 4] = [
             (call, parse_call),
             (invoke, parse_invoke),
             (dead, parse_dead),
             (callback, parse_callback),
-            (cancel, parse_cancel),
         ];
-        for (build, parse) in cases {
-            let subject = build("echo-1");
-            assert_eq!(parse(&subject), Some("echo-1"), "{subject}");
-            assert_eq!(parse(&format!("{subject}.extra")), None, "{subject}");
+        for (build, parse) in functions {
+            for id in ["echo-1", "echo-1.team-a"] {
+                let subject = build(id);
+                assert_eq!(parse(&subject), Some(id), "{subject}");
+            }
+            assert_eq!(parse(&build("a.b.c")), None);
+            assert_eq!(parse(&build("a.")), None);
         }
+        let subject = cancel("c-1");
+        assert_eq!(parse_cancel(&subject), Some("c-1"));
+        assert_eq!(parse_cancel(&format!("{subject}.extra")), None);
         assert_eq!(parse_invoke(&callback("f")), None);
         assert_eq!(parse_cancel("sy.cancel."), None);
     }
 
     #[test]
     fn wildcards_cover_their_subjects() {
-        assert!(all_calls().ends_with(".*") && call("f").starts_with(&all_calls()[..8]));
+        assert!(all_calls().ends_with(".>") && call("f").starts_with(&all_calls()[..8]));
         for (all, one) in [
             (ALL_INVOKES, invoke("f")),
             (ALL_DEAD, dead("f")),

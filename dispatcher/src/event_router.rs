@@ -82,9 +82,9 @@ impl Route {
             })
             .collect();
         Some(Route {
-            consumer: consumers::topic(spec.name()),
+            consumer: consumers::topic(&spec.name()),
             subscription: None,
-            function: spec.name().to_string(),
+            function: spec.name(),
             filters: vec![Filter::Any(any)],
             filter_subject: events::ALL_EVENTS.to_string(),
             start_at: StartAt::New,

@@ -23,6 +23,11 @@ pub struct GatewayConfig {
     pub callback_networks: NetworkPolicy,
     /// Header, body and shutdown deadlines of the listener.
     pub server: crate::server::ServerLimits,
+    /// The key file that seals function secrets (the provider opens them with the same file).
+    /// Without one, `/system/secrets` answers 503 and deployments cannot name secrets.
+    pub secrets_key_file: Option<std::path::PathBuf>,
+    /// Namespaces created at start, besides the default one.
+    pub namespaces: Vec<String>,
 }
 
 impl GatewayConfig {
@@ -46,6 +51,8 @@ impl GatewayConfig {
             retention: Retention::default(),
             callback_networks: NetworkPolicy::default(),
             server: crate::server::ServerLimits::default(),
+            secrets_key_file: None,
+            namespaces: Vec::new(),
         }
     }
 }

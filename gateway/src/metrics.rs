@@ -6,6 +6,7 @@ use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
+use switchyard_broker::records::{qualify, split_qualified};
 
 pub(crate) struct Metrics {
     registry: Registry,
@@ -82,12 +83,8 @@ impl Metrics {
                 .iter()
                 .find(|l| l.name() == "function_name")
                 .map(|l| {
-                    l.value()
-                        .trim_end_matches(&format!(
-                            ".{}",
-                            switchyard_broker::records::DEFAULT_NAMESPACE
-                        ))
-                        .to_string()
+                    let (name, namespace) = split_qualified(l.value());
+                    qualify(name, Some(namespace))
                 });
             if let Some(function) = function {
                 *counts.entry(function).or_insert(0) += metric.get_counter().get_value() as u64;
@@ -103,10 +100,8 @@ impl Metrics {
     }
 }
 
-/// Functions are labelled `name.namespace`, as OpenFaaS does.
+/// Functions are labelled `name.namespace`, as OpenFaaS does, whatever their namespace.
 pub(crate) fn metric_name(function: &str) -> String {
-    format!(
-        "{function}.{}",
-        switchyard_broker::records::DEFAULT_NAMESPACE
-    )
+    let (name, namespace) = split_qualified(function);
+    format!("{name}.{namespace}")
 }

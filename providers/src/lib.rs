@@ -11,6 +11,7 @@
 //! - [`external`]: functions whose replicas are existing HTTP endpoints (annotation
 //!   `com.switchyard.endpoint`), e.g. a function on an OpenFaaS gateway; their endpoints are
 //!   probed and listed like any replica, whatever the back end.
+//! - [`secrets`]: a function's secrets opened and written as files for its replicas.
 //! - [`lease`]: exactly one provider is active per NATS; others wait as standbys and take over
 //!   when the active one's lease lapses.
 //! - [`service`]: the provider part: wait for the lease, answer the gateway's requests, run
@@ -20,8 +21,13 @@
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), switchyard_providers::ProviderError> {
 //! use switchyard_providers::process::{ProcessProvider, ProcessProviderConfig};
+//! use switchyard_providers::secrets::SecretsConfig;
 //! let provider = ProcessProvider::new(ProcessProviderConfig {
 //!     watchdog_command: vec!["switchyard".into(), "watchdog".into()],
+//!     secrets: SecretsConfig {
+//!         key_file: "data/secrets.key".into(),
+//!         dir: "data/function-secrets".into(),
+//!     },
 //! })?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! switchyard_providers::service::run(provider, nats, Default::default(), shutdown).await?;
@@ -33,6 +39,7 @@ pub mod external;
 pub mod lease;
 mod probe;
 pub mod process;
+pub mod secrets;
 pub mod service;
 
 use std::future::Future;
@@ -106,6 +113,8 @@ pub enum ProviderError {
     NoWatchdog,
     #[error("cannot answer the gateway's requests: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
+    #[error(transparent)]
+    Secrets(#[from] switchyard_broker::secrets::SecretError),
 }
 
 /// Which back end runs functions (`SWITCHYARD_PROVIDER`).

@@ -91,7 +91,7 @@ async fn prepare<P: Provider>(provider: Arc<P>, nats: Client, message: Message) 
     let refused = match serde_json::from_slice::<FunctionDeployment>(&message.payload) {
         Err(error) => Some(format!("invalid function deployment: {error}")),
         Ok(deployment) => {
-            let span = tracing::info_span!("prepare", function = %deployment.service);
+            let span = tracing::info_span!("prepare", function = %deployment.id());
             match deployment.external_endpoints() {
                 Some(urls) => urls.err(),
                 None => provider.prepare(&deployment).instrument(span).await.err(),

@@ -34,6 +34,11 @@ pub struct GatewaySettings {
     #[arg(long, env = "SWITCHYARD_UPSTREAM_TIMEOUT", default_value_t = Span(DEFAULT_CALL_TIMEOUT))]
     pub upstream_timeout: Span,
 
+    /// Namespaces created at start (comma-separated), besides `openfaas-fn`, which always
+    /// exists; more can be created through /system/namespace.
+    #[arg(long, env = "SWITCHYARD_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
     /// Every HTTP listener: a client must send a request's headers within this.
     #[arg(long, env = "SWITCHYARD_HEADER_TIMEOUT", default_value_t = Span(ServerLimits::default().header_read))]
     pub header_timeout: Span,

@@ -39,6 +39,12 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./.switchyard")]
     pub data_dir: PathBuf,
 
+    /// The key that seals function secrets in NATS (32 bytes; created, mode 0600, when missing).
+    /// The gateway and the provider need the same file; NATS never holds it.
+    /// Default: <data dir>/secrets.key.
+    #[arg(long, env = "SWITCHYARD_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `switchyard_dispatcher=debug`).
     /// RUST_LOG, when set, takes precedence.
     #[arg(long, env = "SWITCHYARD_LOG", default_value = "info")]
@@ -67,6 +73,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The secrets key file: the setting, else `<data dir>/secrets.key`.
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.secrets_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets.key"))
+    }
+
     /// Refuses a value outside its range, naming the setting, the value and the range: a zero
     /// ack wait or a year-long timeout would panic or wedge a part later.
     pub fn validate(&self) -> anyhow::Result<()> {

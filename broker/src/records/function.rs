@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The only namespace Switchyard has; OpenFaaS tools append it to function names.
-pub const DEFAULT_NAMESPACE: &str = "openfaas-fn";
+use super::namespace::{qualify, DEFAULT_NAMESPACE};
 
 /// What `faas-cli deploy` sends (OpenFaaS's `FunctionDeployment`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,7 +47,8 @@ pub struct Resources {
     pub cpu: Option<String>,
 }
 
-/// A function as stored in the registry (KV bucket `sy_functions`, key = name).
+/// A function as stored in the registry (KV bucket `sy_functions`, key = its id: see
+/// [`super::namespace`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionSpec {
@@ -70,6 +70,19 @@ pub const MAX_REPLICAS: u32 = 100;
 pub const ENDPOINT_ANNOTATION: &str = "com.switchyard.endpoint";
 
 impl FunctionDeployment {
+    /// The function's id (see [`super::namespace`]).
+    pub fn id(&self) -> String {
+        qualify(&self.service, self.namespace.as_deref())
+    }
+
+    /// The function's namespace.
+    pub fn namespace(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(DEFAULT_NAMESPACE)
+    }
+
     /// The value of the annotation `key`.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.as_ref()?.get(key).map(String::as_str)
@@ -108,8 +121,13 @@ impl FunctionSpec {
         self.deployment.external_endpoints().is_some()
     }
 
-    pub fn name(&self) -> &str {
-        &self.deployment.service
+    /// The function's id: its name, qualified by its namespace unless that is the default.
+    pub fn name(&self) -> String {
+        self.deployment.id()
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.deployment.namespace()
     }
 
     pub fn annotation(&self, key: &str) -> Option<&str> {
@@ -176,7 +194,7 @@ impl FunctionStatus {
         FunctionStatus {
             name: d.service.clone(),
             image: d.image.clone(),
-            namespace: DEFAULT_NAMESPACE.to_string(),
+            namespace: d.namespace().to_string(),
             env_process: d.env_process.clone(),
             env_vars: d.env_vars.clone(),
             constraints: d.constraints.clone(),
@@ -199,8 +217,7 @@ impl FunctionStatus {
 #[error("invalid function name `{0}`: names are 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit")]
 pub struct InvalidFunctionName(pub String);
 
-/// Checks a function name. Dots are refused because `name.namespace` splits on the last dot and
-/// because the name is one NATS subject token.
+/// Checks a function name. Dots are refused because `name.namespace` splits on the last dot.
 pub fn validate_function_name(name: &str) -> Result<(), InvalidFunctionName> {
     let mut bytes = name.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
@@ -265,17 +282,6 @@ pub fn validate_tuning(deployment: &FunctionDeployment) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Resolves `name` or `name.namespace` (what faas-cli invokes) to a function name.
-///
-/// Returns `None` for a namespace other than [`DEFAULT_NAMESPACE`].
-pub fn resolve_function_name(name: &str) -> Option<&str> {
-    match name.rsplit_once('.') {
-        None => Some(name),
-        Some((function, DEFAULT_NAMESPACE)) => Some(function),
-        Some(_) => None,
-    }
 }
 
 #[cfg(test)]
@@ -360,10 +366,20 @@ mod tests {
     }
 
     #[test]
-    fn namespaced_names_resolve() {
-        assert_eq!(resolve_function_name("echo"), Some("echo"));
-        assert_eq!(resolve_function_name("echo.openfaas-fn"), Some("echo"));
-        assert_eq!(resolve_function_name("echo.other"), None);
+    fn a_function_id_carries_its_namespace_unless_default() {
+        let mut deployment = FunctionDeployment {
+            service: "echo".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            (deployment.id(), deployment.namespace()),
+            ("echo".into(), DEFAULT_NAMESPACE)
+        );
+        deployment.namespace = Some("team-a".into());
+        assert_eq!(
+            (deployment.id(), deployment.namespace()),
+            ("echo.team-a".into(), "team-a")
+        );
     }
 
     #[test]

@@ -2,15 +2,19 @@
 
 mod endpoint;
 mod function;
+mod namespace;
 mod source;
 mod source_status;
 mod vcenter;
 
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
-    resolve_function_name, validate_function_name, validate_secret_names, validate_tuning,
-    FunctionDeployment, FunctionSpec, FunctionStatus, InvalidFunctionName, Resources,
-    DEFAULT_NAMESPACE, ENDPOINT_ANNOTATION, MAX_REPLICAS,
+    validate_function_name, validate_secret_names, validate_tuning, FunctionDeployment,
+    FunctionSpec, FunctionStatus, InvalidFunctionName, Resources, ENDPOINT_ANNOTATION,
+    MAX_REPLICAS,
+};
+pub use namespace::{
+    qualify, resolve_reference, split_qualified, validate_namespace, Namespace, DEFAULT_NAMESPACE,
 };
 pub use source::{
     parse_rate, BasicCredentials, EventSource, SourceSpec, WebhookAuth, WebhookConfig,

@@ -4,45 +4,55 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_broker::records::{
-    endpoints_of, resolve_function_name, validate_function_name, validate_secret_names,
+    endpoints_of, validate_function_name, validate_namespace, validate_secret_names,
     validate_tuning, FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE,
     MAX_REPLICAS,
 };
 
 use switchyard_broker::streams;
 
+use super::namespaces::NamespaceQuery;
 use super::AppState;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
 
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<FunctionStatus>> {
+/// `GET /system/functions[?namespace=]`: the functions of one namespace (the default one
+/// unless named), as OpenFaaS lists them.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+) -> Result<Json<Vec<FunctionStatus>>, ApiError> {
+    let namespace = query.get().unwrap_or(DEFAULT_NAMESPACE);
+    state.existing_namespace(namespace).await?;
     let counts = state.metrics.invocation_counts();
-    Json(
-        state
-            .registry
-            .list()
+    let mut specs = state.registry.list();
+    specs.retain(|spec| spec.namespace() == namespace);
+    specs.sort_by(|a, b| a.deployment.service.cmp(&b.deployment.service));
+    Ok(Json(
+        specs
             .iter()
             .map(|spec| status_of(&state, spec, &counts))
             .collect(),
-    )
+    ))
 }
 
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<FunctionStatus>, ApiError> {
-    let name = resolve(&name)?;
+    let name = state.qualified(&name, &query).await?;
     let spec = state
         .registry
-        .get(name)
-        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?;
+        .get(&name)
+        .ok_or_else(|| ApiError::FunctionNotFound(name.clone()))?;
     Ok(Json(status_of(
         &state,
         &spec,
@@ -64,11 +74,11 @@ pub(crate) async fn create(
     };
     state
         .registry
-        .create(spec.name(), &spec)
+        .create(&spec.name(), &spec)
         .await
         .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(
-        function = spec.name(),
+        function = %spec.name(),
         replicas = spec.replicas,
         "function deployed"
     );
@@ -80,7 +90,7 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let deployment = checked_deployment(&state, &body).await?;
-    let name = deployment.service.clone();
+    let name = deployment.id();
     let fresh_start = topic_start(&state, &deployment).await?;
     state
         .registry
@@ -107,17 +117,26 @@ pub(crate) async fn update(
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteRequest {
     function_name: String,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: DeleteRequest = parse(&body, "delete request")?;
-    let name = resolve(&request.function_name)?;
+    let query = NamespaceQuery {
+        namespace: request
+            .namespace
+            .filter(|n| !n.is_empty())
+            .or(query.namespace),
+    };
+    let name = state.qualified(&request.function_name, &query).await?;
     state
         .registry
-        .delete(name)
+        .delete(&name)
         .await
         .map_err(ApiError::from_table(Record::Function))?;
     tracing::info!(function = %name, "function removed");
@@ -127,19 +146,29 @@ pub(crate) async fn remove(
 #[derive(Deserialize)]
 pub(crate) struct ScaleRequest {
     replicas: i64,
+    #[serde(default)]
+    namespace: Option<String>,
 }
 
 pub(crate) async fn scale(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let name = resolve(&name)?;
     let request: ScaleRequest = parse(&body, "scale request")?;
+    let query = NamespaceQuery {
+        namespace: request
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or(query.namespace),
+    };
+    let name = state.qualified(&name, &query).await?;
     let spec = state
         .registry
-        .get(name)
-        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?;
+        .get(&name)
+        .ok_or_else(|| ApiError::FunctionNotFound(name.clone()))?;
     let max = spec
         .deployment
         .labels
@@ -159,7 +188,7 @@ pub(crate) async fn scale(
         })?;
     state
         .registry
-        .modify(name, |current| FunctionSpec {
+        .modify(&name, |current| FunctionSpec {
             replicas,
             ..current
         })
@@ -191,19 +220,10 @@ fn status_of(
     spec: &FunctionSpec,
     invocations: &HashMap<String, u64>,
 ) -> FunctionStatus {
-    let available = state
-        .endpoints
-        .read(|map| endpoints_of(map, spec.name()).len()) as u64;
-    let count = invocations.get(spec.name()).copied().unwrap_or(0);
+    let id = spec.name();
+    let available = state.endpoints.read(|map| endpoints_of(map, &id).len()) as u64;
+    let count = invocations.get(&id).copied().unwrap_or(0);
     FunctionStatus::new(spec, available, count)
-}
-
-fn resolve(name: &str) -> Result<&str, ApiError> {
-    resolve_function_name(name).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "unknown namespace in `{name}`: the only namespace is `{DEFAULT_NAMESPACE}`"
-        ))
-    })
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
@@ -214,16 +234,17 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
 async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeployment, ApiError> {
     let mut deployment: FunctionDeployment = parse(body, "function deployment")?;
     validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Stored as given unless default, so a function's id is `name` or `name.namespace`.
     match deployment.namespace.as_deref() {
         None | Some("") | Some(DEFAULT_NAMESPACE) => deployment.namespace = None,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "namespace `{other}` does not exist: the only namespace is `{DEFAULT_NAMESPACE}`"
-            )))
+        Some(namespace) => {
+            validate_namespace(namespace).map_err(ApiError::BadRequest)?;
+            state.existing_namespace(namespace).await?;
         }
     }
     validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
     validate_tuning(&deployment).map_err(ApiError::BadRequest)?;
+    super::secrets::check_deployment_secrets(state, &deployment).await?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
     Ok(deployment)

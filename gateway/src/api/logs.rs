@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::namespaces::NamespaceQuery;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use switchyard_broker::records::resolve_function_name;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -17,6 +17,7 @@ use switchyard_broker::provider::LogsRequest;
 #[derive(Debug, Deserialize)]
 pub(crate) struct LogParams {
     name: Option<String>,
+    namespace: Option<String>,
     instance: Option<String>,
     since: Option<String>,
     tail: Option<i64>,
@@ -35,9 +36,14 @@ pub(crate) async fn logs(
         .ok_or_else(|| {
             ApiError::BadRequest("`name` is required: the function whose logs to read".into())
         })?;
-    let function = resolve_function_name(name)
-        .ok_or_else(|| ApiError::FunctionNotFound(name.to_string()))?
-        .to_string();
+    let function = state
+        .qualified(
+            name,
+            &NamespaceQuery {
+                namespace: params.namespace.clone(),
+            },
+        )
+        .await?;
     if !state.registry.contains(&function) {
         return Err(ApiError::FunctionNotFound(function));
     }

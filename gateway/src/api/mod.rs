@@ -6,7 +6,9 @@ mod functions;
 mod invoke;
 mod jobs;
 mod logs;
+mod namespaces;
 mod request;
+mod secrets;
 mod sources;
 mod subscriptions;
 mod system;
@@ -21,7 +23,11 @@ use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::events::Subscription;
 use switchyard_broker::jobs::{JobStore, ResultStore};
-use switchyard_broker::records::{Endpoint, EventSource, FunctionSpec, SourceStatus};
+use switchyard_broker::records::{
+    validate_namespace, Endpoint, EventSource, FunctionSpec, Namespace, SourceStatus,
+    DEFAULT_NAMESPACE,
+};
+use switchyard_broker::secrets::{SecretKey, Secrets};
 use switchyard_broker::streams;
 use switchyard_broker::table::{CachedTable, Table};
 use tokio::net::TcpListener;
@@ -48,6 +54,9 @@ pub(crate) struct AppState {
     pub(crate) checkpoints: Table<serde_json::Value>,
     pub(crate) redrives: Table<switchyard_broker::jobs::Redrive>,
     pub(crate) endpoints: KvCache<Endpoint>,
+    pub(crate) namespaces: CachedTable<Namespace>,
+    /// Without a key file configured, none: the secrets API answers 503.
+    pub(crate) secrets: Option<Secrets>,
     pub(crate) metrics: Metrics,
 }
 
@@ -58,6 +67,10 @@ pub enum GatewayError {
     Bucket(#[from] buckets::BucketError),
     #[error(transparent)]
     Stream(#[from] streams::StreamError),
+    #[error(transparent)]
+    Secrets(#[from] switchyard_broker::secrets::SecretError),
+    #[error("configured namespace: {0}")]
+    Namespace(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -92,6 +105,11 @@ pub async fn app(
         CachedTable::start(buckets::source_status(&js).await?, shutdown.clone()).await;
     let checkpoints = Table::new(buckets::checkpoints(&js).await?);
     let redrives = Table::new(buckets::redrives(&js, config.retention.dead_ttl).await?);
+    let namespaces = CachedTable::start(buckets::namespaces(&js).await?, shutdown.clone()).await;
+    let secrets = match &config.secrets_key_file {
+        Some(path) => Some(Secrets::open(&js, SecretKey::load_or_create(path)?).await?),
+        None => None,
+    };
     let jobs = JobStore::open(&js, &config.retention).await?;
     let results = ResultStore::open(&js, &config.retention).await?;
     let mut config = config;
@@ -105,6 +123,7 @@ pub async fn app(
         config.max_body_bytes = ceiling;
     }
     let credentials = config.credentials.clone();
+    let configured_namespaces = config.namespaces.clone();
     let state = Arc::new(AppState {
         config,
         nats,
@@ -118,8 +137,26 @@ pub async fn app(
         checkpoints,
         redrives,
         endpoints,
+        namespaces,
+        secrets,
         metrics: Metrics::new(metrics),
     });
+    for name in configured_namespaces {
+        validate_namespace(&name).map_err(GatewayError::Namespace)?;
+        if name != DEFAULT_NAMESPACE && !state.namespaces.contains(&name) {
+            let record = Namespace {
+                name,
+                labels: None,
+                annotations: None,
+                created_at: chrono::Utc::now(),
+            };
+            // Another gateway may create it at the same moment: a conflict is success.
+            match namespaces::ensure(&state, record).await {
+                Ok(()) | Err(crate::error::ApiError::Conflict(_)) => {}
+                Err(error) => return Err(GatewayError::Namespace(error.to_string())),
+            }
+        }
+    }
     Ok(routes(state, credentials))
 }
 
@@ -135,7 +172,20 @@ fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Rout
         .route("/system/function/{name}", get(functions::status))
         .route("/system/scale-function/{name}", post(functions::scale))
         .route("/system/info", get(system::info))
-        .route("/system/namespaces", get(system::namespaces))
+        .route("/system/namespaces", get(namespaces::list))
+        .route("/system/namespace", post(namespaces::create))
+        .route("/system/namespace/", post(namespaces::create))
+        .route(
+            "/system/namespace/{name}",
+            get(namespaces::get).delete(namespaces::remove),
+        )
+        .route(
+            "/system/secrets",
+            get(secrets::list)
+                .post(secrets::create)
+                .put(secrets::update)
+                .delete(secrets::remove),
+        )
         .route("/system/logs", get(logs::logs))
         .route(
             "/system/subscriptions",

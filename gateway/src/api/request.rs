@@ -9,7 +9,7 @@ use chrono::Utc;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
-use switchyard_broker::records::resolve_function_name;
+use switchyard_broker::records::{qualify, resolve_reference};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -59,17 +59,18 @@ pub(crate) fn split_path(prefix: &str, path: &str) -> (String, String) {
     }
 }
 
-/// The registered function `name` (or `name.openfaas-fn`) refers to, or 404. A function
-/// another gateway has just deployed may not be in this one's copy yet: then the registry
-/// itself is asked.
+/// The registered function `name` or `name.namespace` refers to, or 404. A function another
+/// gateway has just deployed may not be in this one's copy yet: then the registry itself is
+/// asked.
 pub(crate) async fn registered_function(state: &AppState, name: &str) -> Result<String, ApiError> {
     let not_found = || ApiError::FunctionNotFound(name.to_string());
-    let function = resolve_function_name(name).ok_or_else(not_found)?;
-    if state.registry.contains(function) {
-        return Ok(function.to_string());
+    let (function, namespace) = resolve_reference(name, None).map_err(|_| not_found())?;
+    let id = qualify(function, Some(namespace));
+    if state.registry.contains(&id) {
+        return Ok(id);
     }
-    match state.registry.fetch(function).await {
-        Ok(Some(_)) => Ok(function.to_string()),
+    match state.registry.fetch(&id).await {
+        Ok(Some(_)) => Ok(id),
         _ => Err(not_found()),
     }
 }

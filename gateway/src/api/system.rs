@@ -1,4 +1,4 @@
-//! `/system/info`, `/system/namespaces`, `/healthz`, `/metrics`.
+//! `/system/info`, `/healthz`, `/metrics`.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use switchyard_broker::provider;
-use switchyard_broker::records::{endpoints_of, DEFAULT_NAMESPACE};
+use switchyard_broker::records::endpoints_of;
 
 use super::AppState;
 use crate::metrics::metric_name;
@@ -27,10 +27,6 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json:
     }))
 }
 
-pub(crate) async fn namespaces() -> Json<Vec<&'static str>> {
-    Json(vec![DEFAULT_NAMESPACE])
-}
-
 pub(crate) async fn healthz() -> &'static str {
     "OK"
 }
@@ -39,11 +35,11 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     for spec in state.registry.list() {
         let ready = state
             .endpoints
-            .read(|map| endpoints_of(map, spec.name()).len());
+            .read(|map| endpoints_of(map, &spec.name()).len());
         state
             .metrics
             .service_count
-            .with_label_values(&[&metric_name(spec.name())])
+            .with_label_values(&[&metric_name(&spec.name())])
             .set(ready as f64);
     }
     (

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
 use switchyard_broker::provider::LogsRequest;
-use switchyard_broker::records::DEFAULT_NAMESPACE;
+use switchyard_broker::records::split_qualified;
 
 use super::spec::FUNCTION_LABEL;
 
@@ -69,12 +69,13 @@ pub async fn function_logs(query: &LogsRequest) -> Result<BoxStream<'static, Byt
 
 /// One line of Docker's timestamped log as OpenFaaS's JSON, with a newline.
 fn ndjson(function: &str, instance: &str, message: &[u8]) -> Bytes {
+    let (name, namespace) = split_qualified(function);
     let text = String::from_utf8_lossy(message);
     let text = text.trim_end_matches('\n');
     let (timestamp, text) = text.split_once(' ').unwrap_or(("", text));
     let mut line = json!({
-        "name": function,
-        "namespace": DEFAULT_NAMESPACE,
+        "name": name,
+        "namespace": namespace,
         "instance": instance,
         "timestamp": timestamp,
         "text": text,
@@ -99,7 +100,10 @@ mod tests {
         assert_eq!(value["timestamp"], "2026-11-23T16:03:59.211242Z");
         assert_eq!(value["text"], "watchdog listening");
         assert_eq!(value["instance"], "abc123");
-        assert_eq!(value["namespace"], DEFAULT_NAMESPACE);
+        assert_eq!(
+            value["namespace"],
+            switchyard_broker::records::DEFAULT_NAMESPACE
+        );
         assert!(line.ends_with(b"\n"));
     }
 }

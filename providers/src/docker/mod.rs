@@ -16,7 +16,6 @@ mod restarts;
 pub mod spec;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv::Store};
@@ -38,6 +37,7 @@ pub use image::ensure_image;
 pub use logs::function_logs;
 
 use crate::probe::Prober;
+use crate::secrets::{SecretFiles, SecretsConfig};
 use crate::{LogsError, Provider, ProviderError, ProviderKind};
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -60,9 +60,9 @@ pub const DEFAULT_NETWORK: &str = "switchyard";
 pub struct DockerProviderConfig {
     /// The bridge network functions join (created when missing).
     pub network: String,
-    /// Host directory holding one file per secret (`<dir>/<name>`), mounted read-only at
-    /// `/var/openfaas/secrets/<name>`.
-    pub secrets_dir: PathBuf,
+    /// Where function secrets are opened and written (a host directory per function); each is
+    /// mounted read-only at `/var/openfaas/secrets/<name>`.
+    pub secrets: SecretsConfig,
 }
 
 /// The Docker back end.
@@ -73,6 +73,7 @@ pub struct DockerProvider {
 struct Reconciler {
     docker: Docker,
     config: DockerProviderConfig,
+    secrets: SecretFiles,
     endpoints: Store,
     prober: Prober,
     restarts: restarts::Restarts,
@@ -127,6 +128,7 @@ impl Provider for DockerProvider {
         let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
         let reconciler = Reconciler {
             docker,
+            secrets: config.secrets.open(&js).await?,
             config,
             endpoints,
             prober: Prober::new(),
@@ -307,10 +309,13 @@ impl Reconciler {
     }
 
     async fn create(&self, deployment: &FunctionDeployment) -> Result<(), String> {
-        let body = container_body(deployment, &self.config.network, &self.config.secrets_dir)?;
+        // World-readable files (in a directory only we can enter): the image's user may not be
+        // ours.
+        let secrets = self.secrets.write(deployment, 0o444).await?;
+        let body = container_body(deployment, &self.config.network, &secrets)?;
         let name = format!(
             "sy-{}-{}",
-            deployment.service,
+            deployment.id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
@@ -326,7 +331,7 @@ impl Reconciler {
             )
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(function = %deployment.service, container = %name, "container started");
+        tracing::info!(function = %deployment.id(), container = %name, "container started");
         Ok(())
     }
 

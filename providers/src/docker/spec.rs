@@ -30,7 +30,7 @@ pub fn spec_hash(deployment: &FunctionDeployment) -> String {
 }
 
 /// The container for one replica of `deployment`, on `network`, with secrets read from
-/// `secrets_dir/<name>` on the host.
+/// `secrets_dir/<name>` on the host (the function's own directory).
 pub fn container_body(
     deployment: &FunctionDeployment,
     network: &str,
@@ -54,7 +54,7 @@ pub fn container_body(
         .flatten()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    labels.insert(FUNCTION_LABEL.to_string(), deployment.service.clone());
+    labels.insert(FUNCTION_LABEL.to_string(), deployment.id());
     labels.insert(SPEC_LABEL.to_string(), spec_hash(deployment));
     labels.insert(NETWORK_LABEL.to_string(), network.to_string());
     let limits = deployment.limits.clone().unwrap_or_default();

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use switchyard_broker::provider::LogsRequest;
 
+use crate::secrets::{SecretFiles, SecretsConfig};
 use crate::{LogsError, Provider, ProviderError, ProviderKind};
 use replica::Replica;
 
@@ -38,6 +39,9 @@ pub struct ProcessProviderConfig {
     /// The command that runs a watchdog: program and arguments (for example the `switchyard`
     /// binary and `watchdog`). The function's settings reach it as environment variables.
     pub watchdog_command: Vec<String>,
+    /// Where function secrets are opened and written; a replica finds its own in the directory
+    /// named by its `secret_mount_path`.
+    pub secrets: SecretsConfig,
 }
 
 /// The process back end.
@@ -48,6 +52,7 @@ pub struct ProcessProvider {
 struct Shared {
     config: ProcessProviderConfig,
     endpoints: Store,
+    secrets: SecretFiles,
 }
 
 /// A function's replicas as they run now, and the deployment they run.
@@ -88,6 +93,7 @@ impl Provider for ProcessProvider {
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             endpoints,
+            secrets: self.config.secrets.open(&js).await?,
         });
         Ok(tokio::spawn(follow(shared, registry, shutdown)))
     }

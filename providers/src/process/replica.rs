@@ -109,7 +109,14 @@ impl Supervisor {
                 return Ended::Died;
             }
         };
-        let mut child = match self.command(port).spawn() {
+        let secrets = match self.shared.secrets.write(&self.deployment, 0o400).await {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::error!(%error, "cannot hand the function its secrets");
+                return Ended::Died;
+            }
+        };
+        let mut child = match self.command(port, &secrets).spawn() {
             Ok(child) => child,
             Err(error) => {
                 tracing::error!(%error, "cannot start watchdog");
@@ -159,7 +166,7 @@ impl Supervisor {
     /// The watchdog's command with a clean environment: what every process needs from the host
     /// ([`INHERITED`]), the function's `envVars`, and the watchdog's own settings; never
     /// Switchyard's settings or secrets, which the function (and its callers) would see.
-    fn command(&self, port: u16) -> Command {
+    fn command(&self, port: u16, secrets: &std::path::Path) -> Command {
         let argv = &self.shared.config.watchdog_command;
         let mut command = Command::new(&argv[0]);
         command
@@ -173,6 +180,7 @@ impl Supervisor {
             .envs(self.deployment.env_vars.iter().flatten())
             .env("fprocess", fprocess(&self.deployment).unwrap_or_default())
             .env("port", port.to_string())
+            .env("secret_mount_path", secrets)
             .env("listen_host", "127.0.0.1")
             .stdin(Stdio::null())
             .kill_on_drop(true);

@@ -1,0 +1,189 @@
+//! Namespaces, as OpenFaaS (faas-netes) serves them: `GET /system/namespaces` lists their
+//! names; `/system/namespace/{name}` creates, reads and deletes one. `openfaas-fn` always exists.
+//! Every route that names a function or a secret takes `?namespace=` (or `name.namespace`), and
+//! a namespace that does not exist is a 400 that says which exist.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use switchyard_broker::records::{
+    qualify, resolve_reference, validate_namespace, Namespace, DEFAULT_NAMESPACE,
+};
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// `?namespace=` on the routes that take one.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct NamespaceQuery {
+    pub(crate) namespace: Option<String>,
+}
+
+impl NamespaceQuery {
+    pub(crate) fn get(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|n| !n.is_empty())
+    }
+}
+
+impl AppState {
+    /// Every namespace, the default first, then by name.
+    pub(crate) fn namespace_names(&self) -> Vec<String> {
+        let mut others: Vec<String> = self.namespaces.list().into_iter().map(|n| n.name).collect();
+        others.sort();
+        std::iter::once(DEFAULT_NAMESPACE.to_string())
+            .chain(others)
+            .collect()
+    }
+
+    /// `Ok` when `namespace` exists, else the 400 OpenFaaS gives.
+    pub(crate) async fn existing_namespace(&self, namespace: &str) -> Result<(), ApiError> {
+        if namespace == DEFAULT_NAMESPACE || self.namespaces.contains(namespace) {
+            return Ok(());
+        }
+        // Created by another gateway a moment ago?
+        if let Ok(Some(_)) = self.namespaces.fetch(namespace).await {
+            return Ok(());
+        }
+        Err(ApiError::BadRequest(format!(
+            "namespace `{namespace}` does not exist; namespace must be one of: {}",
+            self.namespace_names().join(", ")
+        )))
+    }
+
+    /// The id of the function or secret a path or body names, with `?namespace=`; 400 when the
+    /// namespace does not exist or the two disagree.
+    pub(crate) async fn qualified(
+        &self,
+        reference: &str,
+        query: &NamespaceQuery,
+    ) -> Result<String, ApiError> {
+        let (name, namespace) =
+            resolve_reference(reference, query.get()).map_err(ApiError::BadRequest)?;
+        self.existing_namespace(namespace).await?;
+        Ok(qualify(name, Some(namespace)))
+    }
+}
+
+pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<String>> {
+    Json(state.namespace_names())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NamespaceRequest {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /system/namespace/`: 201, 409 when it exists, 400 for a bad name.
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: NamespaceRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid namespace request: {e}")))?;
+    validate_namespace(&request.name).map_err(ApiError::BadRequest)?;
+    if request.name == DEFAULT_NAMESPACE {
+        return Err(ApiError::Conflict(format!(
+            "namespace `{DEFAULT_NAMESPACE}` already exists"
+        )));
+    }
+    let record = Namespace {
+        name: request.name,
+        labels: request.labels,
+        annotations: request.annotations,
+        created_at: Utc::now(),
+    };
+    ensure(&state, record).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Creates a namespace; 409 when it exists.
+pub(crate) async fn ensure(state: &AppState, record: Namespace) -> Result<(), ApiError> {
+    state
+        .namespaces
+        .create(&record.name, &record)
+        .await
+        .map_err(|e| match e {
+            switchyard_broker::table::TableError::Exists { key } => {
+                ApiError::Conflict(format!("namespace `{key}` already exists"))
+            }
+            other => ApiError::Unavailable(switchyard_broker::errors::error_chain(&other)),
+        })?;
+    tracing::info!(namespace = %record.name, "namespace created");
+    Ok(())
+}
+
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Namespace>, ApiError> {
+    if name == DEFAULT_NAMESPACE {
+        return Ok(Json(Namespace {
+            name,
+            labels: None,
+            annotations: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        }));
+    }
+    state
+        .namespaces
+        .get(&name)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("namespace `{name}` not found")))
+}
+
+/// `DELETE /system/namespace/{name}`: refused while functions or secrets live in it.
+pub(crate) async fn remove(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if name == DEFAULT_NAMESPACE {
+        return Err(ApiError::BadRequest(format!(
+            "namespace `{DEFAULT_NAMESPACE}` cannot be deleted"
+        )));
+    }
+    let functions: Vec<String> = state
+        .registry
+        .list()
+        .iter()
+        .filter(|spec| spec.namespace() == name)
+        .map(|spec| spec.deployment.service.clone())
+        .collect();
+    if !functions.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "namespace `{name}` still has functions: {}; remove them first",
+            functions.join(", ")
+        )));
+    }
+    if let Some(secrets) = &state.secrets {
+        let names = secrets
+            .names(&name)
+            .await
+            .map_err(|e| ApiError::Unavailable(switchyard_broker::errors::error_chain(&e)))?;
+        if !names.is_empty() {
+            let names: Vec<&str> = names.iter().map(|s| s.name.as_str()).collect();
+            return Err(ApiError::Conflict(format!(
+                "namespace `{name}` still has secrets: {}; remove them first",
+                names.join(", ")
+            )));
+        }
+    }
+    state.namespaces.delete(&name).await.map_err(|e| match e {
+        switchyard_broker::table::TableError::NotFound { key } => {
+            ApiError::NotFound(format!("namespace `{key}` not found"))
+        }
+        other => ApiError::Unavailable(switchyard_broker::errors::error_chain(&other)),
+    })?;
+    tracing::info!(namespace = %name, "namespace deleted");
+    Ok(StatusCode::ACCEPTED)
+}

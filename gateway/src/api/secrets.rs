@@ -1,0 +1,204 @@
+//! OpenFaaS's secrets API (`/system/secrets`), what `faas-cli secret create|list|update|remove`
+//! calls. Values go in (`value`, or base64 `rawValue`) and never come out: the list names them,
+//! and only the provider opens them, to hand them to the functions that name them.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use serde::Deserialize;
+use switchyard_broker::errors::error_chain;
+use switchyard_broker::records::{split_qualified, validate_function_name};
+use switchyard_broker::secrets::{SecretError, SecretName, Secrets, MAX_SECRET_BYTES};
+use switchyard_broker::table::TableError;
+
+use super::namespaces::NamespaceQuery;
+use super::AppState;
+use crate::error::ApiError;
+
+/// OpenFaaS's `Secret`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SecretRequest {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    /// Bytes, base64-encoded (Go's `[]byte` in JSON).
+    #[serde(default)]
+    raw_value: Option<String>,
+}
+
+/// A request's secret: its name, its namespace (checked to exist) and its value.
+struct Checked {
+    name: String,
+    namespace: String,
+    value: Vec<u8>,
+}
+
+fn store(state: &AppState) -> Result<&Secrets, ApiError> {
+    state.secrets.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "secrets are not configured: this gateway has no secrets key file".into(),
+        )
+    })
+}
+
+fn failed(name: &str) -> impl Fn(SecretError) -> ApiError + '_ {
+    move |error| match error {
+        SecretError::Table(TableError::Exists { .. }) => ApiError::Conflict(format!(
+            "secret `{name}` already exists; update it with PUT"
+        )),
+        SecretError::Table(TableError::NotFound { .. }) => {
+            ApiError::NotFound(format!("secret `{name}` not found"))
+        }
+        other => ApiError::Unavailable(error_chain(&other)),
+    }
+}
+
+async fn checked(
+    state: &AppState,
+    body: &[u8],
+    query: &NamespaceQuery,
+    needs_value: bool,
+) -> Result<Checked, ApiError> {
+    let request: SecretRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid secret: {e}")))?;
+    validate_function_name(&request.name).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "secret name `{}`: use 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit",
+            request.name
+        ))
+    })?;
+    let qualified = state
+        .qualified(
+            &request.name,
+            &NamespaceQuery {
+                namespace: request.namespace.or_else(|| query.namespace.clone()),
+            },
+        )
+        .await?;
+    let (name, namespace) = split_qualified(&qualified);
+    let value = match (request.value, request.raw_value) {
+        (_, Some(raw)) if !raw.is_empty() => base64::engine::general_purpose::STANDARD
+            .decode(raw.as_bytes())
+            .map_err(|e| ApiError::BadRequest(format!("`rawValue` is not base64: {e}")))?,
+        (Some(value), _) => value.into_bytes(),
+        _ if needs_value => {
+            return Err(ApiError::BadRequest(
+                "a secret needs `value` (text) or `rawValue` (base64)".into(),
+            ))
+        }
+        _ => Vec::new(),
+    };
+    if value.len() > MAX_SECRET_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "secret `{name}` is {} bytes; at most {MAX_SECRET_BYTES} are accepted",
+            value.len()
+        )));
+    }
+    Ok(Checked {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        value,
+    })
+}
+
+/// `GET /system/secrets[?namespace=]`: names only.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+) -> Result<Json<Vec<SecretName>>, ApiError> {
+    let namespace = query
+        .get()
+        .unwrap_or(switchyard_broker::records::DEFAULT_NAMESPACE);
+    state.existing_namespace(namespace).await?;
+    let names = store(&state)?
+        .names(namespace)
+        .await
+        .map_err(|e| ApiError::Unavailable(error_chain(&e)))?;
+    Ok(Json(names))
+}
+
+/// `POST /system/secrets`: 201; 409 when it exists.
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let secret = checked(&state, &body, &query, true).await?;
+    store(&state)?
+        .create(&secret.name, &secret.namespace, &secret.value)
+        .await
+        .map_err(failed(&secret.name))?;
+    tracing::info!(secret = %secret.name, namespace = %secret.namespace, "secret created");
+    Ok(StatusCode::CREATED)
+}
+
+/// `PUT /system/secrets`: 202; 404 when it does not exist. Replicas started from now on get
+/// the new value; running ones keep theirs until redeployed, as with OpenFaaS.
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let secret = checked(&state, &body, &query, true).await?;
+    store(&state)?
+        .update(&secret.name, &secret.namespace, &secret.value)
+        .await
+        .map_err(failed(&secret.name))?;
+    tracing::info!(secret = %secret.name, namespace = %secret.namespace, "secret updated");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE /system/secrets` with `{"name"}`: 202; 404 when it does not exist.
+pub(crate) async fn remove(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let secret = checked(&state, &body, &query, false).await?;
+    store(&state)?
+        .delete(&secret.name, &secret.namespace)
+        .await
+        .map_err(failed(&secret.name))?;
+    tracing::info!(secret = %secret.name, namespace = %secret.namespace, "secret removed");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Refuses a deployment naming a secret that does not exist in its namespace (400, as
+/// faas-netes does).
+pub(crate) async fn check_deployment_secrets(
+    state: &AppState,
+    deployment: &switchyard_broker::records::FunctionDeployment,
+) -> Result<(), ApiError> {
+    let names: Vec<&String> = deployment.secrets.iter().flatten().collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let store = store(state)?;
+    let mut missing = Vec::new();
+    for name in names {
+        let exists = store
+            .exists(name, deployment.namespace())
+            .await
+            .map_err(|e| ApiError::Unavailable(error_chain(&e)))?;
+        if !exists {
+            missing.push(name.as_str());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "unable to fetch secrets: {} not found in namespace `{}`; create with POST /system/secrets (faas-cli secret create)",
+            missing.join(", "),
+            deployment.namespace()
+        )))
+    }
+}
