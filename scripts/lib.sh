@@ -59,3 +59,15 @@ ensure_vcsim() {
   fi
   export SWITCHYARD_VCSIM="$program"
 }
+
+# openapi-spec-validator (PyPI) in the project's virtual environment: the tests validate the
+# gateway's OpenAPI document with it. Exports SWITCHYARD_OPENAPI_VALIDATOR.
+ensure_openapi_validator() {
+  local program="$VENV/bin/openapi-spec-validator"
+  if [ ! -x "$program" ]; then
+    say "installing openapi-spec-validator (PyPI) into $VENV"
+    [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator
+  fi
+  export SWITCHYARD_OPENAPI_VALIDATOR="$program"
+}

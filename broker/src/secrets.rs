@@ -150,7 +150,7 @@ pub struct SealedSecret {
 }
 
 /// A secret's name and namespace, as `GET /system/secrets` lists them (never the value).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecretName {
     pub name: String,
     pub namespace: String,

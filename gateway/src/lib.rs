@@ -35,6 +35,7 @@ mod metrics;
 mod provider_client;
 mod server;
 
+pub use api::openapi::document as openapi;
 pub use api::{app, Gateway, GatewayError};
 pub use config::{Credentials, GatewayConfig};
 pub use server::{serve, ServerLimits};

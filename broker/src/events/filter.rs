@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 /// A filter, written as in Knative's `filters`: `{"exact": {"type": "…"}}`, `{"prefix": …}`,
 /// `{"suffix": …}`, `{"all": [..]}`, `{"any": [..]}`, `{"not": {..}}`. In `exact`, `prefix`
 /// and `suffix` every listed attribute must match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[schema(no_recursion)]
 pub enum Filter {
     Exact(BTreeMap<String, String>),
     Prefix(BTreeMap<String, String>),

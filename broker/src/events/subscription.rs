@@ -17,7 +17,7 @@ pub const MAX_BACKOFF_DELAY: Duration = Duration::from_secs(3600);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// `POST /system/subscriptions`, as stored in the KV bucket `sy_subscriptions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Subscription {
     pub name: String,
@@ -29,6 +29,7 @@ pub struct Subscription {
     pub delivery: DeliveryPolicy,
     /// `new` (default), `all` (every retained event) or an RFC 3339 time (replay from then).
     #[serde(default)]
+    #[schema(value_type = String, example = "new")]
     pub start_at: StartAt,
     /// Publish the function's CloudEvent answer back to `SY_EVENTS`.
     #[serde(default)]
@@ -46,7 +47,7 @@ pub struct Subscription {
 }
 
 /// Knative's delivery spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliveryPolicy {
     /// Retries after the first attempt.
@@ -65,14 +66,14 @@ pub struct DeliveryPolicy {
     pub dead_letter: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffPolicy {
     Linear,
     Exponential,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryMode {
     #[default]

@@ -56,7 +56,7 @@ impl DeadReason {
 }
 
 /// A dead letter sent back to its function: when, and as which new job.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Redrive {
     pub call_id: String,
@@ -64,10 +64,12 @@ pub struct Redrive {
 }
 
 /// What a dead letter says about the failure, besides the invocation it carries.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub function: String,
+    /// `attempts exhausted`, `not retriable`, `malformed` or `reply not stored`.
+    #[schema(value_type = String, example = "attempts exhausted")]
     pub reason: DeadReason,
     /// The last status (the function's, or 503 for a network failure; 0 when never sent).
     pub status: u16,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::namespace::{qualify, DEFAULT_NAMESPACE};
 
 /// What `faas-cli deploy` sends (OpenFaaS's `FunctionDeployment`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionDeployment {
     pub service: String,
@@ -39,7 +39,7 @@ pub struct FunctionDeployment {
 }
 
 /// Memory and CPU, as OpenFaaS writes them (`"128Mi"`, `"0.5"`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -152,7 +152,7 @@ impl FunctionSpec {
 }
 
 /// What `GET /system/functions` answers (OpenFaaS's `FunctionStatus`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionStatus {
     pub name: String,

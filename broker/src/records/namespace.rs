@@ -16,7 +16,7 @@ pub const DEFAULT_NAMESPACE: &str = "openfaas-fn";
 
 /// A namespace created through the API or by configuration (KV bucket `sy_namespaces`, key =
 /// name). The default namespace has no record: it always exists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Namespace {
     pub name: String,

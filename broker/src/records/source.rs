@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// An event source adapter: its kind and configuration (credentials included, so this record
 /// never leaves Switchyard as it is: see [`EventSource::redacted`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventSource {
     pub name: String,
@@ -18,7 +18,7 @@ pub struct EventSource {
 }
 
 /// What a source is: `{"kind": "vcenter" | "webhook", "config": {…}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "config", rename_all = "lowercase")]
 pub enum SourceSpec {
     Vcenter(super::VcenterConfig),
@@ -75,7 +75,7 @@ fn strip(value: &mut Value) {
 }
 
 /// A webhook source's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookConfig {
     #[serde(default)]
@@ -100,7 +100,7 @@ pub struct WebhookConfig {
 }
 
 /// How callers of a webhook authenticate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookAuth {
     /// HMAC-SHA256 of the body, in GitHub's `X-Hub-Signature-256: sha256=<hex>`.
@@ -176,7 +176,7 @@ impl WebhookConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BasicCredentials {
     pub username: String,
     pub password: String,

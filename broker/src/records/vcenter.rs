@@ -13,7 +13,7 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 pub const MIN_PAGE_SIZE: u32 = 10;
 
 /// How to reach a vCenter and follow its events.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VcenterConfig {
     /// The SDK URL, `https://vcenter.example/sdk`. It is also the `source` of every event, so

@@ -25,10 +25,55 @@ use super::request::{
 use super::AppState;
 use crate::error::ApiError;
 
-pub(crate) async fn enqueue(
-    State(state): State<Arc<AppState>>,
-    request: Request<Body>,
-) -> Response {
+#[utoipa::path(post, path = "/async-function/{name}", tag = "invoke", security(()),
+    description = "Asynchronous invoke: the request is stored as a job and answered 202; the job runs with retries, and its answer goes to the callback URL.",
+    params(("name" = String, Path, description = "`name` or `name.namespace`"),
+        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
+        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
+        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
+        (status = 413, body = String, content_type = "text/plain"),
+        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn enqueue(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    enqueue_any(state, request).await
+}
+
+#[utoipa::path(post, path = "/async-function/{name}/", tag = "invoke", security(()),
+    params(("name" = String, Path, description = "`name` or `name.namespace`"),
+        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
+        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
+        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
+        (status = 413, body = String, content_type = "text/plain"),
+        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn enqueue_slash(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    enqueue_any(state, request).await
+}
+
+#[utoipa::path(post, path = "/async-function/{name}/{*path}", tag = "invoke", security(()),
+    params(("name" = String, Path, description = "`name` or `name.namespace`"),
+        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
+        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job"), ("path" = String, Path, description = "The rest of the path")),
+    request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
+        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
+        (status = 413, body = String, content_type = "text/plain"),
+        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn enqueue_path(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    enqueue_any(state, request).await
+}
+
+/// Every asynchronous invoke route.
+async fn enqueue_any(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let chosen = caller_call_id(request.headers());
     let caller_chose = chosen.is_some();
     let call_id = match chosen {
@@ -161,6 +206,16 @@ async fn store(
     Ok(())
 }
 
+#[utoipa::path(delete, path = "/async-function/{name}", tag = "invoke", security((), ("basic" = [])),
+    description = "Cancels a queued or running job. Open for a generated call id; a caller-chosen one needs basic auth.",
+    params(("name" = String, Path, description = "The job's call id")),
+    responses(
+        (status = 202, description = "Cancelled (also when it already was)"),
+        (status = 400, body = String, content_type = "text/plain"),
+        (status = 401, body = String, content_type = "text/plain"),
+        (status = 404, body = String, content_type = "text/plain"),
+        (status = 409, description = "It already succeeded or failed", body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn cancel(
     State(state): State<Arc<AppState>>,
     Path(call_id): Path<String>,

@@ -11,12 +11,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::jobs::{DeadLetter, JobRecord, Redrive};
 use switchyard_broker::streams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::request::new_call_id;
 use super::AppState;
@@ -25,11 +25,58 @@ use crate::error::ApiError;
 /// How many of the most recent dead letters a listing or a bulk redrive looks at.
 const SCAN: u64 = 10_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Filter {
+    /// Only this function's (its id: `name` or `name.namespace`).
     function: Option<String>,
+    /// Only those that died at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
+    /// At most this many, 1 to 1000 (default 100); ignored by the bulk redrive.
     limit: Option<usize>,
+}
+
+/// A dead letter: its id (the `SY_DEAD` sequence), why it died, and its redrive if any.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeadLetterView {
+    id: u64,
+    call_id: Option<String>,
+    failure: DeadLetter,
+    redrive: Option<Redrive>,
+    /// In `GET /system/dead-letters/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invocation: Option<InvocationView>,
+}
+
+/// The invocation a dead letter carries, as it will be sent again.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InvocationView {
+    function: String,
+    method: String,
+    path: String,
+    query: Option<String>,
+    content_type: Option<String>,
+    /// `[name, value]` pairs.
+    headers: Vec<(String, String)>,
+    /// The body as text (invalid UTF-8 replaced).
+    body: String,
+    callback_url: Option<String>,
+}
+
+/// A dead letter sent again, as the job `callId`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Redriven {
+    id: u64,
+    call_id: String,
+}
+
+/// What a bulk redrive sent again.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BulkRedrive {
+    redriven: Vec<Redriven>,
 }
 
 /// One dead letter as read back: its failure, and the invocation it carries.
@@ -52,13 +99,14 @@ fn unavailable(error: impl std::error::Error) -> ApiError {
     ApiError::Unavailable(format!("dead letters unavailable: {}", error_chain(&error)))
 }
 
-fn summary(stored: &Stored, redrive: Option<Redrive>) -> Value {
-    json!({
-        "id": stored.id,
-        "callId": stored.invocation.as_ref().map(|i| i.call_id.clone()),
-        "failure": stored.letter,
-        "redrive": redrive,
-    })
+fn summary(stored: &Stored, redrive: Option<Redrive>) -> DeadLetterView {
+    DeadLetterView {
+        id: stored.id,
+        call_id: stored.invocation.as_ref().map(|i| i.call_id.clone()),
+        failure: stored.letter.clone(),
+        redrive,
+        invocation: None,
+    }
 }
 
 async fn matching(state: &AppState, filter: &Filter) -> Result<Vec<Stored>, ApiError> {
@@ -78,10 +126,16 @@ async fn matching(state: &AppState, filter: &Filter) -> Result<Vec<Stored>, ApiE
         .collect())
 }
 
+#[utoipa::path(get, path = "/system/dead-letters", tag = "dead letters", params(Filter),
+    description = "Dead letters, newest first, among the last 10,000.",
+    responses(
+        (status = 200, body = Vec<DeadLetterView>),
+        (status = 400, description = "A bad filter", body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(filter): Query<Filter>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
     let limit = filter.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -110,28 +164,39 @@ async fn find(state: &AppState, id: u64) -> Result<Stored, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("dead letter {id} not found")))
 }
 
+#[utoipa::path(get, path = "/system/dead-letters/{id}", tag = "dead letters",
+    params(("id" = u64, Path, description = "The dead letter's id")),
+    responses(
+        (status = 200, description = "The dead letter and its invocation", body = DeadLetterView),
+        (status = 404, body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadLetterView>, ApiError> {
     let stored = find(&state, id).await?;
     let redrive = state.redrives.get(&id.to_string()).await.ok().flatten();
     let mut shown = summary(&stored, redrive);
-    if let Some(invocation) = &stored.invocation {
-        shown["invocation"] = json!({
-            "function": invocation.function,
-            "method": invocation.method,
-            "path": invocation.path,
-            "query": invocation.query,
-            "contentType": invocation.content_type,
-            "headers": invocation.headers,
-            "body": String::from_utf8_lossy(&invocation.body),
-            "callbackUrl": invocation.callback_url,
-        });
-    }
+    shown.invocation = stored.invocation.as_ref().map(|invocation| InvocationView {
+        function: invocation.function.clone(),
+        method: invocation.method.clone(),
+        path: invocation.path.clone(),
+        query: invocation.query.clone(),
+        content_type: invocation.content_type.clone(),
+        headers: invocation.headers.clone(),
+        body: String::from_utf8_lossy(&invocation.body).into_owned(),
+        callback_url: invocation.callback_url.clone(),
+    });
     Ok(Json(shown))
 }
 
+#[utoipa::path(delete, path = "/system/dead-letters/{id}", tag = "dead letters",
+    description = "Purges a dead letter.",
+    params(("id" = u64, Path, description = "The dead letter's id")),
+    responses(
+        (status = 204, description = "Purged"),
+        (status = 404, body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u64>,
@@ -143,22 +208,36 @@ pub(crate) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/system/dead-letters/{id}/redrive", tag = "dead letters",
+    description = "Stores the same invocation again as a new job, and records the redrive on the dead letter.",
+    params(("id" = u64, Path, description = "The dead letter's id")),
+    responses(
+        (status = 202, body = Redriven),
+        (status = 404, body = String, content_type = "text/plain"),
+        (status = 409, description = "The function no longer exists", body = String, content_type = "text/plain"),
+        (status = 503, description = "The queue is full or NATS unavailable", body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn redrive(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u64>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Redriven>), ApiError> {
     let stored = find(&state, id).await?;
     let call_id = send_again(&state, &stored).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "id": id, "callId": call_id })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(Redriven { id, call_id })))
 }
 
+#[utoipa::path(post, path = "/system/dead-letters/redrive", tag = "dead letters",
+    description = "Redrives every matching dead letter not redriven yet.",
+    params(Filter),
+    responses(
+        (status = 202, body = BulkRedrive),
+        (status = 409, description = "A matching dead letter's function no longer exists", body = String, content_type = "text/plain"),
+        (status = 503, body = String, content_type = "text/plain"),
+    ))]
 pub(crate) async fn redrive_all(
     State(state): State<Arc<AppState>>,
     Query(filter): Query<Filter>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<BulkRedrive>), ApiError> {
     let mut redriven = Vec::new();
     for stored in matching(&state, &filter).await? {
         if state
@@ -172,9 +251,12 @@ pub(crate) async fn redrive_all(
             continue;
         }
         let call_id = send_again(&state, &stored).await?;
-        redriven.push(json!({ "id": stored.id, "callId": call_id }));
+        redriven.push(Redriven {
+            id: stored.id,
+            call_id,
+        });
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "redriven": redriven }))))
+    Ok((StatusCode::ACCEPTED, Json(BulkRedrive { redriven })))
 }
 
 /// Stores the dead letter's invocation again as a new job and records the redrive.

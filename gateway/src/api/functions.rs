@@ -25,6 +25,9 @@ use crate::provider_client;
 
 /// `GET /system/functions[?namespace=]`: the functions of one namespace (the default one
 /// unless named), as OpenFaaS lists them.
+#[utoipa::path(get, path = "/system/functions", tag = "functions", params(NamespaceQuery),
+    description = "The functions of one namespace (the default one unless `namespace` names another), as OpenFaaS lists them.",
+    responses((status = 200, body = Vec<FunctionStatus>), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,
@@ -43,6 +46,9 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/system/function/{name}", tag = "functions",
+    params(("name" = String, Path, description = "`name` or `name.namespace`"), NamespaceQuery),
+    responses((status = 200, body = FunctionStatus), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -60,6 +66,9 @@ pub(crate) async fn status(
     )))
 }
 
+#[utoipa::path(post, path = "/system/functions", tag = "functions", request_body = FunctionDeployment,
+    description = "Deploys a function. The provider checks it first (a command that exists, an image it can run).",
+    responses((status = 202, description = "Accepted: replicas start"), (status = 400, description = "What is wrong with the deployment", body = String, content_type = "text/plain"), (status = 409, description = "It exists: update with PUT", body = String, content_type = "text/plain"), (status = 503, description = "No provider answered", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     body: Bytes,
@@ -85,6 +94,8 @@ pub(crate) async fn create(
     Ok(StatusCode::ACCEPTED)
 }
 
+#[utoipa::path(put, path = "/system/functions", tag = "functions", request_body = FunctionDeployment,
+    responses((status = 202, description = "Accepted: replicas are replaced"), (status = 400, body = String, content_type = "text/plain"), (status = 404, description = "No such function: faas-cli then POSTs", body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     body: Bytes,
@@ -113,7 +124,7 @@ pub(crate) async fn update(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeleteRequest {
     function_name: String,
@@ -121,6 +132,8 @@ pub(crate) struct DeleteRequest {
     namespace: Option<String>,
 }
 
+#[utoipa::path(delete, path = "/system/functions", tag = "functions", request_body = DeleteRequest, params(NamespaceQuery),
+    responses((status = 202, description = "Removed"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,
@@ -143,13 +156,16 @@ pub(crate) async fn remove(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct ScaleRequest {
     replicas: i64,
     #[serde(default)]
     namespace: Option<String>,
 }
 
+#[utoipa::path(post, path = "/system/scale-function/{name}", tag = "functions", request_body = ScaleRequest,
+    params(("name" = String, Path, description = "`name` or `name.namespace`"), NamespaceQuery),
+    responses((status = 202, description = "Accepted"), (status = 400, description = "Replicas out of range", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn scale(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,

@@ -39,7 +39,67 @@ fn target_of(request: &Request<Body>) -> (String, String) {
 /// The header that names the function on a request to `/`.
 const X_FUNCTION: &str = "x-function";
 
-pub(crate) async fn invoke(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
+#[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}", tag = "invoke", security(()),
+    description = "Synchronous invoke: the request goes to a replica as a CloudEvent over NATS and its answer comes back.",
+    params(("name" = String, Path, description = "`name` or `name.namespace`")), request_body(content = Vec<u8>, content_type = "*/*", description = "Passed to the function as is"),
+    responses(
+        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
+        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
+        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
+        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn invoke(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    invoke_any(state, request).await
+}
+
+#[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}/", tag = "invoke", security(()),
+    description = "As `/function/{name}`, with the path `/`.",
+    params(("name" = String, Path, description = "`name` or `name.namespace`")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
+        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
+        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
+        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn invoke_slash(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    invoke_any(state, request).await
+}
+
+#[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}/{*path}", tag = "invoke", security(()),
+    description = "As `/function/{name}`; the function sees `/{path}` and the query.",
+    params(("name" = String, Path, description = "`name` or `name.namespace`"), ("path" = String, Path, description = "The rest of the path")),
+    request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
+        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
+        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
+        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn invoke_path(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    invoke_any(state, request).await
+}
+
+#[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/", tag = "invoke", security(()),
+    description = "Synchronous invoke of the function named by `X-Function` (the original OpenFaaS gateway's routing).",
+    params(("X-Function" = String, Header, description = "`name` or `name.namespace`")),
+    request_body(content = Vec<u8>, content_type = "*/*"), responses(
+        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
+        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
+        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
+        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
+        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
+        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
+    ))]
+pub(crate) async fn invoke_root(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
+    invoke_any(state, request).await
+}
+
+/// Every synchronous invoke route: the target comes from the request's own path or header.
+async fn invoke_any(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
     let start_time = unix_nanos();
     // A sync call id only labels logs and headers, so any printable caller value is echoed.

@@ -16,13 +16,20 @@ use crate::error::ApiError;
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only this function's jobs (its id: `name` or `name.namespace`).
     function: Option<String>,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     status: Option<String>,
+    /// At most this many, 1 to 1000 (default 100).
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/system/jobs", tag = "jobs", params(ListQuery),
+    description = "Job records, newest first.",
+    responses((status = 200, body = Vec<JobRecord>), (status = 400, description = "A bad filter", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<ListQuery>,
@@ -52,6 +59,8 @@ pub(crate) async fn list(
     Ok(Json(records))
 }
 
+#[utoipa::path(get, path = "/system/jobs/{call_id}", tag = "jobs", params(("call_id" = String, Path)),
+    responses((status = 200, body = JobRecord), (status = 400, description = "Not a call id", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(call_id): Path<String>,
@@ -67,6 +76,10 @@ pub(crate) async fn get(
 }
 
 /// The stored answer: the function's body and headers, its status in `X-Function-Status`.
+#[utoipa::path(get, path = "/system/jobs/{call_id}/result", tag = "jobs", params(("call_id" = String, Path)),
+    responses((status = 200, description = "The function's answer: its body and headers; its status in `X-Function-Status`", body = Vec<u8>, content_type = "*/*",
+        headers(("x-function-status" = u16, description = "The function's status code"), ("x-call-id" = String))),
+        (status = 400, body = String, content_type = "text/plain"), (status = 404, description = "Not finished, too large or expired", body = String, content_type = "text/plain")))]
 pub(crate) async fn result(
     State(state): State<Arc<AppState>>,
     Path(call_id): Path<String>,

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::provider_client;
 use switchyard_broker::provider::LogsRequest;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LogParams {
     name: Option<String>,
     namespace: Option<String>,
@@ -25,6 +26,9 @@ pub(crate) struct LogParams {
     follow: bool,
 }
 
+#[utoipa::path(get, path = "/system/logs", tag = "functions", params(LogParams),
+    responses((status = 200, description = "Lines of `{name,namespace,instance,timestamp,text}`", body = String, content_type = "application/x-ndjson"),
+        (status = 400, description = "No name", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 501, description = "The provider keeps no logs", body = String, content_type = "text/plain")))]
 pub(crate) async fn logs(
     State(state): State<Arc<AppState>>,
     Query(params): Query<LogParams>,

@@ -7,6 +7,7 @@ mod invoke;
 mod jobs;
 mod logs;
 mod namespaces;
+pub mod openapi;
 mod request;
 mod secrets;
 mod sources;
@@ -17,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_nats::{jetstream, Client};
-use axum::routing::{any, get, post};
 use axum::Router;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
@@ -32,6 +32,8 @@ use switchyard_broker::streams;
 use switchyard_broker::table::{CachedTable, Table};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
@@ -161,88 +163,70 @@ pub async fn app(
 }
 
 fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Router {
-    let system = Router::new()
-        .route(
-            "/system/functions",
-            get(functions::list)
-                .post(functions::create)
-                .put(functions::update)
-                .delete(functions::remove),
-        )
-        .route("/system/function/{name}", get(functions::status))
-        .route("/system/scale-function/{name}", post(functions::scale))
-        .route("/system/info", get(system::info))
-        .route("/system/namespaces", get(namespaces::list))
-        .route("/system/namespace", post(namespaces::create))
-        .route("/system/namespace/", post(namespaces::create))
-        .route(
-            "/system/namespace/{name}",
-            get(namespaces::get).delete(namespaces::remove),
-        )
-        .route(
-            "/system/secrets",
-            get(secrets::list)
-                .post(secrets::create)
-                .put(secrets::update)
-                .delete(secrets::remove),
-        )
-        .route("/system/logs", get(logs::logs))
-        .route(
-            "/system/subscriptions",
-            get(subscriptions::list).post(subscriptions::create),
-        )
-        .route(
-            "/system/subscriptions/{name}",
-            get(subscriptions::get)
-                .put(subscriptions::update)
-                .delete(subscriptions::remove),
-        )
-        .route(
-            "/system/event-sources",
-            get(sources::list).post(sources::create),
-        )
-        .route(
-            "/system/event-sources/{name}",
-            get(sources::get).delete(sources::remove),
-        )
-        .route("/system/dead-letters", get(dead_letters::list))
-        .route(
-            "/system/dead-letters/redrive",
-            post(dead_letters::redrive_all),
-        )
-        .route(
-            "/system/dead-letters/{id}",
-            get(dead_letters::get).delete(dead_letters::remove),
-        )
-        .route(
-            "/system/dead-letters/{id}/redrive",
-            post(dead_letters::redrive),
-        )
-        .route("/system/jobs", get(jobs::list))
-        .route("/system/jobs/{call_id}", get(jobs::get))
-        .route("/system/jobs/{call_id}/result", get(jobs::result))
+    let (system, _) = system_routes()
         .route_layer(axum::middleware::from_fn_with_state(
             credentials,
             require_basic_auth,
-        ));
-    Router::new()
-        .merge(system)
-        .route("/function/{name}", any(invoke::invoke))
-        .route("/function/{name}/", any(invoke::invoke))
-        .route("/function/{name}/{*path}", any(invoke::invoke))
-        .route(
-            "/async-function/{name}",
-            post(async_invoke::enqueue).delete(async_invoke::cancel),
-        )
-        .route("/async-function/{name}/", post(async_invoke::enqueue))
-        .route(
-            "/async-function/{name}/{*path}",
-            post(async_invoke::enqueue),
-        )
-        .route("/", any(invoke::invoke))
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .with_state(state)
+        ))
+        .split_for_parts();
+    let (open, _) = open_routes().split_for_parts();
+    system.merge(open).with_state(state)
+}
+
+type ApiRouter = OpenApiRouter<Arc<AppState>>;
+
+/// The routes behind basic auth, each registered with its documentation.
+pub(crate) fn system_routes() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(
+            functions::list,
+            functions::create,
+            functions::update,
+            functions::remove
+        ))
+        .routes(routes!(functions::status))
+        .routes(routes!(functions::scale))
+        .routes(routes!(system::info))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(namespaces::list))
+        .routes(routes!(namespaces::create))
+        .routes(routes!(namespaces::get, namespaces::remove))
+        .routes(routes!(
+            secrets::list,
+            secrets::create,
+            secrets::update,
+            secrets::remove
+        ))
+        .routes(routes!(logs::logs))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(
+            subscriptions::get,
+            subscriptions::update,
+            subscriptions::remove
+        ))
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::get, sources::remove))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::redrive_all))
+        .routes(routes!(dead_letters::get, dead_letters::remove))
+        .routes(routes!(dead_letters::redrive))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::result))
+}
+
+/// The routes anyone may call: invoke, health and metrics.
+pub(crate) fn open_routes() -> ApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(invoke::invoke))
+        .routes(routes!(invoke::invoke_slash))
+        .routes(routes!(invoke::invoke_path))
+        .routes(routes!(async_invoke::enqueue, async_invoke::cancel))
+        .routes(routes!(async_invoke::enqueue_slash))
+        .routes(routes!(async_invoke::enqueue_path))
+        .routes(routes!(invoke::invoke_root))
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::metrics))
 }
 
 impl Gateway {

@@ -20,8 +20,10 @@ use super::AppState;
 use crate::error::ApiError;
 
 /// `?namespace=` on the routes that take one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct NamespaceQuery {
+    /// The namespace (default `openfaas-fn`).
     pub(crate) namespace: Option<String>,
 }
 
@@ -70,11 +72,13 @@ impl AppState {
     }
 }
 
+#[utoipa::path(get, path = "/system/namespaces", tag = "namespaces",
+    responses((status = 200, description = "Every namespace, `openfaas-fn` first", body = Vec<String>)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<String>> {
     Json(state.namespace_names())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct NamespaceRequest {
     #[serde(default)]
     name: String,
@@ -85,6 +89,8 @@ pub(crate) struct NamespaceRequest {
 }
 
 /// `POST /system/namespace/`: 201, 409 when it exists, 400 for a bad name.
+#[utoipa::path(post, path = "/system/namespace/", tag = "namespaces", request_body = NamespaceRequest,
+    responses((status = 201, description = "Created"), (status = 400, description = "Not a DNS label", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     body: Bytes,
@@ -123,6 +129,8 @@ pub(crate) async fn ensure(state: &AppState, record: Namespace) -> Result<(), Ap
     Ok(())
 }
 
+#[utoipa::path(get, path = "/system/namespace/{name}", tag = "namespaces", params(("name" = String, Path)),
+    responses((status = 200, body = Namespace), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -143,6 +151,8 @@ pub(crate) async fn get(
 }
 
 /// `DELETE /system/namespace/{name}`: refused while functions or secrets live in it.
+#[utoipa::path(delete, path = "/system/namespace/{name}", tag = "namespaces", params(("name" = String, Path)),
+    responses((status = 202, description = "Deleted"), (status = 400, description = "The default namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Functions or secrets still live in it", body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,

@@ -20,7 +20,7 @@ use super::AppState;
 use crate::error::ApiError;
 
 /// OpenFaaS's `Secret`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SecretRequest {
     #[serde(default)]
@@ -110,6 +110,8 @@ async fn checked(
 }
 
 /// `GET /system/secrets[?namespace=]`: names only.
+#[utoipa::path(get, path = "/system/secrets", tag = "secrets", params(NamespaceQuery),
+    responses((status = 200, description = "Names only; values never leave", body = Vec<SecretName>), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain"), (status = 503, description = "No secrets key configured", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,
@@ -126,6 +128,8 @@ pub(crate) async fn list(
 }
 
 /// `POST /system/secrets`: 201; 409 when it exists.
+#[utoipa::path(post, path = "/system/secrets", tag = "secrets", request_body = SecretRequest, params(NamespaceQuery),
+    responses((status = 201, description = "Created"), (status = 400, body = String, content_type = "text/plain"), (status = 409, description = "It exists: update with PUT", body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,
@@ -142,6 +146,8 @@ pub(crate) async fn create(
 
 /// `PUT /system/secrets`: 202; 404 when it does not exist. Replicas started from now on get
 /// the new value; running ones keep theirs until redeployed, as with OpenFaaS.
+#[utoipa::path(put, path = "/system/secrets", tag = "secrets", request_body = SecretRequest, params(NamespaceQuery),
+    responses((status = 202, description = "Updated"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,
@@ -157,6 +163,8 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /system/secrets` with `{"name"}`: 202; 404 when it does not exist.
+#[utoipa::path(delete, path = "/system/secrets", tag = "secrets", request_body = SecretRequest, params(NamespaceQuery),
+    responses((status = 202, description = "Removed"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Query(query): Query<NamespaceQuery>,

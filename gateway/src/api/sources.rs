@@ -14,6 +14,8 @@ use switchyard_broker::records::{validate_function_name, EventSource, SourceSpec
 use super::AppState;
 use crate::error::{ApiError, Record};
 
+#[utoipa::path(get, path = "/system/event-sources", tag = "events",
+    responses((status = 200, description = "Sources without their credentials, each with its `status`", body = Vec<EventSource>)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Value>> {
     Json(
         state
@@ -25,6 +27,8 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Value>>
     )
 }
 
+#[utoipa::path(get, path = "/system/event-sources/{name}", tag = "events", params(("name" = String, Path)),
+    responses((status = 200, description = "Without credentials, with `status`", body = EventSource), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -36,6 +40,8 @@ pub(crate) async fn get(
         .ok_or(ApiError::SourceNotFound(name))
 }
 
+#[utoipa::path(post, path = "/system/event-sources", tag = "events", request_body = EventSource,
+    responses((status = 201, description = "Without credentials", body = EventSource), (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     body: Bytes,
@@ -60,6 +66,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(shown(&state, &source))))
 }
 
+#[utoipa::path(delete, path = "/system/event-sources/{name}", tag = "events", params(("name" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,

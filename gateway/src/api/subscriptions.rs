@@ -13,10 +13,13 @@ use switchyard_broker::streams;
 use super::AppState;
 use crate::error::{ApiError, Record};
 
+#[utoipa::path(get, path = "/system/subscriptions", tag = "events", responses((status = 200, body = Vec<Subscription>)))]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Subscription>> {
     Json(state.subscriptions.list())
 }
 
+#[utoipa::path(get, path = "/system/subscriptions/{name}", tag = "events", params(("name" = String, Path)),
+    responses((status = 200, body = Subscription), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -28,6 +31,8 @@ pub(crate) async fn get(
         .ok_or(ApiError::SubscriptionNotFound(name))
 }
 
+#[utoipa::path(post, path = "/system/subscriptions", tag = "events", request_body = Subscription,
+    responses((status = 201, body = Subscription), (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     body: Bytes,
@@ -44,6 +49,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(subscription)))
 }
 
+#[utoipa::path(put, path = "/system/subscriptions/{name}", tag = "events", request_body = Subscription, params(("name" = String, Path)),
+    responses((status = 200, body = Subscription), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -70,6 +77,8 @@ pub(crate) async fn update(
     Ok(Json(subscription))
 }
 
+#[utoipa::path(delete, path = "/system/subscriptions/{name}", tag = "events", params(("name" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,

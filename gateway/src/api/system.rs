@@ -15,6 +15,7 @@ use crate::metrics::metric_name;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What `faas-cli version` reads.
+#[utoipa::path(get, path = "/system/info", tag = "system", responses((status = 200, description = "Version and provider, as faas-cli version reads them", body = Object)))]
 pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(json!({
         "provider": {
@@ -27,10 +28,12 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json:
     }))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()), responses((status = 200, description = "OK", body = String, content_type = "text/plain")))]
 pub(crate) async fn healthz() -> &'static str {
     "OK"
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "system", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     for spec in state.registry.list() {
         let ready = state
