@@ -71,3 +71,16 @@ ensure_openapi_validator() {
   fi
   export SWITCHYARD_OPENAPI_VALIDATOR="$program"
 }
+
+# Debian's chromium and chromium-driver for the UI tests (headless, driven over WebDriver).
+ensure_browser() {
+  if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    say "installing chromium and chromium-driver (Debian) for the UI tests"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    local packages=(chromium chromium-driver)
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null \
+      || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
+  fi
+  command -v chromedriver >/dev/null 2>&1 || { say "could not install chromium-driver"; exit 1; }
+}

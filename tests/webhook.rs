@@ -429,3 +429,65 @@ async fn killing_the_router_mid_stream_skips_no_event_and_routes_none_twice() {
         runs - total
     );
 }
+
+#[tokio::test]
+async fn an_update_keeps_the_credentials_it_leaves_out() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let created = create_source(
+        &api,
+        json!({"name": "orders", "kind": "webhook", "config": {"auth": {"token": "t0ken"}, "type": "com.example.a"}}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    // An editor cannot send the token back (it is never shown): leaving `auth` out keeps it.
+    let updated = api
+        .admin(reqwest::Method::PUT, "/system/event-sources/orders")
+        .json(&json!({"name": "orders", "kind": "webhook", "config": {"type": "com.example.b"}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(updated.status(), 200);
+    let shown = updated.text().await.expect("body");
+    assert!(
+        shown.contains("com.example.b") && !shown.contains("t0ken"),
+        "{shown}"
+    );
+    let post = |token: Option<&'static str>| {
+        let mut request = reqwest::Client::new()
+            .post(api.url("/webhook/orders"))
+            .body("{}");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(post(None).await.expect("answers").status(), 401);
+    common::eventually(
+        Duration::from_secs(10),
+        "the new type applies with the kept token",
+        || async { post(Some("t0ken")).await.expect("answers").status() == 202 },
+    )
+    .await;
+    // The kind cannot change; a name that differs from the path's is refused.
+    for (body, says) in [
+        (
+            json!({"name": "orders", "kind": "vcenter", "config": {"url": "https://vc/sdk", "username": "u"}}),
+            "kind",
+        ),
+        (
+            json!({"name": "other", "kind": "webhook", "config": {}}),
+            "differs",
+        ),
+    ] {
+        let refused = api
+            .admin(reqwest::Method::PUT, "/system/event-sources/orders")
+            .json(&body)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(refused.status(), 400);
+        assert!(refused.text().await.expect("body").contains(says));
+    }
+}

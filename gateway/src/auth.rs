@@ -15,18 +15,28 @@ pub(crate) async fn require_basic_auth(
     next: Next,
 ) -> Response {
     if authenticated(&expected, request.headers()) {
-        next.run(request).await
-    } else {
-        // An absent header, an empty `Bearer ` (what faas-cli sends when not logged in) and a
-        // wrong password all get the same answer.
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"Restricted\"")],
-            "invalid or missing credentials: /system/* needs basic auth\n",
-        )
-            .into_response()
+        return next.run(request).await;
     }
+    // An absent header, an empty `Bearer ` (what faas-cli sends when not logged in) and a
+    // wrong password all get the same answer; the web UI, which signs in with its own form,
+    // gets it without the challenge that would make the browser ask in a dialog.
+    let from_ui = request.headers().contains_key(UI_HEADER);
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "invalid or missing credentials: /system/* needs basic auth\n",
+    )
+        .into_response();
+    if !from_ui {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"Restricted\""),
+        );
+    }
+    response
 }
+
+/// Sent by the web UI's own requests (see [`require_basic_auth`]).
+pub(crate) const UI_HEADER: &str = "x-switchyard-ui";
 
 /// True when `headers` carry the admin's basic-auth credentials.
 pub(crate) fn authenticated(expected: &Credentials, headers: &axum::http::HeaderMap) -> bool {

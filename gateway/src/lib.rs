@@ -10,7 +10,9 @@
 //! - asynchronous invoke (`/async-function/{name}[/{path}]`): the CloudEvent is stored in the
 //!   JetStream work queue `SY_INVOCATIONS` and the caller gets 202 and a call id once the server
 //!   has acknowledged it; job records and results under `/system/jobs`;
-//! - `/healthz` and `/metrics` (OpenFaaS metric names).
+//! - `/healthz` and `/metrics` (OpenFaaS metric names);
+//! - the web UI at `/ui/` ([`ui`]), the OpenAPI document at `/system/openapi.json`, and the
+//!   live event feed at `/system/events/stream`.
 //!
 //! The gateway runs no function: before it stores a deployment it asks the active provider
 //! (`switchyard provider`, another part) over NATS whether it can run it, and it reads logs
@@ -34,6 +36,7 @@ mod error;
 mod metrics;
 mod provider_client;
 mod server;
+mod ui;
 
 pub use api::openapi::document as openapi;
 pub use api::{app, Gateway, GatewayError};

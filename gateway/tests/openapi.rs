@@ -79,6 +79,7 @@ fn concrete(path: &str) -> String {
         .replace("{call_id}", "no-such-call")
         .replace("{id}", "1")
         .replace("{path}", "a/b")
+        .replace("{file}", "app.js")
 }
 
 async fn status_of(router: &Router, method: &str, uri: &str) -> (StatusCode, bool) {

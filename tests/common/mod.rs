@@ -5,11 +5,13 @@
 //! - [`api`]: an HTTP client for the gateway ([`Api`]).
 //! - [`receivers`]: real receivers of what Switchyard sends (callbacks, event deliveries).
 //! - [`docker`], [`vcsim`]: the Docker engine and the vCenter simulator as peers.
+//! - [`browser`]: headless chromium over WebDriver, for the UI.
 //! - here: temporary directories, polling for a positive condition, drained queues.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 pub mod api;
+pub mod browser;
 pub mod docker;
 pub mod processes;
 pub mod receivers;

@@ -3,15 +3,17 @@
 //! An event is stored on subject `sy.event.<type>` (the type's dots are subject tokens, other
 //! characters outside `A-Z a-z 0-9 - _` are percent-encoded), so that a subscription to one
 //! type is filtered by JetStream itself. It is published with `Nats-Msg-Id` derived from its
-//! `(source, id)`, so a producer's retry is not a second event.
+//! `(source, id)`, so a producer's retry is not a second event. [`tail`] follows it live.
 
 mod filter;
 mod subscription;
+mod tail;
 
 pub use filter::Filter;
 pub use subscription::{
     BackoffPolicy, DeliveryMode, DeliveryPolicy, InvalidSubscription, StartAt, Subscription,
 };
+pub use tail::{tail, Stored, TailError};
 
 use cloudevents::{AttributesReader, Event};
 

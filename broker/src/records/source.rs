@@ -54,6 +54,29 @@ impl EventSource {
         }
     }
 
+    /// For an update: the credentials this record leaves out (write-only, so an editor cannot
+    /// send them back) are kept from `current`. A different kind is refused.
+    pub fn keep_credentials_of(&mut self, current: &EventSource) -> Result<(), String> {
+        match (&mut self.spec, &current.spec) {
+            (SourceSpec::Vcenter(new), SourceSpec::Vcenter(old)) => {
+                if new.password.is_empty() {
+                    new.password = old.password.clone();
+                }
+                Ok(())
+            }
+            (SourceSpec::Webhook(new), SourceSpec::Webhook(old)) => {
+                if new.auth.is_none() {
+                    new.auth = old.auth.clone();
+                }
+                Ok(())
+            }
+            _ => Err(format!(
+                "`kind` cannot change from `{}`: delete the source and create it again",
+                current.kind()
+            )),
+        }
+    }
+
     /// The webhook configuration, when this is a webhook source.
     pub fn webhook(&self) -> Option<&WebhookConfig> {
         match &self.spec {

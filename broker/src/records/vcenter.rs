@@ -20,7 +20,8 @@ pub struct VcenterConfig {
     /// it must not carry credentials.
     pub url: String,
     pub username: String,
-    /// Write-only: never shown by the API.
+    /// Write-only: never shown by the API. On an update, empty keeps the current one.
+    #[serde(default)]
     pub password: String,
     /// Accept any TLS certificate. For test set-ups only; off by default.
     #[serde(default)]

@@ -2,6 +2,7 @@
 
 mod async_invoke;
 mod dead_letters;
+mod event_stream;
 mod functions;
 mod invoke;
 mod jobs;
@@ -59,6 +60,8 @@ pub(crate) struct AppState {
     pub(crate) namespaces: CachedTable<Namespace>,
     /// Without a key file configured, none: the secrets API answers 503.
     pub(crate) secrets: Option<Secrets>,
+    /// Places for live event viewers.
+    pub(crate) viewers: Arc<tokio::sync::Semaphore>,
     pub(crate) metrics: Metrics,
 }
 
@@ -141,6 +144,7 @@ pub async fn app(
         endpoints,
         namespaces,
         secrets,
+        viewers: event_stream::viewers(),
         metrics: Metrics::new(metrics),
     });
     for name in configured_namespaces {
@@ -205,7 +209,8 @@ pub(crate) fn system_routes() -> ApiRouter {
             subscriptions::remove
         ))
         .routes(routes!(sources::list, sources::create))
-        .routes(routes!(sources::get, sources::remove))
+        .routes(routes!(sources::get, sources::update, sources::remove))
+        .routes(routes!(event_stream::stream))
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::redrive_all))
         .routes(routes!(dead_letters::get, dead_letters::remove))
@@ -215,7 +220,7 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(jobs::result))
 }
 
-/// The routes anyone may call: invoke, health and metrics.
+/// The routes anyone may call: invoke, health, metrics, and the UI's (data-free) files.
 pub(crate) fn open_routes() -> ApiRouter {
     OpenApiRouter::new()
         .routes(routes!(invoke::invoke))
@@ -225,6 +230,9 @@ pub(crate) fn open_routes() -> ApiRouter {
         .routes(routes!(async_invoke::enqueue_slash))
         .routes(routes!(async_invoke::enqueue_path))
         .routes(routes!(invoke::invoke_root))
+        .routes(routes!(crate::ui::redirect))
+        .routes(routes!(crate::ui::index))
+        .routes(routes!(crate::ui::file))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
 }

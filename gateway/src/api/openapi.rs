@@ -89,6 +89,7 @@ pub fn document() -> OpenApi {
                 "Function secrets (OpenFaaS's); values are write-only",
             ),
             ("system", "Health, metrics, version, this document"),
+            ("ui", "The web UI's files"),
         ]
         .into_iter()
         .map(|(name, description)| {

@@ -66,6 +66,45 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(shown(&state, &source))))
 }
 
+#[utoipa::path(put, path = "/system/event-sources/{name}", tag = "events", request_body = EventSource, params(("name" = String, Path)),
+    description = "Replaces a source's configuration. Credentials left out (vCenter `password`, webhook `auth`) are kept.",
+    responses((status = 200, description = "Without credentials", body = EventSource),
+        (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"),
+        (status = 404, body = String, content_type = "text/plain")))]
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let mut source: EventSource = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
+    if source.name != name {
+        return Err(ApiError::BadRequest(format!(
+            "invalid event source: `name` `{}` differs from the path's `{name}`",
+            source.name
+        )));
+    }
+    let current = state
+        .sources
+        .fetch(&name)
+        .await
+        .map_err(ApiError::from_table(Record::Source))?
+        .ok_or_else(|| ApiError::SourceNotFound(name.clone()))?;
+    source
+        .keep_credentials_of(&current)
+        .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
+    validate_config(&source.spec)
+        .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
+    source.created_at = current.created_at;
+    state
+        .sources
+        .put(&name, &source)
+        .await
+        .map_err(ApiError::from_table(Record::Source))?;
+    tracing::info!(source = %name, kind = source.kind(), "event source updated");
+    Ok(Json(shown(&state, &source)))
+}
+
 #[utoipa::path(delete, path = "/system/event-sources/{name}", tag = "events", params(("name" = String, Path)),
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
