@@ -9,7 +9,10 @@
 //! - `switchyard source webhook`: the webhook ingester alone, on its own port.
 //! - `switchyard source vcenter`: the vCenter pollers alone.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
+//! - `switchyard jobs|events|subscriptions|sources|dead-letters …`: client verbs over a
+//!   gateway's HTTP API ([`client`]).
 
+mod client;
 mod credentials;
 mod nats;
 mod nats_server;
@@ -49,6 +52,8 @@ enum Command {
     /// Run a function watchdog, configured by OpenFaaS's environment variables
     /// (fprocess, mode, port, upstream_url, read_timeout, write_timeout, exec_timeout, ...).
     Watchdog,
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -66,17 +71,28 @@ fn main() -> anyhow::Result<()> {
         settings::apply_config_file(&args)?;
     }
     let cli = Cli::parse_from(args);
-    let settings = match &cli.command {
+    let command = match cli.command {
         Command::Watchdog => {
             init_tracing("info");
             return switchyard_watchdog::run_from_env();
         }
+        Command::Client(verb) => {
+            init_tracing("warn");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            return runtime.block_on(verb.run());
+        }
+        part => part,
+    };
+    let settings = match &command {
         Command::Up(s)
         | Command::Gateway(s)
         | Command::Dispatcher(s)
         | Command::Provider(s)
         | Command::Source(SourceCommand::Webhook(s))
         | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
+        Command::Watchdog | Command::Client(_) => unreachable!("handled above"),
     };
     settings.validate()?;
     switchyard_broker::replication::create_with(settings.nats.replicas);
@@ -86,14 +102,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Up(_) => run::up(settings).await,
             Command::Gateway(_) => run::gateway(settings).await,
             Command::Dispatcher(_) => run::dispatcher(settings).await,
             Command::Provider(_) => run::provider(settings).await,
             Command::Source(SourceCommand::Webhook(_)) => run::webhook(settings).await,
             Command::Source(SourceCommand::Vcenter(_)) => run::vcenter(settings).await,
-            Command::Watchdog => unreachable!("handled above"),
+            Command::Watchdog | Command::Client(_) => unreachable!("handled above"),
         }
     })
 }
