@@ -47,6 +47,11 @@ async fn dead_letters_are_listed_shown_redriven_and_purged() {
     let shown = api.admin_json(&format!("/system/dead-letters/{id}")).await;
     assert_eq!(shown["invocation"]["body"], "first");
     assert_eq!(shown["invocation"]["function"], "flaky");
+    let attempts = shown["attempts"].as_array().expect("every attempt");
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["number"], 1);
+    assert_eq!(attempts[0]["statusCode"], 500);
+    assert!(attempts[0]["endedAt"].is_string());
 
     // The function works again: one redriven alone, the rest in bulk.
     std::fs::write(&healed, "").expect("heal");

@@ -179,6 +179,9 @@ async fn an_operator_works_through_the_ui() {
     browser.wait_text("main table", "flaky", WITHIN).await;
     browser.click_button("main", "Inspect").await;
     browser.wait_text("#dead-letter", "try me", WITHIN).await;
+    browser
+        .wait_text("#dead-letter", "function answered 500", WITHIN)
+        .await;
     browser.screenshot(&shots.join("dead-letters.png")).await;
     browser.click_button("main table", "Redrive").await;
     let said = browser

@@ -329,7 +329,16 @@ function jobFields(job) {
     ["Callback outcome", job.callback ? h("span", {}, badge(job.callback.status), ` after ${job.callback.attempts} attempt(s)`,
       job.callback.lastStatusCode ? `, HTTP ${job.callback.lastStatusCode}` : "", job.callback.lastError ? ` — ${job.callback.lastError}` : "") : ""],
     ["Dead-lettered", job.deadLettered ? "yes" : ""],
+    ["Attempts made", job.history?.length ? attemptsTable(job.history) : ""],
   ]);
+}
+
+function attemptsTable(attempts) {
+  return table([
+    ["#", a => a.number, "num"], ["Started", a => when(a.startedAt)], ["Ended", a => when(a.endedAt)],
+    ["Status", a => a.statusCode ? badge(String(a.statusCode), a.statusCode < 400 ? "ok" : "bad") : ""],
+    ["Error", a => a.error || ""],
+  ], attempts);
 }
 
 async function resultView(callId) {
@@ -583,6 +592,7 @@ async function letterView(id) {
     ["Headers", h("pre", {}, (i.headers || []).map(([k, v]) => `${k}: ${v}`).join("\n"))],
     ["Body", h("pre", {}, pretty(i.body || ""))],
     ["Callback", i.callbackUrl],
+    ["Attempts made", d.attempts?.length ? attemptsTable(d.attempts) : ""],
   ]));
 }
 

@@ -164,7 +164,7 @@ fn details(job: &Value) -> String {
         ("dead-lettered", "/deadLettered"),
         ("result stored", "/resultStored"),
     ];
-    fields
+    let mut out: String = fields
         .iter()
         .filter_map(|(name, pointer)| {
             let value = job.pointer(pointer)?;
@@ -173,5 +173,18 @@ fn details(job: &Value) -> String {
                 .map_or_else(|| value.to_string(), str::to_string);
             (!value.is_null()).then(|| format!("{name:<14} {text}\n"))
         })
-        .collect()
+        .collect();
+    if let Some(attempts) = job["history"].as_array().filter(|a| !a.is_empty()) {
+        out.push('\n');
+        let rows: Vec<&Value> = attempts.iter().collect();
+        let columns = [
+            ("Attempt", "/number"),
+            ("Started", "/startedAt"),
+            ("Ended", "/endedAt"),
+            ("Status", "/statusCode"),
+            ("Error", "/error"),
+        ];
+        out.push_str(&super::table::render(&columns, &rows));
+    }
+    out
 }

@@ -19,7 +19,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::record::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
+use super::record::{Attempt, CallbackOutcome, CallbackStatus, JobRecord, JobStatus, MAX_HISTORY};
 
 /// A change of a job record.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,11 @@ pub enum Transition {
         at: DateTime<Utc>,
     },
     /// The running attempt failed and the job waits for the next one.
-    Retry { status: u16, error: String },
+    Retry {
+        status: u16,
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// The job ended after its last attempt.
     Finish(Finish),
     /// The job is cancelled (the API's `DELETE /async-function/{callId}`).
@@ -85,16 +89,27 @@ impl Transition {
                 record.attempts = *attempt;
                 record.max_attempts = Some(*max_attempts);
                 record.started_at.get_or_insert(*at);
+                record.history.push(Attempt {
+                    number: *attempt,
+                    started_at: *at,
+                    ended_at: None,
+                    status_code: None,
+                    error: None,
+                });
+                let excess = record.history.len().saturating_sub(MAX_HISTORY);
+                record.history.drain(..excess);
             }
             Transition::Retry {
                 status: code,
                 error,
+                at,
             } => {
                 refuse_final(status)?;
                 require_running(status)?;
                 record.status = JobStatus::Queued;
                 record.last_status_code = Some(*code);
                 record.last_error = Some(error.clone());
+                end_attempt(&mut record, *at, *code, Some(error.clone()));
             }
             Transition::Finish(finish) => {
                 if !matches!(finish.status, JobStatus::Succeeded | JobStatus::Failed) {
@@ -108,6 +123,12 @@ impl Transition {
                 record.last_error = finish.error.clone();
                 record.result_stored = finish.result_stored;
                 record.dead_lettered = finish.dead_lettered;
+                end_attempt(
+                    &mut record,
+                    finish.at,
+                    finish.status_code,
+                    finish.error.clone(),
+                );
                 // The callback is queued before the record is final, so its delivery may have
                 // been recorded already: keep that.
                 if finish.callback && record.callback.is_none() {
@@ -137,6 +158,15 @@ impl Transition {
             }
         }
         Ok(record)
+    }
+}
+
+/// Ends the running attempt (the last one listed, if it has not ended).
+fn end_attempt(record: &mut JobRecord, at: DateTime<Utc>, code: u16, error: Option<String>) {
+    if let Some(attempt) = record.history.last_mut().filter(|a| a.ended_at.is_none()) {
+        attempt.ended_at = Some(at);
+        attempt.status_code = Some(code);
+        attempt.error = error;
     }
 }
 
@@ -206,6 +236,7 @@ mod tests {
         let retry = Transition::Retry {
             status: 503,
             error: "busy".into(),
+            at: at(),
         };
         let cancel = Transition::Cancel { at: at() };
         type Expected = Result<JobStatus, Refused>;
@@ -256,6 +287,43 @@ mod tests {
     }
 
     #[test]
+    fn every_attempt_is_listed_with_how_it_ended() {
+        let start = |n: u32, record: &JobRecord| {
+            Transition::Start {
+                attempt: n,
+                max_attempts: 3,
+                at: at() + chrono::Duration::seconds(i64::from(n)),
+            }
+            .apply(Some(record))
+            .expect("starts")
+        };
+        let first = start(1, &record(Queued));
+        let retried = Transition::Retry {
+            status: 502,
+            error: "unreachable".into(),
+            at: at() + chrono::Duration::seconds(2),
+        }
+        .apply(Some(&first))
+        .expect("retries");
+        let second = start(2, &retried);
+        let done = finish(Failed).apply(Some(&second)).expect("finishes");
+        let summary: Vec<(u32, Option<u16>, bool)> = done
+            .history
+            .iter()
+            .map(|a| (a.number, a.status_code, a.ended_at.is_some()))
+            .collect();
+        assert_eq!(summary, [(1, Some(502), true), (2, Some(200), true)]);
+        assert_eq!(done.history[0].error.as_deref(), Some("unreachable"));
+
+        let mut many = record(Queued);
+        for n in 1..=40 {
+            many = start(n, &many);
+        }
+        assert_eq!(many.history.len(), MAX_HISTORY);
+        assert_eq!(many.history[0].number, 40 - MAX_HISTORY as u32 + 1);
+    }
+
+    #[test]
     fn transitions_record_what_happened() {
         let started = Transition::Start {
             attempt: 1,
@@ -280,6 +348,7 @@ mod tests {
         let retried = Transition::Retry {
             status: 503,
             error: "function answered 503".into(),
+            at: at(),
         }
         .apply(Some(&again))
         .expect("retries");

@@ -15,7 +15,7 @@ mod store;
 pub use callback::{NotACallback, QueuedCallback};
 pub use dead_letter::{DeadLetter, DeadReason, NotADeadLetter, Redrive};
 pub use lifecycle::{Finish, Refused, Transition};
-pub use record::{CallbackOutcome, CallbackStatus, JobRecord, JobStatus};
+pub use record::{Attempt, CallbackOutcome, CallbackStatus, JobRecord, JobStatus, MAX_HISTORY};
 pub use result::{ResultStore, StoredResult};
 pub use store::{JobFilter, JobStore, JobStoreError, TransitionError};
 

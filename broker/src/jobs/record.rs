@@ -72,6 +72,25 @@ pub struct CallbackOutcome {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// One attempt at a job: when it ran and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// 1 for the first; a delivery lost in a crash counts too.
+    pub number: u32,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The function's status code (503 when it could not be reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The most attempts a record lists (the latest ones); `attempts` still counts them all.
+pub const MAX_HISTORY: usize = 32;
+
 /// The record of one asynchronous invocation, updated at every transition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -81,6 +100,9 @@ pub struct JobRecord {
     pub status: JobStatus,
     /// Attempts started so far.
     pub attempts: u32,
+    /// Each attempt (the latest [`MAX_HISTORY`]), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Attempt>,
     /// Attempts allowed (known once the job first runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
@@ -118,6 +140,7 @@ impl JobRecord {
             function: function.to_string(),
             status: JobStatus::Queued,
             attempts: 0,
+            history: Vec::new(),
             max_attempts: None,
             created_at: Utc::now(),
             started_at: None,

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
-use switchyard_broker::jobs::{DeadLetter, JobRecord, Redrive};
+use switchyard_broker::jobs::{Attempt, DeadLetter, JobRecord, Redrive};
 use switchyard_broker::streams;
 use utoipa::{IntoParams, ToSchema};
 
@@ -47,6 +47,9 @@ pub(crate) struct DeadLetterView {
     /// In `GET /system/dead-letters/{id}` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     invocation: Option<InvocationView>,
+    /// In `GET /system/dead-letters/{id}` only, while the job's record is kept: every attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<Vec<Attempt>>,
 }
 
 /// The invocation a dead letter carries, as it will be sent again.
@@ -106,6 +109,7 @@ fn summary(stored: &Stored, redrive: Option<Redrive>) -> DeadLetterView {
         failure: stored.letter.clone(),
         redrive,
         invocation: None,
+        attempts: None,
     }
 }
 
@@ -167,7 +171,7 @@ async fn find(state: &AppState, id: u64) -> Result<Stored, ApiError> {
 #[utoipa::path(get, path = "/system/dead-letters/{id}", tag = "dead letters",
     params(("id" = u64, Path, description = "The dead letter's id")),
     responses(
-        (status = 200, description = "The dead letter and its invocation", body = DeadLetterView),
+        (status = 200, description = "The dead letter, its invocation and every attempt", body = DeadLetterView),
         (status = 404, body = String, content_type = "text/plain"),
     ))]
 pub(crate) async fn get(
@@ -187,6 +191,15 @@ pub(crate) async fn get(
         body: String::from_utf8_lossy(&invocation.body).into_owned(),
         callback_url: invocation.callback_url.clone(),
     });
+    if let Some(call_id) = &shown.call_id {
+        shown.attempts = state
+            .jobs
+            .get(call_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|record| record.history);
+    }
     Ok(Json(shown))
 }
 

@@ -239,7 +239,11 @@ impl Attempt {
             .retries
             .with_label_values(&[&self.invocation.function])
             .inc();
-        let retry = Transition::Retry { status, error };
+        let retry = Transition::Retry {
+            status,
+            error,
+            at: chrono::Utc::now(),
+        };
         if let Err(error) = self
             .context
             .jobs
