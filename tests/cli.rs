@@ -114,19 +114,7 @@ async fn jobs_and_dead_letters_from_the_command_line() {
     api.wait_job(&waiting, "cancelled", WITHIN).await;
 
     // A dead letter listed and redriven once its function works.
-    let flag = dir.0.join("fixed");
-    let flaky = script(
-        &dir.0,
-        "flaky.sh",
-        &format!("[ -f {} ] && cat || exit 1", flag.display()),
-    );
-    api.deploy_with(
-        "flaky",
-        &flaky,
-        json!({}),
-        json!({"com.openfaas.retry.attempts": "1"}),
-    )
-    .await;
+    let flag = api.deploy_failing_until_healed("flaky", &dir.0).await;
     let dead = api.queue("flaky", "again").await;
     api.wait_job(&dead, "failed", WITHIN).await;
     let letters = ok(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Nats, Switchyard, TempDir};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -17,19 +17,7 @@ async fn dead_letters_are_listed_shown_redriven_and_purged() {
     let switchyard = Switchyard::up(&nats);
     let api = switchyard.api();
     let dir = TempDir::new("dead");
-    let healed = dir.0.join("healed");
-    let flaky = common::script(
-        &dir.0,
-        "flaky.sh",
-        &format!("if [ -f {} ]; then cat; else exit 1; fi", healed.display()),
-    );
-    api.deploy_with(
-        "flaky",
-        &flaky,
-        json!({}),
-        json!({"com.openfaas.retry.attempts": "1"}),
-    )
-    .await;
+    let healed = api.deploy_failing_until_healed("flaky", &dir.0).await;
     let mut failed = Vec::new();
     for body in ["first", "second"] {
         let call_id = api.queue("flaky", body).await;

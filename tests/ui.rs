@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::{deliveries, recorder, script, Nats, Switchyard, TempDir, ADMIN_PASSWORD};
+use common::{deliveries, recorder, Nats, Switchyard, TempDir, ADMIN_PASSWORD};
 use serde_json::json;
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -159,19 +159,7 @@ async fn an_operator_works_through_the_ui() {
         .await;
 
     // A job that dies, redriven from the dead letters page once its function works.
-    let flag = dir.0.join("fixed");
-    let flaky = script(
-        &dir.0,
-        "flaky.sh",
-        &format!("[ -f {} ] && cat || exit 1", flag.display()),
-    );
-    api.deploy_with(
-        "flaky",
-        &flaky,
-        json!({}),
-        json!({"com.openfaas.retry.attempts": "1"}),
-    )
-    .await;
+    let flag = api.deploy_failing_until_healed("flaky", &dir.0).await;
     let dead_call = api.queue("flaky", "try me").await;
     api.wait_job(&dead_call, "failed", WITHIN).await;
     std::fs::write(&flag, "").expect("flag");

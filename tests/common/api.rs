@@ -197,4 +197,27 @@ impl Api {
         );
         self.wait_available(name, 1).await;
     }
+
+    /// Deploys `name`: a function that fails every job at its one attempt (so each dies as a
+    /// dead letter) until the file it returns exists; then it echoes its input.
+    pub async fn deploy_failing_until_healed(
+        &self,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> std::path::PathBuf {
+        let healed = dir.join(format!("{name}.healed"));
+        let program = super::script(
+            dir,
+            &format!("{name}.sh"),
+            &format!("if [ -f {} ]; then cat; else exit 1; fi", healed.display()),
+        );
+        self.deploy_with(
+            name,
+            &program,
+            json!({}),
+            json!({"com.openfaas.retry.attempts": "1"}),
+        )
+        .await;
+        healed
+    }
 }

@@ -18,6 +18,7 @@ use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::{streams, subjects};
 use tracing::Instrument;
 
+use super::invoke_docs::{EnqueueAnswers, FunctionPath, FunctionSubPath, JobHeaders};
 use super::request::{
     caller_call_id, new_call_id, read_invocation, registered_function, split_path, unix_nanos,
     Target,
@@ -27,47 +28,19 @@ use crate::error::ApiError;
 
 #[utoipa::path(post, path = "/async-function/{name}", tag = "invoke", security(()),
     description = "Asynchronous invoke: the request is stored as a job and answered 202; the job runs with retries, and its answer goes to the callback URL.",
-    params(("name" = String, Path, description = "`name` or `name.namespace`"),
-        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
-        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
-        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
-        (status = 413, body = String, content_type = "text/plain"),
-        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionPath, JobHeaders), request_body(content = Vec<u8>, content_type = "*/*"), responses(EnqueueAnswers))]
 pub(crate) async fn enqueue(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     enqueue_any(state, request).await
 }
 
 #[utoipa::path(post, path = "/async-function/{name}/", tag = "invoke", security(()),
-    params(("name" = String, Path, description = "`name` or `name.namespace`"),
-        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
-        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
-        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
-        (status = 413, body = String, content_type = "text/plain"),
-        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionPath, JobHeaders), request_body(content = Vec<u8>, content_type = "*/*"), responses(EnqueueAnswers))]
 pub(crate) async fn enqueue_slash(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     enqueue_any(state, request).await
 }
 
 #[utoipa::path(post, path = "/async-function/{name}/{*path}", tag = "invoke", security(()),
-    params(("name" = String, Path, description = "`name` or `name.namespace`"),
-        ("X-Callback-Url" = Option<String>, Header, description = "Where the answer is POSTed when the job ends"),
-        ("X-Call-Id" = Option<String>, Header, description = "The caller's own call id (or `Idempotency-Key`): the same id again is the same job"), ("path" = String, Path, description = "The rest of the path")),
-    request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 202, description = "Stored: JetStream acknowledged it. `X-Call-Id` names the job", headers(("x-call-id" = String))),
-        (status = 400, description = "A bad callback URL or call id", body = String, content_type = "text/plain"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 409, description = "The call id belongs to another function's job", body = String, content_type = "text/plain"),
-        (status = 413, body = String, content_type = "text/plain"),
-        (status = 503, description = "NATS cannot take it or the queue is full (with `Retry-After`)", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionSubPath, JobHeaders), request_body(content = Vec<u8>, content_type = "*/*"), responses(EnqueueAnswers))]
 pub(crate) async fn enqueue_path(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     enqueue_any(state, request).await
 }

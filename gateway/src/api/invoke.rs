@@ -13,6 +13,7 @@ use switchyard_broker::invocation::{CallReply, Invocation};
 use switchyard_broker::subjects;
 use tracing::Instrument;
 
+use super::invoke_docs::{FunctionPath, FunctionSubPath, InvokeAnswers};
 use super::request::{
     caller_call_id, new_call_id, read_invocation, registered_function, split_path, unix_nanos,
     Target,
@@ -41,44 +42,22 @@ const X_FUNCTION: &str = "x-function";
 
 #[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}", tag = "invoke", security(()),
     description = "Synchronous invoke: the request goes to a replica as a CloudEvent over NATS and its answer comes back.",
-    params(("name" = String, Path, description = "`name` or `name.namespace`")), request_body(content = Vec<u8>, content_type = "*/*", description = "Passed to the function as is"),
-    responses(
-        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
-        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
-        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
-        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionPath), request_body(content = Vec<u8>, content_type = "*/*", description = "Passed to the function as is"),
+    responses(InvokeAnswers))]
 pub(crate) async fn invoke(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     invoke_any(state, request).await
 }
 
 #[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}/", tag = "invoke", security(()),
     description = "As `/function/{name}`, with the path `/`.",
-    params(("name" = String, Path, description = "`name` or `name.namespace`")), request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
-        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
-        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
-        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionPath), request_body(content = Vec<u8>, content_type = "*/*"), responses(InvokeAnswers))]
 pub(crate) async fn invoke_slash(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     invoke_any(state, request).await
 }
 
 #[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/function/{name}/{*path}", tag = "invoke", security(()),
     description = "As `/function/{name}`; the function sees `/{path}` and the query.",
-    params(("name" = String, Path, description = "`name` or `name.namespace`"), ("path" = String, Path, description = "The rest of the path")),
-    request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
-        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
-        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
-        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
-    ))]
+    params(FunctionSubPath), request_body(content = Vec<u8>, content_type = "*/*"), responses(InvokeAnswers))]
 pub(crate) async fn invoke_path(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     invoke_any(state, request).await
 }
@@ -86,14 +65,7 @@ pub(crate) async fn invoke_path(state: State<Arc<AppState>>, request: Request<Bo
 #[utoipa::path(method(get, post, put, delete, patch, head, options), path = "/", tag = "invoke", security(()),
     description = "Synchronous invoke of the function named by `X-Function` (the original OpenFaaS gateway's routing).",
     params(("X-Function" = String, Header, description = "`name` or `name.namespace`")),
-    request_body(content = Vec<u8>, content_type = "*/*"), responses(
-        (status = 200, description = "The function's answer (any status it gives), with `X-Call-Id`, `X-Start-Time` and `X-Duration-Seconds`", body = Vec<u8>, content_type = "*/*"),
-        (status = 404, description = "Unknown function", body = String, content_type = "text/plain"),
-        (status = 413, description = "Body over the limit", body = String, content_type = "text/plain"),
-        (status = 502, description = "The function is unreachable", body = String, content_type = "text/plain"),
-        (status = 503, description = "No ready replica, no dispatcher, or NATS unreachable", body = String, content_type = "text/plain"),
-        (status = 504, description = "Timeout", body = String, content_type = "text/plain"),
-    ))]
+    request_body(content = Vec<u8>, content_type = "*/*"), responses(InvokeAnswers))]
 pub(crate) async fn invoke_root(state: State<Arc<AppState>>, request: Request<Body>) -> Response {
     invoke_any(state, request).await
 }

@@ -5,6 +5,7 @@ mod dead_letters;
 mod event_stream;
 mod functions;
 mod invoke;
+mod invoke_docs;
 mod jobs;
 mod logs;
 mod namespaces;
