@@ -60,6 +60,19 @@ ensure_vcsim() {
   export SWITCHYARD_VCSIM="$program"
 }
 
+# tests/govmomi-events: govmomi's own view of vcsim's events, built like vcsim (needs
+# ensure_vcsim first). Exports SWITCHYARD_GOVMOMI_EVENTS.
+ensure_govmomi_events() {
+  local source="$ROOT/tests/govmomi-events/main.go"
+  local cache="$HOME/.cache/switchyard/vcsim"
+  local program="$cache/govmomi-events-$(sha256sum "$source" | cut -c1-16)"
+  if [ ! -x "$program" ]; then
+    say "building govmomi-events ($program)"
+    (cd "$ROOT/tests/govmomi-events" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$cache/gocache" go build -o "$program.tmp" . && mv "$program.tmp" "$program")
+  fi
+  export SWITCHYARD_GOVMOMI_EVENTS="$program"
+}
+
 # openapi-spec-validator (PyPI) in the project's virtual environment: the tests validate the
 # gateway's OpenAPI document with it. Exports SWITCHYARD_OPENAPI_VALIDATOR.
 ensure_openapi_validator() {

@@ -523,3 +523,123 @@ async fn bad_credentials_show_in_the_status_and_are_retried() {
         .expect("answers");
     assert_eq!(response.status(), 204);
 }
+
+#[tokio::test]
+async fn event_data_is_what_govmomi_encodes_field_by_field() {
+    let sim = Vcsim::start(VcsimOptions::default());
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("vcenter-typed");
+    let out = dir.0.join("all");
+    api.deploy_ready("vsphere", &recorder(&dir.0, &out), json!({}))
+        .await;
+    let response = api
+        .admin(Method::POST, "/system/subscriptions")
+        .json(&json!({"name": "all", "function": "vsphere",
+            "filters": [{"prefix": {"type": "com.vmware.vsphere."}}]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 201);
+    create_source(&api, "vc1", sim.source_config()).await;
+    wait_running(&api, "vc1").await;
+
+    // govmomi makes the events, then reads them all back through its event manager.
+    sim.govmomi_events("produce");
+    let govmomi: HashMap<String, (String, Value)> = sim
+        .govmomi_events("dump")
+        .lines()
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line).expect("a JSON line");
+            let class = entry["class"].as_str().unwrap_or_default().to_string();
+            (entry["key"].to_string(), (class, entry["data"].clone()))
+        })
+        .collect();
+    let wanted = [
+        "VmPoweredOffEvent",
+        "VmPoweredOnEvent",
+        "VmCreatedEvent",
+        "VmReconfiguredEvent",
+        "VmRenamedEvent",
+        "VmRemovedEvent",
+        "HostConnectionLostEvent",
+        "AlarmStatusChangedEvent",
+    ];
+    let received = |out: &std::path::Path| -> HashMap<String, Value> {
+        deliveries(out)
+            .iter()
+            .filter_map(|d| {
+                let key = d
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Http_Ce_Id="))?
+                    .to_string();
+                Some((key, serde_json::from_slice(&body_of(d)).ok()?))
+            })
+            .collect()
+    };
+    common::eventually(WAIT, "every kind of event reaches the function", || {
+        let got = received(&out);
+        let classes: HashSet<&str> = got
+            .keys()
+            .filter_map(|k| govmomi.get(k).map(|(c, _)| c.as_str()))
+            .collect();
+        let all = wanted.iter().all(|w| classes.contains(w));
+        async move { all }
+    })
+    .await;
+    let got = received(&out);
+    for (key, data) in &got {
+        let (class, expected) = govmomi
+            .get(key)
+            .unwrap_or_else(|| panic!("event {key} unknown to govmomi"));
+        assert_eq!(
+            data, expected,
+            "{class} {key}: ours differs from govmomi's encoding/json"
+        );
+    }
+    // The typed mapping in full: booleans, numbers, nulls and arrays as Go writes them.
+    let (_, reconfigured) = got
+        .iter()
+        .find(|(k, _)| govmomi[*k].0 == "VmReconfiguredEvent")
+        .expect("a reconfiguration");
+    assert_eq!(reconfigured["Template"], false);
+    assert_eq!(reconfigured["ConfigSpec"]["MemoryMB"], 256);
+    assert_eq!(reconfigured["Ds"], Value::Null);
+}
+
+#[tokio::test]
+async fn payload_encoding_xml_delivers_the_soap_element() {
+    let sim = Vcsim::start(VcsimOptions::default());
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let mut config = sim.source_config();
+    config["payloadEncoding"] = json!("xml");
+    create_source(&api, "vc-xml", config).await;
+    wait_running(&api, "vc-xml").await;
+    let client = sim.client().await;
+    let machines = vcsim::virtual_machines(&client).await;
+    vcsim::power(&client, &machines[0].1, false).await;
+    let wanted = "com.vmware.vsphere.VmPoweredOffEvent.v0";
+    common::eventually(WAIT, "the power-off stored", || async {
+        stored_events(&nats).await.iter().any(|e| e.0 == wanted)
+    })
+    .await;
+    let stored = stored_events(&nats).await;
+    let (_, _, headers, payload) = stored.iter().find(|e| e.0 == wanted).expect("stored");
+    assert_eq!(
+        headers.get("content-type").map(String::as_str),
+        Some("application/xml")
+    );
+    let xml = String::from_utf8_lossy(payload);
+    assert!(
+        xml.starts_with("<") && xml.contains(r#"xsi:type="VmPoweredOffEvent""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("<name>{}</name>", machines[0].0)),
+        "{xml}"
+    );
+    assert!(xml.contains("<template>false</template>"), "{xml}");
+}

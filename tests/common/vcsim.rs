@@ -189,3 +189,32 @@ pub async fn post_event_ex(client: &Client, type_id: &str) {
         .await
         .expect("PostEvent");
 }
+
+impl Vcsim {
+    /// Runs `tests/govmomi-events` (govmomi's own client) against this simulator in `mode`
+    /// (`produce` or `dump`) and returns its standard output.
+    pub fn govmomi_events(&self, mode: &str) -> String {
+        let program = std::env::var_os("SWITCHYARD_GOVMOMI_EVENTS")
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "govmomi-events not found (SWITCHYARD_GOVMOMI_EVENTS): run ./scripts/test, \
+                     which builds it with Debian's Go and govmomi"
+                )
+            });
+        let url = self
+            .url
+            .replacen("://", &format!("://{USER}:{PASSWORD}@"), 1);
+        let output = Command::new(program)
+            .args(["-url", &url, mode])
+            .output()
+            .expect("govmomi-events runs");
+        assert!(
+            output.status.success(),
+            "govmomi-events {mode}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}

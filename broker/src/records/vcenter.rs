@@ -46,6 +46,22 @@ pub struct VcenterConfig {
     /// they came after the checkpoint.
     #[serde(default)]
     pub replay_window: Option<String>,
+    /// How an event's data is encoded: `json` (default: the event as govmomi's
+    /// `encoding/json` writes it) or `xml` (the SOAP element as vCenter sent it). Tanzu
+    /// Sources' `application/json` and `application/xml` are accepted too.
+    #[serde(default)]
+    pub payload_encoding: PayloadEncoding,
+}
+
+/// How a vCenter source encodes its events' data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadEncoding {
+    #[default]
+    #[serde(alias = "application/json")]
+    Json,
+    #[serde(alias = "application/xml")]
+    Xml,
 }
 
 impl VcenterConfig {

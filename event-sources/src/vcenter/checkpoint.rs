@@ -106,6 +106,8 @@ mod tests {
                 .single()
                 .expect("time"),
             data: serde_json::Value::Null,
+            mapping: crate::vcenter::event::TYPED,
+            xml: String::new(),
         }
     }
 

@@ -1,12 +1,15 @@
-//! vSphere events: read from the SOAP tree without a schema, so a class this code has never
-//! heard of is read like any other, and mapped to CloudEvents the way VMware's event router
-//! does (`com.vmware.vsphere.<Class>.v0`).
+//! vSphere events, mapped to CloudEvents the way VMware's event router does
+//! (`com.vmware.vsphere.<Class>.v0`). Their data is the event as govmomi's `encoding/json`
+//! writes it, typed by the vSphere schema ([`super::schema`]); a class the schema does not know
+//! (a newer vCenter) is read without a schema, so it still arrives, and is marked so.
 
 use chrono::{DateTime, Utc};
 use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use serde_json::{Map, Value};
 
+use super::schema;
 use super::soap::{parse_time, xml::Element};
+use switchyard_broker::records::PayloadEncoding;
 
 /// One event as vCenter reported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +23,16 @@ pub struct VsphereEvent {
     pub created_time: DateTime<Utc>,
     /// The event as JSON, with the field names of govmomi's types (`Vm.Name`, `CreatedTime`).
     pub data: Value,
+    /// How `data` was read: [`TYPED`] or [`SCHEMALESS`].
+    pub mapping: &'static str,
+    /// The SOAP element as vCenter sent it (re-serialized), for `payloadEncoding: xml`.
+    pub xml: String,
 }
+
+/// `data` follows the vSphere schema, as govmomi encodes it.
+pub const TYPED: &str = "typed";
+/// `data` was read without a schema: every leaf a string but `key` and `chainId`.
+pub const SCHEMALESS: &str = "schemaless";
 
 /// An event element without the fields every event has.
 #[derive(Debug, thiserror::Error)]
@@ -57,27 +69,43 @@ impl VsphereEvent {
             ("ExtendedEvent", Some(id)) => ("extendedevent", id.to_string()),
             _ => ("event", xml_type.clone()),
         };
+        let (data, mapping) = if schema::knows(&xml_type) {
+            (schema::encode_struct(Some(element), &xml_type), TYPED)
+        } else {
+            (to_json(element), SCHEMALESS)
+        };
         Ok(Self {
             class,
             family,
             key,
             created_time,
-            data: to_json(element),
+            data,
+            mapping,
+            xml: element.to_xml(),
         })
     }
 
     /// The CloudEvent: type `com.vmware.vsphere.<Class>.v0`, source the SDK URL, id the key,
-    /// subject the class, time the creation time, extensions `eventclass` and
-    /// `vsphereapiversion`, data the event as JSON.
-    pub fn to_cloudevent(&self, source: &str, api_version: &str) -> Event {
-        let mut builder = EventBuilderV10::new()
+    /// subject the class, time the creation time, extensions `eventclass`, `vsphereapiversion`
+    /// and `vspheremapping` ([`TYPED`] or [`SCHEMALESS`]), data the event as JSON or XML.
+    pub fn to_cloudevent(
+        &self,
+        source: &str,
+        api_version: &str,
+        encoding: PayloadEncoding,
+    ) -> Event {
+        let builder = EventBuilderV10::new()
             .id(self.key.to_string())
             .source(source)
             .ty(format!("com.vmware.vsphere.{}.v0", self.class))
             .subject(self.class.clone())
             .time(self.created_time)
             .extension("eventclass", self.family)
-            .data("application/json", self.data.clone());
+            .extension("vspheremapping", self.mapping);
+        let mut builder = match encoding {
+            PayloadEncoding::Json => builder.data("application/json", self.data.clone()),
+            PayloadEncoding::Xml => builder.data("application/xml", self.xml.clone()),
+        };
         if !api_version.is_empty() {
             builder = builder.extension("vsphereapiversion", api_version);
         }

@@ -14,6 +14,7 @@ mod checkpoint;
 pub mod event;
 mod metrics;
 mod poller;
+pub mod schema;
 pub mod soap;
 mod status;
 

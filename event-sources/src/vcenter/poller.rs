@@ -269,7 +269,11 @@ impl Poller {
             .map(|event| {
                 events::to_stored_message(
                     &self.name,
-                    &event.to_cloudevent(&self.config.url, api_version),
+                    &event.to_cloudevent(
+                        &self.config.url,
+                        api_version,
+                        self.config.payload_encoding,
+                    ),
                 )
             })
             .collect();

@@ -55,7 +55,11 @@ fn known_and_unknown_classes_are_read_and_a_bad_one_stays_alone() {
 fn maps_to_the_vmware_cloudevent_shape() {
     let events = page();
     let off = events[0].as_ref().expect("event");
-    let event = off.to_cloudevent("https://vc.example/sdk", "8.0.3.0");
+    let event = off.to_cloudevent(
+        "https://vc.example/sdk",
+        "8.0.3.0",
+        switchyard_broker::records::PayloadEncoding::Json,
+    );
     assert_eq!(event.ty(), "com.vmware.vsphere.VmPoweredOffEvent.v0");
     assert_eq!(event.id(), "28");
     assert_eq!(event.source().as_str(), "https://vc.example/sdk");

@@ -73,6 +73,45 @@ impl Element {
 /// (the event mapping, dropping it) recurses at most this deep.
 pub const MAX_DEPTH: usize = 64;
 
+impl Element {
+    /// The element as an XML document: the `xsi` namespace declared on it, children and text
+    /// escaped. What vCenter sent, up to namespace prefixes and whitespace.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::new();
+        self.write_xml(&mut out, true);
+        out
+    }
+
+    fn write_xml(&self, out: &mut String, root: bool) {
+        out.push('<');
+        out.push_str(&self.name);
+        if root {
+            out.push_str(" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"");
+        }
+        if let Some(kind) = &self.xsi_type {
+            out.push_str(&format!(" xsi:type=\"{}\"", escape(kind)));
+        }
+        for (name, value) in &self.attributes {
+            out.push_str(&format!(" {name}=\"{}\"", escape(value)));
+        }
+        out.push('>');
+        out.push_str(&escape(&self.text));
+        for child in &self.children {
+            child.write_xml(out, false);
+        }
+        out.push_str("</");
+        out.push_str(&self.name);
+        out.push('>');
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Parses a whole document and returns its root element; nesting beyond [`MAX_DEPTH`] is
 /// refused.
 pub fn parse(document: &[u8]) -> Result<Element, MalformedXml> {
