@@ -643,3 +643,102 @@ async fn payload_encoding_xml_delivers_the_soap_element() {
     );
     assert!(xml.contains("<template>false</template>"), "{xml}");
 }
+
+#[tokio::test]
+async fn the_catalog_counts_every_type_per_source_and_lists_the_known_classes() {
+    let sim = Vcsim::start(VcsimOptions::default());
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    create_source(&api, "vc1", sim.source_config()).await;
+    wait_running(&api, "vc1").await;
+    let hook = api
+        .create_source(
+            json!({"name": "hook", "kind": "webhook", "config": {"auth": {"token": "hook-t0ken"}}}),
+        )
+        .await;
+    assert_eq!(hook.status(), 201);
+
+    // A burst: 5 events of one type and 3 of another through the webhook, and a power cycle.
+    let http = reqwest::Client::new();
+    for (n, ty) in ["com.example.a"; 5]
+        .into_iter()
+        .chain(["com.example.b"; 3])
+        .enumerate()
+    {
+        let posted = http
+            .post(api.url("/webhook/hook"))
+            .bearer_auth("hook-t0ken")
+            .header("ce-specversion", "1.0")
+            .header("ce-id", format!("e{n}"))
+            .header("ce-source", "/burst")
+            .header("ce-type", ty)
+            .header("content-type", "application/json")
+            .body(format!("{{\"n\":{n}}}"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(posted.status(), 202);
+    }
+    let client = sim.client().await;
+    let machines = vcsim::virtual_machines(&client).await;
+    vcsim::power(&client, &machines[0].1, false).await;
+
+    let count = |entries: &Value, source: &str, ty: &str| {
+        entries
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|e| e["source"] == source && e["type"] == ty)
+            })
+            .and_then(|e| e["count"].as_u64())
+            .unwrap_or(0)
+    };
+    let off = "com.vmware.vsphere.VmPoweredOffEvent.v0";
+    common::eventually(
+        WAIT,
+        "the catalog counts the burst and the power-off",
+        || async {
+            let entries = api.admin_json("/system/event-types").await;
+            count(&entries, "hook", "com.example.a") == 5
+                && count(&entries, "hook", "com.example.b") == 3
+                && count(&entries, "vc1", off) == 1
+        },
+    )
+    .await;
+    let answer = api
+        .admin(Method::GET, "/system/event-types")
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    for secret in ["hook-t0ken", common::vcsim::PASSWORD] {
+        assert!(!answer.contains(secret), "the catalog shows a credential");
+    }
+    let entries: Value = serde_json::from_str(&answer).expect("json");
+    let b = entries
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["type"] == "com.example.b"))
+        .expect("type b");
+    assert_eq!(b["example"]["data"], json!({"n": 7}), "the latest example");
+    assert!(b["firstSeen"].is_string() && b["lastSeen"].is_string());
+
+    // The classes a vCenter source could send, seen or not.
+    let known = api
+        .admin_json("/system/event-types?source=vc1&known=true")
+        .await;
+    let known = known.as_array().expect("a list");
+    assert!(known.len() > 400, "{} classes", known.len());
+    assert_eq!(count(&Value::Array(known.clone()), "vc1", off), 1);
+    assert!(known
+        .iter()
+        .any(|e| e["type"] == "com.vmware.vsphere.HostConnectionLostEvent.v0" && e["count"] == 0));
+    let refused = api
+        .admin(Method::GET, "/system/event-types?source=hook&known=true")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+}

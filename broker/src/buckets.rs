@@ -216,3 +216,22 @@ pub async fn secrets(js: &jetstream::Context) -> Result<kv::Store, BucketError> 
     )
     .await
 }
+
+/// The event catalog: key = hex(source).hex(type), value = [`crate::catalog::EventType`].
+pub const EVENT_TYPES: &str = "sy_event_types";
+
+/// The catalog holds at most this many bytes: types come from outside, so the bucket is
+/// bounded (a full one stops counting new types; known ones go on).
+pub const EVENT_TYPES_MAX_BYTES: i64 = 64 * 1024 * 1024;
+
+/// Opens (creating if needed) the event catalog.
+pub async fn event_types(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open_bounded(
+        js,
+        EVENT_TYPES,
+        "Switchyard event catalog",
+        Duration::ZERO,
+        EVENT_TYPES_MAX_BYTES,
+    )
+    .await
+}

@@ -12,6 +12,9 @@ fn without_dots(function: &str) -> String {
     function.replace('.', "~")
 }
 
+/// The consumer of `SY_EVENTS` that keeps the event catalog (see [`crate::catalog`]).
+pub const CATALOG: &str = "sy-catalog";
+
 /// The consumer of `SY_CALLBACKS`.
 pub const CALLBACKS: &str = "sy-callbacks";
 

@@ -15,6 +15,7 @@
 //!   queued-callback messages.
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`follow`]: the loop every follower of KV buckets runs.
+//! - [`catalog`]: the event types seen, per source, with counts and an example.
 //! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key;
 //!   [`secrets`]: function secrets, sealed with a key kept outside NATS.
 //! - [`errors`]: one line naming an error and all its causes.
@@ -31,6 +32,7 @@
 pub mod backoff;
 pub mod buckets;
 pub mod cache;
+pub mod catalog;
 pub mod codec;
 pub mod consumers;
 pub mod duration;

@@ -13,6 +13,7 @@
 //! - **Events** in `SY_EVENTS` are routed by subscription: a durable consumer per subscription
 //!   (and per function with a `topic` annotation) turns each matching event into one
 //!   asynchronous invocation, delivered as a CloudEvents HTTP request.
+//! - **The event catalog** (`catalog.rs`) counts every stored event under its source and type.
 //! - **Callbacks** are queued durably in `SY_CALLBACKS` and POSTed to `X-Callback-Url` with
 //!   retries, so that neither a dispatcher crash nor a receiver that is down loses one.
 //!
@@ -37,6 +38,7 @@
 //! ```
 
 mod callbacks;
+mod catalog;
 mod config;
 mod delivery;
 mod endpoints;

@@ -15,7 +15,8 @@ use crate::endpoints::Directory;
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
 use crate::metrics::Metrics;
-use crate::{callbacks, event_router, jobs, sync_calls};
+use crate::{callbacks, catalog, event_router, jobs, sync_calls};
+use switchyard_broker::catalog::Catalog;
 
 /// Room left in a NATS message for headers when relaying an answer.
 const HEADER_ROOM: usize = 64 * 1024;
@@ -77,6 +78,7 @@ impl Dispatcher {
             subscriptions.clone(),
             keys::routing_key(&js).await?,
         ));
+        let grace = config.jobs.shutdown_grace;
         let tasks = vec![
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
             jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
@@ -84,6 +86,12 @@ impl Dispatcher {
                 job_context.clone(),
                 subscriptions,
                 registry,
+                shutdown.clone(),
+            ),
+            catalog::start(
+                js.clone(),
+                Catalog::open(&js).await?,
+                grace,
                 shutdown.clone(),
             ),
             callbacks::start(job_context, shutdown)

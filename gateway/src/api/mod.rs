@@ -3,6 +3,7 @@
 mod async_invoke;
 mod dead_letters;
 mod event_stream;
+mod event_types;
 mod functions;
 mod invoke;
 mod invoke_docs;
@@ -63,6 +64,7 @@ pub(crate) struct AppState {
     pub(crate) secrets: Option<Secrets>,
     /// Places for live event viewers.
     pub(crate) viewers: Arc<tokio::sync::Semaphore>,
+    pub(crate) catalog: switchyard_broker::catalog::Catalog,
     pub(crate) metrics: Metrics,
 }
 
@@ -128,6 +130,7 @@ pub async fn app(
         );
         config.max_body_bytes = ceiling;
     }
+    let js_for_catalog = js.clone();
     let credentials = config.credentials.clone();
     let configured_namespaces = config.namespaces.clone();
     let state = Arc::new(AppState {
@@ -146,6 +149,7 @@ pub async fn app(
         namespaces,
         secrets,
         viewers: event_stream::viewers(),
+        catalog: switchyard_broker::catalog::Catalog::open(&js_for_catalog).await?,
         metrics: Metrics::new(metrics),
     });
     for name in configured_namespaces {
@@ -212,6 +216,7 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::get, sources::update, sources::remove))
         .routes(routes!(event_stream::stream))
+        .routes(routes!(event_types::list))
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::redrive_all))
         .routes(routes!(dead_letters::get, dead_letters::remove))
