@@ -245,6 +245,12 @@ async fn subscriptions_sources_and_a_live_tail_from_the_command_line() {
     })
     .await;
 
+    common::eventually(WITHIN, "the catalog counts the posted events", || {
+        let types = ok(&switchyard, &["events", "types", "--source", "orders"]);
+        async move { types.starts_with("SOURCE") && types.contains("com.example.order") }
+    })
+    .await;
+
     ok(&switchyard, &["subscriptions", "delete", "orders-to-sink"]);
     ok(&switchyard, &["sources", "delete", "orders"]);
     assert_eq!(json_of(&switchyard, &["subscriptions", "list"]), json!([]));

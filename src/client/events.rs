@@ -1,5 +1,5 @@
 //! `switchyard events tail`: the events stored from now on, as they come (the gateway's
-//! server-sent events), until interrupted.
+//! server-sent events), until interrupted; `switchyard events types`: the event catalog.
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -29,16 +29,45 @@ enum EventsAction {
         #[arg(long)]
         ingress: Option<String>,
     },
+    /// The event types seen, per source, with counts (the event catalog).
+    Types {
+        /// Only what this source took in.
+        #[arg(long)]
+        source: Option<String>,
+        /// With a vCenter --source: also every class the vSphere schema knows.
+        #[arg(long, requires = "source")]
+        known: bool,
+    },
 }
 
 impl Events {
     pub async fn run(self) -> anyhow::Result<()> {
         let gateway = self.connection.open()?;
-        let EventsAction::Tail {
-            event_type,
-            source,
-            ingress,
-        } = self.action;
+        let (event_type, source, ingress) = match self.action {
+            EventsAction::Tail {
+                event_type,
+                source,
+                ingress,
+            } => (event_type, source, ingress),
+            EventsAction::Types { source, known } => {
+                let mut query = source
+                    .map(|s| format!("?source={}", encode(&s)))
+                    .unwrap_or_default();
+                if known {
+                    query.push_str("&known=true");
+                }
+                let types = gateway.get(&format!("/system/event-types{query}")).await?;
+                let columns = [
+                    ("Source", "/source"),
+                    ("Type", "/type"),
+                    ("Count", "/count"),
+                    ("First seen", "/firstSeen"),
+                    ("Last seen", "/lastSeen"),
+                ];
+                gateway.print(&types, &columns);
+                return Ok(());
+            }
+        };
         let query: Vec<String> = [
             ("type", event_type),
             ("source", source),

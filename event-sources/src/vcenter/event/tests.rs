@@ -40,6 +40,15 @@ fn known_and_unknown_classes_are_read_and_a_bad_one_stays_alone() {
         unknown.data["Gadget"]["Part"],
         serde_json::json!(["a", "b"])
     );
+    assert_eq!(
+        unknown.mapping, SCHEMALESS,
+        "a class the schema lacks is read schema-free"
+    );
+    assert_eq!(
+        unknown.data["Gadget"]["Level"], "3",
+        "without a schema, leaves are strings"
+    );
+    assert_eq!(events[0].as_ref().expect("known").mapping, TYPED);
 
     let ex = events[2].as_ref().expect("EventEx");
     assert_eq!(
