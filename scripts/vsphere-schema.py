@@ -14,8 +14,12 @@ For each struct type: its embedded base (inheritance), and each own field as
                                                              type from xsi:type; null when absent
 The XML name is `@attr` for an attribute and `#text` for character data.
 
+It also writes broker/src/records/vsphere_event_classes.txt: the event classes, one per line,
+which the gateway lists in the event catalog (the gateway depends on broker only).
+
 Usage: scripts/vsphere-schema.py [GOVMOMI_TYPES_DIR] > event-sources/src/vcenter/schema/types.json
 """
+import os
 import json
 import re
 import sys
@@ -115,5 +119,8 @@ while todo:
             todo.extend(descendants(target[2:]))
 
 table = {name: table[name] for name in sorted(wanted)}
+classes_file = os.path.join(os.path.dirname(__file__), "..", "broker", "src", "records", "vsphere_event_classes.txt")
+with open(classes_file, "w") as out:
+    out.write("".join(f"{name}\n" for name in sorted(descendants("Event"))))
 json.dump({"govmomi": TYPES, "types": table}, sys.stdout, separators=(",", ":"), sort_keys=True)
 sys.stdout.write("\n")

@@ -6,6 +6,7 @@
 //! - `switchyard gateway`, `switchyard dispatcher` and `switchyard provider`: the parts as
 //!   separate processes sharing a NATS server (any number of gateways and dispatchers; one
 //!   active provider, others standing by).
+//! - `switchyard autoscaler`: the autoscaler alone (also inside `up`).
 //! - `switchyard source webhook`: the webhook ingester alone, on its own port.
 //! - `switchyard source vcenter`: the vCenter pollers alone.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
@@ -46,6 +47,9 @@ enum Command {
     Provider(Settings),
     /// Run a dispatcher against a shared NATS server.
     Dispatcher(Settings),
+    /// Run the autoscaler against a shared NATS server: functions with OpenFaaS's scaling
+    /// labels get replicas from their load (any number may run).
+    Autoscaler(Settings),
     /// Run an event source alone.
     #[command(subcommand)]
     Source(SourceCommand),
@@ -90,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Gateway(s)
         | Command::Dispatcher(s)
         | Command::Provider(s)
+        | Command::Autoscaler(s)
         | Command::Source(SourceCommand::Webhook(s))
         | Command::Source(SourceCommand::Vcenter(s)) => s.clone(),
         Command::Watchdog | Command::Client(_) => unreachable!("handled above"),
@@ -107,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             Command::Gateway(_) => run::gateway(settings).await,
             Command::Dispatcher(_) => run::dispatcher(settings).await,
             Command::Provider(_) => run::provider(settings).await,
+            Command::Autoscaler(_) => run::autoscaler(settings).await,
             Command::Source(SourceCommand::Webhook(_)) => run::webhook(settings).await,
             Command::Source(SourceCommand::Vcenter(_)) => run::vcenter(settings).await,
             Command::Watchdog | Command::Client(_) => unreachable!("handled above"),

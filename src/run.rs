@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use switchyard_autoscaler::Autoscaler;
 use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
 use switchyard_event_sources::vcenter::VcenterSources;
 use switchyard_gateway::{Gateway, GatewayConfig};
@@ -66,6 +67,13 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
     let vcenter = VcenterSources::start(client.clone(), &metrics, front.clone()).await?;
+    let autoscaler = Autoscaler::start(
+        client.clone(),
+        settings.autoscaler.config(),
+        &metrics,
+        front.clone(),
+    )
+    .await?;
     replicate(&client, &settings).await?;
 
     println!("Switchyard is up.");
@@ -96,6 +104,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     gateway.run(front.clone()).await?;
     dispatcher.wait().await;
     vcenter.wait().await;
+    autoscaler.wait().await;
     back.cancel();
     // A provider error was logged when it happened; `up` still stops cleanly.
     let _ = provider.await;
@@ -126,6 +135,23 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
     }
     gateway.run(front).await?;
+    part.close().await;
+    Ok(())
+}
+
+/// `switchyard autoscaler`: sets replicas of autoscaled functions from their load.
+pub async fn autoscaler(settings: Settings) -> anyhow::Result<()> {
+    let part = Part::start(&settings, "switchyard-autoscaler").await?;
+    let metrics = prometheus::Registry::new();
+    let autoscaler = Autoscaler::start(
+        part.client.clone(),
+        settings.autoscaler.config(),
+        &metrics,
+        part.shutdown.clone(),
+    )
+    .await?;
+    replicate(&part.client, &settings).await?;
+    autoscaler.wait().await;
     part.close().await;
     Ok(())
 }

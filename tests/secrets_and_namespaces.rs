@@ -218,6 +218,18 @@ async fn functions_with_one_name_live_in_two_namespaces() {
         api.admin_json("/system/namespaces").await,
         json!(["openfaas-fn", "ops", "team-a"])
     );
+    let (status, text) = send(
+        &api,
+        Method::PUT,
+        "/system/namespace/team-a",
+        json!({"name": "team-a", "labels": {"owner": "a"}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(
+        api.admin_json("/system/namespace/team-a").await["labels"],
+        json!({"owner": "a"})
+    );
 
     // The same name in two namespaces: two functions.
     assert_eq!(api.deploy(body("", "default")).await.status(), 202);

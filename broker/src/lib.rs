@@ -16,6 +16,7 @@
 //! - [`events`]: the events stream's subjects, subscriptions and their filters.
 //! - [`follow`]: the loop every follower of KV buckets runs.
 //! - [`catalog`]: the event types seen, per source, with counts and an example.
+//! - [`load`]: what each dispatcher has in flight and has finished, for the autoscaler.
 //! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key;
 //!   [`secrets`]: function secrets, sealed with a key kept outside NATS.
 //! - [`errors`]: one line naming an error and all its causes.
@@ -43,6 +44,7 @@ pub mod headers;
 pub mod invocation;
 pub mod jobs;
 pub mod keys;
+pub mod load;
 pub mod networks;
 pub mod provider;
 pub mod records;

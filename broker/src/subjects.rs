@@ -88,6 +88,9 @@ pub fn parse_cancel(subject: &str) -> Option<&str> {
 /// (see [`crate::provider`]).
 pub const PROVIDER_PREPARE: &str = "sy.provider.prepare";
 
+/// Core NATS subject of the dispatchers' load reports ([`crate::load::LoadReport`]).
+pub const LOAD: &str = "sy.load";
+
 /// Request subject on which the active provider serves a function's logs.
 pub const PROVIDER_LOGS: &str = "sy.provider.logs";
 

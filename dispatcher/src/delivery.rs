@@ -6,6 +6,7 @@ use switchyard_broker::invocation::{CallReply, Invocation};
 
 use crate::endpoints::Directory;
 use crate::forward::{ForwardError, Forwarder};
+use crate::load::Load;
 
 /// Replica choice plus pooled HTTP forwarding.
 pub(crate) struct Delivery {
@@ -13,6 +14,8 @@ pub(crate) struct Delivery {
     pub(crate) forwarder: Forwarder,
     /// Largest answer body accepted (it must fit in a NATS message).
     pub(crate) max_answer: usize,
+    /// What is in flight and finished, per function, for the autoscaler.
+    pub(crate) load: Load,
 }
 
 /// Why an invocation got no answer from the function.
@@ -43,6 +46,7 @@ impl Delivery {
         timeout: Duration,
         replica_wait: Duration,
     ) -> Result<CallReply, DeliveryError> {
+        let _in_flight = self.load.start(&invocation.function);
         let deadline = Instant::now() + timeout;
         let replicas = self
             .directory

@@ -45,6 +45,7 @@ mod endpoints;
 mod event_router;
 mod forward;
 mod jobs;
+mod load;
 mod metrics;
 mod service;
 mod sync_calls;

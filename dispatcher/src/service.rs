@@ -14,6 +14,7 @@ use crate::delivery::Delivery;
 use crate::endpoints::Directory;
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
+use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::{callbacks, catalog, event_router, jobs, sync_calls};
 use switchyard_broker::catalog::Catalog;
@@ -63,6 +64,7 @@ impl Dispatcher {
             directory: Directory::new(endpoints),
             forwarder: Forwarder::new(),
             max_answer: nats.server_info().max_payload.saturating_sub(HEADER_ROOM),
+            load: Load::default(),
         });
         let jobs_store = JobStore::open(&js, &config.retention).await?;
         let results = ResultStore::open(&js, &config.retention).await?;
@@ -79,7 +81,9 @@ impl Dispatcher {
             keys::routing_key(&js).await?,
         ));
         let grace = config.jobs.shutdown_grace;
+        let reporter = delivery.load.report(nats.clone(), shutdown.clone());
         let tasks = vec![
+            reporter,
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
             jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
             event_router::start(

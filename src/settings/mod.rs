@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, CommandFactory};
 
+mod autoscaler;
 mod gateway;
 mod jobs;
 mod limits;
@@ -18,6 +19,7 @@ mod retention;
 mod sources;
 mod span;
 
+pub use autoscaler::AutoscalerSettings;
 pub use gateway::GatewaySettings;
 pub use jobs::JobSettings;
 pub use limits::LimitSettings;
@@ -70,6 +72,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub limits: LimitSettings,
+
+    #[command(flatten)]
+    pub autoscaler: AutoscalerSettings,
 }
 
 impl Settings {
@@ -107,6 +112,8 @@ impl Settings {
             ("SWITCHYARD_RESULT_TTL", self.retention.result_ttl, MINUTE, 365 * DAY),
             ("SWITCHYARD_DEAD_LETTER_TTL", self.retention.dead_letter_ttl, MINUTE, 3650 * DAY),
             ("SWITCHYARD_EVENTS_TTL", self.retention.events_ttl, MINUTE, 3650 * DAY),
+            ("SWITCHYARD_SCALE_DOWN_WINDOW", self.autoscaler.scale_down_window, SECOND, DAY),
+            ("SWITCHYARD_AUTOSCALE_INTERVAL", self.autoscaler.autoscale_interval, 100 * MS, MINUTE),
         ];
         for (name, value, min, max) in spans {
             if value.0 < min || value.0 > max {

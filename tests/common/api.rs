@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{eventually, ADMIN_PASSWORD};
 
 /// An HTTP client for the gateway's API.
+#[derive(Clone)]
 pub struct Api {
     base: String,
     pub http: reqwest::Client,

@@ -20,4 +20,4 @@ pub use source::{
     parse_rate, BasicCredentials, EventSource, SourceSpec, WebhookAuth, WebhookConfig,
 };
 pub use source_status::{SourceState, SourceStatus};
-pub use vcenter::{PayloadEncoding, VcenterConfig, MAX_PAGE_SIZE};
+pub use vcenter::{vsphere_event_classes, PayloadEncoding, VcenterConfig, MAX_PAGE_SIZE};

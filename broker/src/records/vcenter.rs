@@ -125,6 +125,12 @@ fn duration_or(text: &Option<String>, default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
+/// Every vSphere event class (`Event` and all that descend from it) in govmomi's types,
+/// generated with the vCenter source's type table by `scripts/vsphere-schema.py`.
+pub fn vsphere_event_classes() -> impl Iterator<Item = &'static str> {
+    include_str!("vsphere_event_classes.txt").lines()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use switchyard_broker::catalog::EventType;
 use switchyard_broker::errors::error_chain;
-use switchyard_broker::records::SourceSpec;
-use switchyard_event_sources::vcenter::schema;
+use switchyard_broker::records::{vsphere_event_classes, SourceSpec};
 
 use super::AppState;
 use crate::error::ApiError;
@@ -51,7 +50,7 @@ pub(crate) async fn list(
                     "`known` lists the classes of a vCenter source; `{source}` is not one"
                 )));
             }
-            for class in schema::event_classes() {
+            for class in vsphere_event_classes() {
                 let event_type = format!("com.vmware.vsphere.{class}.v0");
                 if !entries.iter().any(|e| e.event_type == event_type) {
                     entries.push(EventType {

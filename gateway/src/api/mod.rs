@@ -199,7 +199,11 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(namespaces::list))
         .routes(routes!(namespaces::create))
-        .routes(routes!(namespaces::get, namespaces::remove))
+        .routes(routes!(
+            namespaces::get,
+            namespaces::update,
+            namespaces::remove
+        ))
         .routes(routes!(
             secrets::list,
             secrets::create,

@@ -150,6 +150,44 @@ pub(crate) async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("namespace `{name}` not found")))
 }
 
+#[utoipa::path(put, path = "/system/namespace/{name}", tag = "namespaces", request_body = NamespaceRequest, params(("name" = String, Path)),
+    description = "Replaces a namespace's labels and annotations.",
+    responses((status = 202, description = "Updated"), (status = 400, description = "The default namespace, or a name that differs from the path's", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: NamespaceRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid namespace request: {e}")))?;
+    if name == DEFAULT_NAMESPACE {
+        return Err(ApiError::BadRequest(format!(
+            "namespace `{DEFAULT_NAMESPACE}` has no labels or annotations to change"
+        )));
+    }
+    if !request.name.is_empty() && request.name != name {
+        return Err(ApiError::BadRequest(format!(
+            "`name` `{}` differs from the path's `{name}`",
+            request.name
+        )));
+    }
+    state
+        .namespaces
+        .modify(&name, |current| Namespace {
+            labels: request.labels.clone(),
+            annotations: request.annotations.clone(),
+            ..current
+        })
+        .await
+        .map_err(|e| match e {
+            switchyard_broker::table::TableError::NotFound { key } => {
+                ApiError::NotFound(format!("namespace `{key}` not found"))
+            }
+            other => ApiError::Unavailable(switchyard_broker::errors::error_chain(&other)),
+        })?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// `DELETE /system/namespace/{name}`: refused while functions or secrets live in it.
 #[utoipa::path(delete, path = "/system/namespace/{name}", tag = "namespaces", params(("name" = String, Path)),
     responses((status = 202, description = "Deleted"), (status = 400, description = "The default namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Functions or secrets still live in it", body = String, content_type = "text/plain")))]

@@ -83,5 +83,10 @@ fn the_table_knows_the_event_classes() {
         assert!(classes.contains(&class), "{class}");
     }
     assert!(!classes.contains(&"VmEventArgument"));
+    let listed: Vec<&str> = switchyard_broker::records::vsphere_event_classes().collect();
+    assert_eq!(
+        classes, listed,
+        "the broker's class list is generated with this table"
+    );
     assert!(!knows("FancyFutureEvent"));
 }

@@ -1,0 +1,171 @@
+//! The autoscaler part: every `interval`, for each autoscaled function, measure its load,
+//! decide its replicas ([`crate::decision`]) and write a change to the registry, logging the
+//! reason and counting it.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use switchyard_broker::buckets::{self, BucketError};
+use switchyard_broker::cache::KvCache;
+use switchyard_broker::records::FunctionSpec;
+use switchyard_broker::table::Table;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::decision::Window;
+use crate::measures::{self, Measures};
+use crate::policy::{ScaleKind, ScalePolicy};
+
+/// Autoscaler settings.
+#[derive(Debug, Clone)]
+pub struct AutoscalerConfig {
+    /// How often load is measured and replicas decided.
+    pub interval: Duration,
+    /// How long the load must stay low before replicas are removed
+    /// (`SWITCHYARD_SCALE_DOWN_WINDOW`).
+    pub scale_down_window: Duration,
+}
+
+impl Default for AutoscalerConfig {
+    fn default() -> Self {
+        AutoscalerConfig {
+            interval: Duration::from_secs(1),
+            scale_down_window: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why the autoscaler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AutoscalerError {
+    #[error(transparent)]
+    Bucket(#[from] BucketError),
+    #[error("cannot follow the load reports: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+pub struct Autoscaler {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+struct Metrics {
+    decisions: IntCounterVec,
+    desired: IntGaugeVec,
+}
+
+impl Autoscaler {
+    /// Starts measuring and scaling; runs until `shutdown`.
+    pub async fn start(
+        nats: async_nats::Client,
+        config: AutoscalerConfig,
+        registry: &Registry,
+        shutdown: CancellationToken,
+    ) -> Result<Self, AutoscalerError> {
+        let js = jetstream::new(nats.clone());
+        let store = buckets::functions(&js).await?;
+        let functions = KvCache::start(store.clone(), shutdown.clone()).await;
+        let table: Table<FunctionSpec> = Table::new(store);
+        let measures = Measures::default();
+        let follower = measures.follow(&nats, shutdown.clone()).await?;
+        let metrics = Metrics {
+            decisions: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_autoscaler_decisions_total",
+                    "Replica changes made by the autoscaler",
+                ),
+                &["function_name", "direction"],
+            )?,
+            desired: IntGaugeVec::new(
+                Opts::new(
+                    "switchyard_autoscaler_desired_replicas",
+                    "Replicas the autoscaler wants",
+                ),
+                &["function_name"],
+            )?,
+        };
+        registry.register(Box::new(metrics.decisions.clone()))?;
+        registry.register(Box::new(metrics.desired.clone()))?;
+        tracing::info!(interval = ?config.interval, window = ?config.scale_down_window, "autoscaler running");
+        let scaler = tokio::spawn(async move {
+            let mut windows: HashMap<String, Window> = HashMap::new();
+            let mut tick = tokio::time::interval(config.interval);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = shutdown.cancelled() => break,
+                }
+                let specs: Vec<FunctionSpec> =
+                    functions.read(|map| map.values().cloned().collect());
+                windows.retain(|id, _| specs.iter().any(|s| &s.name() == id));
+                for spec in specs {
+                    let Some(policy) = ScalePolicy::of(&spec.deployment) else {
+                        continue;
+                    };
+                    let id = spec.name();
+                    let now = Instant::now();
+                    let queued = measures::queued(&js, &id).await;
+                    let load = match policy.kind {
+                        ScaleKind::Capacity => measures.in_flight(&id, now),
+                        ScaleKind::Rps => measures.rate(&id, now),
+                        ScaleKind::Queue => queued,
+                    };
+                    // Jobs waiting always need a replica, whatever the load type.
+                    let load = if load == 0.0 && queued > 0.0 {
+                        f64::EPSILON
+                    } else {
+                        load
+                    };
+                    let window = windows.entry(id.clone()).or_default();
+                    let decision =
+                        window.decide(&policy, load, spec.replicas, config.scale_down_window, now);
+                    metrics
+                        .desired
+                        .with_label_values(&[&id])
+                        .set(i64::from(decision.replicas));
+                    if decision.replicas == spec.replicas {
+                        continue;
+                    }
+                    let direction = if decision.replicas > spec.replicas {
+                        "up"
+                    } else {
+                        "down"
+                    };
+                    let replicas = decision.replicas;
+                    match table
+                        .modify(&id, |current| FunctionSpec {
+                            replicas,
+                            ..current
+                        })
+                        .await
+                    {
+                        Ok(_) => {
+                            metrics.decisions.with_label_values(&[&id, direction]).inc();
+                            tracing::info!(
+                                function = %id, from = spec.replicas, to = replicas, reason = decision.reason,
+                                kind = ?policy.kind, load, target = policy.target, "scaled"
+                            );
+                        }
+                        Err(error) => {
+                            tracing::warn!(function = %id, %error, "replicas not changed")
+                        }
+                    }
+                }
+            }
+            tracing::info!("autoscaler stopped");
+        });
+        Ok(Autoscaler {
+            tasks: vec![follower, scaler],
+        })
+    }
+
+    /// Waits until it has stopped after shutdown.
+    pub async fn wait(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The autoscaler against real load on `switchyard up` (loopback only, bounded in time and
+//! count): OpenFaaS's scaling labels drive the replicas up under load, and back down to the
+//! minimum once the (test-short) scale-down window has passed.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{script, Api, Nats, Switchyard, TempDir};
+use serde_json::json;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+fn up(nats: &Nats) -> Switchyard {
+    Switchyard::up_with(nats, &[("SWITCHYARD_SCALE_DOWN_WINDOW", "3s")])
+}
+
+async fn deploy(api: &Api, name: &str, program: &str, labels: serde_json::Value) {
+    let response = api
+        .deploy(json!({"service": name, "envProcess": program, "labels": labels}))
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    api.wait_available(name, 1).await;
+}
+
+async fn replicas(api: &Api, name: &str) -> u64 {
+    api.status(name)
+        .await
+        .map_or(0, |s| s["replicas"].as_u64().unwrap_or(0))
+}
+
+async fn wait_replicas(api: &Api, name: &str, wanted: u64, what: &str) {
+    common::eventually(WITHIN, what, || async {
+        replicas(api, name).await == wanted
+    })
+    .await;
+}
+
+/// `clients` callers invoking `name` in a loop until the returned flag is cleared.
+fn load(api: &Api, name: &str, clients: usize) -> Arc<AtomicBool> {
+    let running = Arc::new(AtomicBool::new(true));
+    for _ in 0..clients {
+        let (api, name, running) = (api.clone(), name.to_string(), running.clone());
+        tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                let _ = api.invoke(&name, "x").await;
+            }
+        });
+    }
+    running
+}
+
+#[tokio::test]
+async fn capacity_scales_to_the_max_under_load_and_back_to_the_min_after_the_window() {
+    let nats = Nats::start();
+    let switchyard = up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("capacity");
+    let slow = script(&dir.0, "slow.sh", "sleep 0.5; cat");
+    deploy(
+        &api,
+        "slow",
+        &slow,
+        json!({"com.openfaas.scale.type": "capacity", "com.openfaas.scale.target": "5",
+               "com.openfaas.scale.min": "1", "com.openfaas.scale.max": "4"}),
+    )
+    .await;
+    let running = load(&api, "slow", 40);
+    wait_replicas(
+        &api,
+        "slow",
+        4,
+        "40 calls in flight at target 5 → the max, 4",
+    )
+    .await;
+    api.wait_available("slow", 4).await;
+    running.store(false, Ordering::Relaxed);
+    wait_replicas(
+        &api,
+        "slow",
+        1,
+        "back to the min once the window has passed",
+    )
+    .await;
+    let logs = switchyard.logs();
+    assert!(
+        logs.contains("load above target") && logs.contains("load below target"),
+        "decisions are logged with their reason"
+    );
+}
+
+#[tokio::test]
+async fn rps_scales_with_the_request_rate() {
+    let nats = Nats::start();
+    let switchyard = up(&nats);
+    let api = switchyard.api();
+    deploy(
+        &api,
+        "quick",
+        "cat",
+        json!({"com.openfaas.scale.type": "rps", "com.openfaas.scale.target": "5",
+               "com.openfaas.scale.max": "3"}),
+    )
+    .await;
+    let running = load(&api, "quick", 8);
+    wait_replicas(
+        &api,
+        "quick",
+        3,
+        "many calls a second at target 5 → the max, 3",
+    )
+    .await;
+    running.store(false, Ordering::Relaxed);
+    wait_replicas(&api, "quick", 1, "back to 1 once idle past the window").await;
+}
+
+#[tokio::test]
+async fn queue_scales_with_the_jobs_waiting() {
+    let nats = Nats::start();
+    let switchyard = up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("queue");
+    let slow = script(&dir.0, "slow.sh", "sleep 0.1; cat");
+    let response = api
+        .deploy(json!({"service": "worker", "envProcess": slow,
+            "labels": {"com.openfaas.scale.type": "queue", "com.openfaas.scale.target": "50",
+                       "com.openfaas.scale.max": "5"},
+            // Two jobs at a time, so that the queue builds up.
+            "annotations": {"com.switchyard.async.concurrency": "2"}}))
+        .await;
+    assert_eq!(response.status(), 202);
+    api.wait_available("worker", 1).await;
+    let mut accepted = Vec::new();
+    for _ in 0..500 {
+        accepted.push(api.queue("worker", "job").await);
+    }
+    wait_replicas(
+        &api,
+        "worker",
+        5,
+        "500 jobs waiting at target 50 → the max, 5",
+    )
+    .await;
+    common::drained(&nats, Duration::from_secs(120)).await;
+    wait_replicas(&api, "worker", 1, "back to 1 once the queue is empty").await;
+    let last = accepted.last().expect("jobs");
+    assert_eq!(api.job(last).await["status"], "succeeded");
+}
