@@ -353,6 +353,7 @@ fn dispatcher_config(settings: &Settings) -> DispatcherConfig {
         upstream_timeout: settings.gateway.upstream_timeout.0,
         jobs: settings.jobs.config(),
         retention: settings.retention.config(),
+        replica_wait: settings.autoscaler.cold_start_timeout.0,
         ..DispatcherConfig::default()
     }
 }

@@ -153,3 +153,45 @@ async fn queue_scales_with_the_jobs_waiting() {
     let last = accepted.last().expect("jobs");
     assert_eq!(api.job(last).await["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn an_idle_function_goes_to_zero_and_a_call_or_a_job_wakes_it() {
+    let nats = Nats::start();
+    let switchyard = up(&nats);
+    let api = switchyard.api();
+    deploy(
+        &api,
+        "sleepy",
+        "cat",
+        json!({"com.openfaas.scale.type": "capacity", "com.openfaas.scale.target": "5",
+               "com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "2s"}),
+    )
+    .await;
+    wait_replicas(&api, "sleepy", 0, "idle past zero-duration → 0 replicas").await;
+    common::eventually(WITHIN, "no replica left", || async {
+        api.available("sleepy").await == 0
+    })
+    .await;
+
+    // A sync call is held while a replica starts, then served: never a 503 for the scale.
+    let started = std::time::Instant::now();
+    let answer = api.invoke("sleepy", "wake up").await;
+    let cold_start = started.elapsed();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.expect("body"), "wake up");
+    eprintln!("cold start from zero to the first 200 (process provider): {cold_start:?}");
+    assert_eq!(replicas(&api, "sleepy").await, 1);
+
+    // Back to zero; an asynchronous job queued meanwhile runs.
+    wait_replicas(&api, "sleepy", 0, "idle again → 0").await;
+    common::eventually(WITHIN, "no replica left", || async {
+        api.available("sleepy").await == 0
+    })
+    .await;
+    let call_id = api.queue("sleepy", "later").await;
+    let job = api.wait_job(&call_id, "succeeded", WITHIN).await;
+    assert_eq!(
+        job["attempts"], 1,
+        "the job waited for its replica instead of failing"
+    );
+}

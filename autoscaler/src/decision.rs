@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::policy::ScalePolicy;
 
-/// Replicas for `load` under `policy`, before any window: at least `min` (and at least one
-/// unless the policy allows zero), at most `max`.
+/// Replicas for `load` under `policy`, before any window: at least `min` and at least one
+/// (zero is decided by idleness, in [`Window::decide`]), at most `max`.
 pub fn needed(policy: &ScalePolicy, load: f64) -> u32 {
     let per_replica = (policy.target * policy.proportion).max(f64::MIN_POSITIVE);
     let raw = (load / per_replica).ceil();
@@ -17,12 +17,7 @@ pub fn needed(policy: &ScalePolicy, load: f64) -> u32 {
     } else {
         policy.max
     };
-    let floor = if policy.zero {
-        policy.min
-    } else {
-        policy.min.max(1)
-    };
-    raw.clamp(floor, policy.max)
+    raw.clamp(policy.min.max(1), policy.max)
 }
 
 /// One function's recent needs, for the stabilisation window.
@@ -64,19 +59,20 @@ impl Window {
         {
             self.needs.pop_front();
         }
+        let idle_for = self
+            .last_busy
+            .map_or(Duration::ZERO, |busy| now.duration_since(busy));
+        // Idle: to zero (or staying there) when the policy allows it.
+        if policy.zero && load == 0.0 && (current == 0 || idle_for >= policy.zero_after) {
+            return Decision {
+                replicas: 0,
+                reason: "idle past zero-duration",
+            };
+        }
         if need > current {
             return Decision {
                 replicas: need,
                 reason: "load above target",
-            };
-        }
-        let idle_for = self
-            .last_busy
-            .map_or(Duration::ZERO, |busy| now.duration_since(busy));
-        if policy.zero && load == 0.0 && idle_for >= policy.zero_after {
-            return Decision {
-                replicas: policy.min,
-                reason: "idle past zero-duration",
             };
         }
         // Never to zero on the way down unless idle long enough (handled above).
@@ -126,7 +122,11 @@ mod tests {
         assert_eq!(needed(&p, 5.0), 1);
         assert_eq!(needed(&p, 6.0), 2);
         assert_eq!(needed(&p, 40.0), 4);
-        assert_eq!(needed(&policy(0, 4, true), 0.0), 0);
+        assert_eq!(
+            needed(&policy(0, 4, true), 0.0),
+            1,
+            "zero comes from idleness only"
+        );
         let headroom = ScalePolicy {
             proportion: 0.5,
             ..p
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn zero_only_after_idling_for_zero_duration() {
-        let p = policy(0, 4, true);
+        let p = policy(1, 4, true);
         let window = Duration::from_secs(1);
         let start = Instant::now();
         let mut w = Window::default();

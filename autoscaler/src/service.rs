@@ -113,8 +113,10 @@ impl Autoscaler {
                         ScaleKind::Rps => measures.rate(&id, now),
                         ScaleKind::Queue => queued,
                     };
-                    // Jobs waiting always need a replica, whatever the load type.
-                    let load = if load == 0.0 && queued > 0.0 {
+                    // Calls held for a replica and jobs waiting always need one, whatever the
+                    // load type: this is how a function scaled to zero wakes up.
+                    let waiting = queued > 0.0 || measures.in_flight(&id, now) > 0.0;
+                    let load = if load == 0.0 && waiting {
                         f64::EPSILON
                     } else {
                         load

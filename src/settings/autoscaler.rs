@@ -13,6 +13,11 @@ pub struct AutoscalerSettings {
     #[arg(long, env = "SWITCHYARD_SCALE_DOWN_WINDOW", default_value_t = Span(AutoscalerConfig::default().scale_down_window))]
     pub scale_down_window: Span,
 
+    /// How long a call (or job attempt) waits for a ready replica before it gets 503: enough for
+    /// a function scaled to zero to start one.
+    #[arg(long, env = "SWITCHYARD_COLD_START_TIMEOUT", default_value = "30s")]
+    pub cold_start_timeout: Span,
+
     /// How often the autoscaler measures load and decides replicas.
     #[arg(long, env = "SWITCHYARD_AUTOSCALE_INTERVAL", default_value_t = Span(AutoscalerConfig::default().interval))]
     pub autoscale_interval: Span,

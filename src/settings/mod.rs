@@ -113,6 +113,7 @@ impl Settings {
             ("SWITCHYARD_DEAD_LETTER_TTL", self.retention.dead_letter_ttl, MINUTE, 3650 * DAY),
             ("SWITCHYARD_EVENTS_TTL", self.retention.events_ttl, MINUTE, 3650 * DAY),
             ("SWITCHYARD_SCALE_DOWN_WINDOW", self.autoscaler.scale_down_window, SECOND, DAY),
+            ("SWITCHYARD_COLD_START_TIMEOUT", self.autoscaler.cold_start_timeout, 100 * MS, HOUR),
             ("SWITCHYARD_AUTOSCALE_INTERVAL", self.autoscaler.autoscale_interval, 100 * MS, MINUTE),
         ];
         for (name, value, min, max) in spans {
