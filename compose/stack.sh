@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Starts and stops the Compose stack.
 #
-#   compose/stack.sh up [--cluster]     build the images when missing, start, wait until healthy
-#   compose/stack.sh down [--cluster]   stop the provider, remove its function containers, then
-#                                       the stack and its volumes
+#   compose/stack.sh up [--cluster] [--monitoring]
+#                      build the images when missing, start, wait until healthy; with
+#                      --monitoring also Prometheus and AlertManager, and the `alerts` webhook
+#                      source that AlertManager posts to (token SWITCHYARD_ALERTS_TOKEN, made
+#                      when unset)
+#   compose/stack.sh down [--cluster] [--monitoring]
+#                      stop the provider, remove its function containers, then the stack and
+#                      its volumes
 #
 # SWITCHYARD_ADMIN_PASSWORD is required. COMPOSE_PROJECT_NAME (default switchyard),
 # SWITCHYARD_PORT (8080), SWITCHYARD_WEBHOOK_PORT (8081) and SWITCHYARD_FUNCTIONS_NETWORK
@@ -14,7 +19,18 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 action="${1:-}"
 files=(-f "$HERE/docker-compose.yml")
-[ "${2:-}" = "--cluster" ] && files+=(-f "$HERE/docker-compose.cluster.yml")
+monitoring=""
+for option in "${@:2}"; do
+  case "$option" in
+    --cluster) files+=(-f "$HERE/docker-compose.cluster.yml") ;;
+    --monitoring) monitoring=1; export COMPOSE_PROFILES=monitoring ;;
+    *) echo "unknown option $option" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$monitoring" ] && [ -z "${SWITCHYARD_ALERTS_TOKEN:-}" ]; then
+  SWITCHYARD_ALERTS_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export SWITCHYARD_ALERTS_TOKEN
+fi
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-switchyard}"
 : "${SWITCHYARD_ADMIN_PASSWORD:?set SWITCHYARD_ADMIN_PASSWORD}"
 network="${SWITCHYARD_FUNCTIONS_NETWORK:-switchyard-functions}"
@@ -22,7 +38,7 @@ compose() { docker-compose "${files[@]}" "$@"; }
 
 case "$action" in
   up)
-    if ! docker image inspect switchyard/switchyard:latest switchyard/function:latest >/dev/null 2>&1; then
+    if ! docker image inspect switchyard/switchyard:latest switchyard/function:latest switchyard/monitoring:latest >/dev/null 2>&1; then
       "$HERE/build-images.sh"
     fi
     compose up -d
@@ -30,6 +46,13 @@ case "$action" in
     for _ in $(seq 1 120); do
       if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
         say "Switchyard is up: http://127.0.0.1:$port"
+        if [ -n "$monitoring" ]; then
+          # Where AlertManager posts: a webhook source whose token only it and we know.
+          curl -fsS -u "admin:$SWITCHYARD_ADMIN_PASSWORD" -X POST "http://127.0.0.1:$port/system/event-sources" \
+            -d "{\"name\":\"alerts\",\"kind\":\"webhook\",\"config\":{\"auth\":{\"token\":\"$SWITCHYARD_ALERTS_TOKEN\"},\"type\":\"com.switchyard.alert\"}}" >/dev/null 2>&1 \
+            || say "the alerts webhook source exists already (or could not be made)"
+          say "Prometheus: http://127.0.0.1:${SWITCHYARD_PROMETHEUS_PORT:-9090}; alerts arrive as com.switchyard.alert events"
+        fi
         exit 0
       fi
       sleep 0.5

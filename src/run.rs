@@ -143,6 +143,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
 pub async fn autoscaler(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-autoscaler").await?;
     let metrics = prometheus::Registry::new();
+    let metrics_server = part.serve_metrics(settings.metrics_listen, &metrics)?;
     let autoscaler = Autoscaler::start(
         part.client.clone(),
         settings.autoscaler.config(),
@@ -152,6 +153,7 @@ pub async fn autoscaler(settings: Settings) -> anyhow::Result<()> {
     .await?;
     replicate(&part.client, &settings).await?;
     autoscaler.wait().await;
+    finish(metrics_server).await;
     part.close().await;
     Ok(())
 }
@@ -161,8 +163,13 @@ pub async fn autoscaler(settings: Settings) -> anyhow::Result<()> {
 /// lease is released, so a standby takes over at once.
 pub async fn provider(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-provider").await?;
+    let metrics_server =
+        part.serve_metrics(settings.metrics_listen, &prometheus::Registry::new())?;
     replicate(&part.client, &settings).await?;
     start_provider(&settings, part.client.clone(), part.shutdown.clone()).await??;
+    // The provider may also end because its lease was lost: the listener goes with it.
+    part.shutdown.cancel();
+    finish(metrics_server).await;
     part.close().await;
     Ok(())
 }
@@ -171,8 +178,8 @@ pub async fn provider(settings: Settings) -> anyhow::Result<()> {
 pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-dispatcher").await?;
     let client = part.client.clone();
-    // A dispatcher alone has no HTTP listener; its metrics are served in solo mode.
     let metrics = prometheus::Registry::new();
+    let metrics_server = part.serve_metrics(settings.metrics_listen, &metrics)?;
     let dispatcher = Dispatcher::start(
         client.clone(),
         dispatcher_config(&settings),
@@ -182,6 +189,7 @@ pub async fn dispatcher(settings: Settings) -> anyhow::Result<()> {
     .await?;
     replicate(&client, &settings).await?;
     dispatcher.wait().await;
+    finish(metrics_server).await;
     part.close().await;
     Ok(())
 }
@@ -230,7 +238,9 @@ fn start_provider(
 /// `switchyard source webhook`: the webhook ingester on its own port.
 pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-webhook").await?;
-    let routes = webhook_routes(&settings, &part.client, &part.shutdown).await?;
+    let routes = webhook_routes(&settings, &part.client, &part.shutdown)
+        .await?
+        .merge(metrics_routes(&prometheus::Registry::new())?);
     tracing::info!(address = %settings.sources.webhook_listen, nats = %nats::redact(&part.nats_url), "webhook ingester listening");
     part.serve(settings.sources.webhook_listen, routes).await?;
     part.close().await;
@@ -286,6 +296,27 @@ impl Part {
         })
     }
 
+    /// Serves `registry` at `/metrics` on `address` (when one is set) until shutdown.
+    fn serve_metrics(
+        &self,
+        address: Option<std::net::SocketAddr>,
+        registry: &prometheus::Registry,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(address) = address else {
+            return Ok(None);
+        };
+        let routes = metrics_routes(registry)?;
+        let listener = std::net::TcpListener::bind(address)
+            .with_context(|| format!("cannot listen on {address}"))?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let (limits, shutdown) = (self.limits, self.shutdown.clone());
+        tracing::info!(%address, "serving metrics");
+        Ok(Some(tokio::spawn(async move {
+            switchyard_gateway::serve(listener, routes, limits, shutdown).await;
+        })))
+    }
+
     /// Serves `routes` on `address` until shutdown, with the listener time limits.
     async fn serve(
         &self,
@@ -313,6 +344,29 @@ async fn replicate(client: &async_nats::Client, settings: &Settings) -> anyhow::
 }
 
 /// A registry in Prometheus's text format.
+/// `/metrics` serving `registry`, with `switchyard_part_up` so that a part with no metrics of
+/// its own still answers.
+fn metrics_routes(registry: &prometheus::Registry) -> anyhow::Result<axum::Router> {
+    let up = prometheus::IntGauge::new("switchyard_part_up", "1 while this part runs")?;
+    up.set(1);
+    registry.register(Box::new(up))?;
+    let registry = registry.clone();
+    Ok(axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move { render(&registry) }
+        }),
+    ))
+}
+
+/// Waits for a metrics listener to stop (it stops with the part's shutdown).
+async fn finish(server: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+}
+
 fn render(registry: &prometheus::Registry) -> String {
     use prometheus::Encoder;
     let mut buffer = Vec::new();

@@ -1,5 +1,6 @@
 //! The Compose stack, started and stopped by `compose/stack.sh`, on the real Docker engine:
-//! one NATS node, and the three-node cluster losing a node under load.
+//! one NATS node, the three-node cluster losing a node under load, and the monitoring profile
+//! (Prometheus scraping every part, an alert reaching a function as a CloudEvent).
 
 mod common;
 
@@ -19,10 +20,16 @@ struct Stack {
     port: u16,
     network: String,
     cluster: bool,
+    /// With the monitoring profile: Prometheus's port.
+    prometheus: Option<u16>,
 }
 
 impl Stack {
     fn up(cluster: bool) -> Self {
+        Self::start(cluster, false)
+    }
+
+    fn start(cluster: bool, monitoring: bool) -> Self {
         build_images();
         let port = free_port();
         let stack = Stack {
@@ -30,6 +37,7 @@ impl Stack {
             port,
             network: format!("sy-compose-{port}"),
             cluster,
+            prometheus: monitoring.then(free_port),
         };
         assert!(stack.script("up").success(), "compose/stack.sh up failed");
         stack
@@ -40,6 +48,11 @@ impl Stack {
         command.arg(action);
         if self.cluster {
             command.arg("--cluster");
+        }
+        if let Some(port) = self.prometheus {
+            command
+                .arg("--monitoring")
+                .env("SWITCHYARD_PROMETHEUS_PORT", port.to_string());
         }
         command
             .env("COMPOSE_PROJECT_NAME", &self.project)
@@ -184,4 +197,99 @@ async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
     .await;
     // And the cluster takes work with all three nodes again.
     api.run_job("work", "after", Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_function() {
+    let stack = Stack::start(false, true);
+    let api = stack.api();
+    deploy_cat(&api, "alertsink").await;
+    // Alerts arrive as events of the `alerts` source that stack.sh made; from the start, so
+    // that one sent before this subscription still arrives.
+    let subscribed = api
+        .admin(reqwest::Method::POST, "/system/subscriptions")
+        .json(
+            &json!({"name": "alerts-to-sink", "function": "alertsink", "startAt": "all",
+            "filters": [{"exact": {"type": "com.switchyard.alert"}}]}),
+        )
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(subscribed.status(), 201);
+
+    let prometheus = format!("http://127.0.0.1:{}", stack.prometheus.expect("monitoring"));
+    let http = reqwest::Client::new();
+    let jobs = [
+        "gateway",
+        "webhook",
+        "vcenter",
+        "dispatcher",
+        "provider",
+        "autoscaler",
+        "alertmanager",
+        "functions",
+    ];
+    common::eventually(
+        Duration::from_secs(90),
+        "Prometheus reports every target up",
+        || {
+            let (http, url) = (http.clone(), format!("{prometheus}/api/v1/targets"));
+            async move {
+                let Ok(response) = http.get(url).send().await else {
+                    return false;
+                };
+                let Ok(targets) = response.json::<serde_json::Value>().await else {
+                    return false;
+                };
+                let active = targets["data"]["activeTargets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                jobs.iter().all(|job| {
+                    let of_job: Vec<_> = active
+                        .iter()
+                        .filter(|t| t["labels"]["job"] == *job)
+                        .collect();
+                    !of_job.is_empty() && of_job.iter().all(|t| t["health"] == "up")
+                })
+            }
+        },
+    )
+    .await;
+
+    // The always-firing pipeline alert: Prometheus → AlertManager → webhook → the function.
+    common::eventually(
+        Duration::from_secs(90),
+        "the alert reaches the subscribed function",
+        || {
+            let api = api.clone();
+            async move {
+                let done = api
+                    .admin_json("/system/jobs?function=alertsink&status=succeeded")
+                    .await;
+                for job in done.as_array().cloned().unwrap_or_default() {
+                    let call_id = job["callId"].as_str().unwrap_or_default();
+                    let result = api
+                        .admin(
+                            reqwest::Method::GET,
+                            &format!("/system/jobs/{call_id}/result"),
+                        )
+                        .send()
+                        .await;
+                    if let Ok(result) = result {
+                        if result
+                            .text()
+                            .await
+                            .unwrap_or_default()
+                            .contains("SwitchyardAlertingPipeline")
+                        {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+        },
+    )
+    .await;
 }

@@ -47,6 +47,11 @@ pub struct Settings {
     #[arg(long, env = "SWITCHYARD_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<PathBuf>,
 
+    /// Where the dispatcher, provider and autoscaler, run as their own processes, serve
+    /// `/metrics` (unset: nowhere; in `up` the gateway serves every part's metrics).
+    #[arg(long, env = "SWITCHYARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Log filter (tracing's EnvFilter syntax, e.g. `info` or `switchyard_dispatcher=debug`).
     /// RUST_LOG, when set, takes precedence.
     #[arg(long, env = "SWITCHYARD_LOG", default_value = "info")]
