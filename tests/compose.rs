@@ -206,16 +206,11 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
     deploy_cat(&api, "alertsink").await;
     // Alerts arrive as events of the `alerts` source that stack.sh made; from the start, so
     // that one sent before this subscription still arrives.
-    let subscribed = api
-        .admin(reqwest::Method::POST, "/system/subscriptions")
-        .json(
-            &json!({"name": "alerts-to-sink", "function": "alertsink", "startAt": "all",
-            "filters": [{"exact": {"type": "com.switchyard.alert"}}]}),
-        )
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(subscribed.status(), 201);
+    api.subscribe(
+        json!({"name": "alerts-to-sink", "function": "alertsink", "startAt": "all",
+        "filters": [{"exact": {"type": "com.switchyard.alert"}}]}),
+    )
+    .await;
 
     let prometheus = format!("http://127.0.0.1:{}", stack.prometheus.expect("monitoring"));
     let http = reqwest::Client::new();

@@ -256,14 +256,9 @@ async fn vm_power_events_reach_subscribed_functions_with_the_vmware_mapping() {
         json!({"topic": "VmPoweredOnEvent"}),
     )
     .await;
-    let response = api
-        .admin(Method::POST, "/system/subscriptions")
-        .json(&json!({"name": "off", "function": "vm-off",
-            "filters": [{"exact": {"type": "com.vmware.vsphere.VmPoweredOffEvent.v0"}}]}))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 201);
+    api.subscribe(json!({"name": "off", "function": "vm-off",
+        "filters": [{"exact": {"type": "com.vmware.vsphere.VmPoweredOffEvent.v0"}}]}))
+        .await;
     create_source(&api, "vc1", sim.source_config()).await;
     wait_running(&api, "vc1").await;
 
@@ -546,14 +541,9 @@ async fn event_data_is_what_govmomi_encodes_field_by_field() {
     let out = dir.0.join("all");
     api.deploy_ready("vsphere", &recorder(&dir.0, &out), json!({}))
         .await;
-    let response = api
-        .admin(Method::POST, "/system/subscriptions")
-        .json(&json!({"name": "all", "function": "vsphere",
-            "filters": [{"prefix": {"type": "com.vmware.vsphere."}}]}))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 201);
+    api.subscribe(json!({"name": "all", "function": "vsphere",
+        "filters": [{"prefix": {"type": "com.vmware.vsphere."}}]}))
+        .await;
     create_source(&api, "vc1", sim.source_config()).await;
     wait_running(&api, "vc1").await;
 

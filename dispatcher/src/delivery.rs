@@ -38,8 +38,10 @@ impl DeliveryError {
 }
 
 impl Delivery {
-    /// Sends `invocation` to a ready replica within `timeout` (waiting at most `replica_wait`
-    /// of it for one to appear), trying the next replica when one cannot be reached.
+    /// Sends `invocation` to a ready replica within `timeout`, trying the next replica when one
+    /// cannot be reached. For at most `replica_wait` of it, it waits for a replica to appear: a
+    /// function just deployed, restarting or scaled to zero, or one whose listed replica has
+    /// just gone (a scale-down the directory has not caught up with yet).
     pub(crate) async fn deliver(
         &self,
         invocation: &Invocation,
@@ -48,29 +50,45 @@ impl Delivery {
     ) -> Result<CallReply, DeliveryError> {
         let _in_flight = self.load.start(&invocation.function);
         let deadline = Instant::now() + timeout;
-        let replicas = self
-            .directory
-            .replicas(&invocation.function, replica_wait.min(timeout))
-            .await;
+        let wait_until = Instant::now() + replica_wait.min(timeout);
+        let mut unreachable: Vec<String> = Vec::new();
         let mut last_error = DeliveryError::NoReplica(invocation.function.clone());
-        for endpoint in &replicas {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match self
-                .forwarder
-                .call(endpoint, invocation, remaining, self.max_answer)
-                .await
-            {
-                Ok(reply) => {
-                    tracing::debug!(status = reply.status, replica = %endpoint.replica, "function answered");
-                    return Ok(reply);
+        loop {
+            let wait = wait_until.saturating_duration_since(Instant::now());
+            let replicas = self.directory.replicas(&invocation.function, wait).await;
+            let untried: Vec<_> = replicas
+                .iter()
+                .filter(|e| !unreachable.contains(&e.url))
+                .collect();
+            if untried.is_empty() {
+                if Instant::now() >= wait_until {
+                    return Err(last_error);
                 }
-                Err(error @ ForwardError::Unreachable { .. }) => {
-                    tracing::warn!(replica = %endpoint.replica, %error, "replica unreachable; trying another");
-                    last_error = error.into();
+                tokio::time::sleep(RECHECK).await;
+                continue;
+            }
+            for endpoint in untried {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                match self
+                    .forwarder
+                    .call(endpoint, invocation, remaining, self.max_answer)
+                    .await
+                {
+                    Ok(reply) => {
+                        tracing::debug!(status = reply.status, replica = %endpoint.replica, "function answered");
+                        return Ok(reply);
+                    }
+                    Err(error @ ForwardError::Unreachable { .. }) => {
+                        tracing::warn!(replica = %endpoint.replica, %error, "replica unreachable; trying another");
+                        unreachable.push(endpoint.url.clone());
+                        last_error = error.into();
+                    }
+                    Err(error) => return Err(error.into()),
                 }
-                Err(error) => return Err(error.into()),
             }
         }
-        Err(last_error)
     }
 }
+
+/// How often the directory is looked at again while every listed replica is unreachable.
+const RECHECK: Duration = Duration::from_millis(100);

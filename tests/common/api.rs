@@ -199,6 +199,22 @@ impl Api {
         self.wait_available(name, 1).await;
     }
 
+    /// `POST /system/subscriptions` of `body`, expected to answer 201.
+    pub async fn subscribe(&self, body: Value) {
+        let response = self
+            .admin(reqwest::Method::POST, "/system/subscriptions")
+            .json(&body)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            response.status(),
+            201,
+            "subscribe: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
     /// Deploys `name`: a function that fails every job at its one attempt (so each dies as a
     /// dead letter) until the file it returns exists; then it echoes its input.
     pub async fn deploy_failing_until_healed(
