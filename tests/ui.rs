@@ -154,8 +154,17 @@ async fn an_operator_works_through_the_ui() {
         async move { deliveries(&out).len() == 1 }
     })
     .await;
+    // The catalog below counts it, once refreshed.
+    common::eventually(WITHIN, "the event catalog shows the type", || async {
+        browser.click_button("main", "Refresh").await;
+        browser
+            .text("#event-types")
+            .await
+            .contains("com.example.order")
+    })
+    .await;
     browser
-        .screenshot_of(&shots.join("events.png"), "#live-toggle")
+        .screenshot_of(&shots.join("events.png"), "#event-types")
         .await;
 
     // A job that dies, redriven from the dead letters page once its function works.

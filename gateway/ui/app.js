@@ -382,6 +382,7 @@ let viewer = null; // the live viewer's fetch, stopped when the page changes
 async function eventsPage() {
   const [subscriptions, sources] = await Promise.all([api("GET", "/system/subscriptions"), api("GET", "/system/event-sources")]);
   const editors = h("div", {});
+  const catalog = h("div", { id: "event-types" });
   const edit = form => { editors.replaceChildren(form); form.querySelector("input,select,textarea")?.focus(); };
   const removeButton = (what, path) => h("button", { class: "danger", type: "button", onclick: async () => {
     if (!confirm(`Delete ${what}?`)) return;
@@ -408,7 +409,21 @@ async function eventsPage() {
     ], sources, "No event sources."),
     editors,
     h("h2", {}, "Live events"),
-    liveViewer());
+    liveViewer(),
+    h("div", { class: "bar" }, h("h2", {}, "Event types seen"),
+      h("button", { type: "button", onclick: async () => catalog.replaceChildren(await catalogTable()) }, "Refresh")),
+    catalog);
+  catalog.replaceChildren(await catalogTable());
+}
+
+/** The event catalog: every type seen, per source, with counts and the latest example. */
+async function catalogTable() {
+  const types = await api("GET", "/system/event-types");
+  return table([
+    ["Source", t => t.source], ["Type", t => h("code", {}, t.type)], ["Count", t => t.count, "num"],
+    ["Last seen", t => when(t.lastSeen)],
+    ["Example", t => t.example ? h("details", {}, h("summary", {}, "data"), h("pre", {}, JSON.stringify(t.example.data ?? t.example, null, 2))) : ""],
+  ], types, "No events yet.");
 }
 
 function subscriptionForm(current) {
