@@ -39,14 +39,7 @@ async fn run() -> Result<(), Error> {
     common::docker::build_images();
     let network = format!("sy-bench-{}", common::free_port());
     let nats = common::Nats::start();
-    let switchyard = common::Switchyard::up_with(
-        &nats,
-        &[
-            ("RUST_LOG", "warn"),
-            ("SWITCHYARD_PROVIDER", "docker"),
-            ("SWITCHYARD_DOCKER_NETWORK", &network),
-        ],
-    );
+    let switchyard = common::docker::up_with_docker(&nats, &network, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();
     let image = |_: &str| json!({"image": "switchyard/function:latest", "envProcess": "cat"});
     let slow_image = json!({"image": "switchyard/function:latest", "envProcess": "sleep 0.2"});

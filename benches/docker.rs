@@ -25,14 +25,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     common::docker::build_images();
     let network = format!("sy-bench-{}", common::free_port());
     let nats = common::Nats::start();
-    let switchyard = common::Switchyard::up_with(
-        &nats,
-        &[
-            ("RUST_LOG", "warn"),
-            ("SWITCHYARD_PROVIDER", "docker"),
-            ("SWITCHYARD_DOCKER_NETWORK", &network),
-        ],
-    );
+    let switchyard = common::docker::up_with_docker(&nats, &network, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();
     let result = measure(&api, &network, seconds).await;
     common::docker::clean_up(&network);

@@ -29,13 +29,7 @@ impl Drop for Network {
 }
 
 fn docker_switchyard(nats: &Nats, network: &Network) -> Switchyard {
-    Switchyard::up_with(
-        nats,
-        &[
-            ("SWITCHYARD_PROVIDER", "docker"),
-            ("SWITCHYARD_DOCKER_NETWORK", &network.0),
-        ],
-    )
+    common::docker::up_with_docker(nats, &network.0, &[])
 }
 
 const HANDLER: &str = "echo \"$(hostname) ${GREETING:-hello} $(cat)\"\n";

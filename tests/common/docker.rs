@@ -89,3 +89,18 @@ pub fn clean_up(network: &str) {
         .args(["network", "rm", network])
         .output();
 }
+
+/// `switchyard up` on `nats` with the Docker provider, its function containers on `network`,
+/// plus `extra` environment.
+pub fn up_with_docker(
+    nats: &super::Nats,
+    network: &str,
+    extra: &[(&str, &str)],
+) -> super::Switchyard {
+    let mut env = vec![
+        ("SWITCHYARD_PROVIDER", "docker"),
+        ("SWITCHYARD_DOCKER_NETWORK", network),
+    ];
+    env.extend_from_slice(extra);
+    super::Switchyard::up_with(nats, &env)
+}
