@@ -1,5 +1,6 @@
 //! The autoscaler: cold start from zero to the first 200, and the time from a load step to the
-//! replicas it needs, with the process and the Docker providers. Baselines from the same run: a
+//! replicas it needs, with the process, Docker and Swarm providers (the Swarm is a one-node one
+//! on loopback, made for the run and left after it unless the engine was in one already). Baselines from the same run: a
 //! warm call to the same function (for the cold start), and scaling by hand to the same
 //! replicas (for the load step: what the autoscaler adds is its measuring and deciding).
 //!
@@ -37,15 +38,20 @@ async fn run() -> Result<(), Error> {
         row("process", &api, function, slow_function).await?;
     }
     common::docker::build_images();
-    let network = format!("sy-bench-{}", common::free_port());
-    let nats = common::Nats::start();
-    let switchyard = common::docker::up_with_docker(&nats, &network, &[("RUST_LOG", "warn")]);
-    let api = switchyard.api();
     let image = |_: &str| json!({"image": "switchyard/function:latest", "envProcess": "cat"});
     let slow_image = json!({"image": "switchyard/function:latest", "envProcess": "sleep 0.2"});
-    let result = row("docker", &api, image, slow_image).await;
-    common::docker::clean_up(&network);
-    result
+    {
+        let network = format!("sy-bench-{}", common::free_port());
+        let nats = common::Nats::start();
+        let switchyard = common::docker::up_with_docker(&nats, &network, &[("RUST_LOG", "warn")]);
+        let result = row("docker", &switchyard.api(), image, slow_image.clone()).await;
+        common::docker::clean_up(&network);
+        result?;
+    }
+    let swarm = common::swarm::Swarm::join();
+    let nats = common::Nats::start();
+    let switchyard = common::docker::up_with_swarm(&nats, &swarm.network, &[("RUST_LOG", "warn")]);
+    row("swarm", &switchyard.api(), image, slow_image).await
 }
 
 async fn deploy(

@@ -15,6 +15,7 @@ use switchyard_gateway::{Gateway, GatewayConfig};
 use switchyard_providers::docker::{DockerProvider, DockerProviderConfig};
 use switchyard_providers::process::{ProcessProvider, ProcessProviderConfig};
 use switchyard_providers::secrets::SecretsConfig;
+use switchyard_providers::swarm::{SwarmProvider, SwarmProviderConfig};
 use switchyard_providers::ProviderKind;
 use tokio_util::sync::CancellationToken;
 
@@ -210,9 +211,16 @@ fn start_provider(
         network: settings.provider.docker_network.clone(),
         secrets: secrets.clone(),
     };
+    let swarm = SwarmProviderConfig {
+        network: settings.provider.swarm_network.clone(),
+        secrets: secrets.clone(),
+    };
     tokio::spawn(async move {
         use switchyard_providers::service;
         let outcome = match kind {
+            ProviderKind::Swarm => {
+                service::run(SwarmProvider::new(swarm), client, lease, shutdown).await
+            }
             ProviderKind::Docker => {
                 service::run(DockerProvider::new(docker), client, lease, shutdown).await
             }

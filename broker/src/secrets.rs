@@ -233,14 +233,28 @@ impl Secrets {
         name: &str,
         namespace: &str,
     ) -> Result<Option<Vec<u8>>, SecretError> {
+        Ok(self
+            .reveal_versioned(name, namespace)
+            .await?
+            .map(|(value, _)| value))
+    }
+
+    /// A secret's value and its version, which changes with every write (the seal's public
+    /// nonce, fresh each time), or `None` if it does not exist.
+    pub async fn reveal_versioned(
+        &self,
+        name: &str,
+        namespace: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, SecretError> {
         let id = qualify(name, Some(namespace));
         let Some(sealed) = self.table.get(&id).await? else {
             return Ok(None);
         };
-        self.key
+        let value = self
+            .key
             .open(&id, &sealed)
-            .map(Some)
-            .ok_or(SecretError::Unsealable(id))
+            .ok_or(SecretError::Unsealable(id))?;
+        Ok(Some((value, sealed.nonce)))
     }
 }
 

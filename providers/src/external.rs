@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv::Store};
 use chrono::Utc;
-use futures::StreamExt;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
@@ -53,7 +52,7 @@ async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: Can
                 .collect()
         });
         let reachable = probe_all(&wanted).await;
-        publish(&endpoints, reachable).await;
+        crate::listing::list_exactly(&endpoints, EXTERNAL_REPLICA_PREFIX, reachable).await;
         if !rounds.next(Some(PROBE_EVERY)).await {
             break;
         }
@@ -104,25 +103,4 @@ async fn reachable(url: &str) -> bool {
         tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await,
         Ok(Ok(_))
     )
-}
-
-/// Lists exactly the reachable external endpoints (other replicas are left alone).
-async fn publish(endpoints: &Store, reachable: HashMap<String, Endpoint>) {
-    if let Ok(mut keys) = endpoints.keys().await {
-        while let Some(Ok(key)) = keys.next().await {
-            let ours = key
-                .rsplit_once('.')
-                .is_some_and(|(_, replica)| replica.starts_with(EXTERNAL_REPLICA_PREFIX));
-            if ours && !reachable.contains_key(&key) {
-                let _ = endpoints.delete(&key).await;
-            }
-        }
-    }
-    for (key, endpoint) in reachable {
-        if let Ok(value) = serde_json::to_vec(&endpoint) {
-            if let Err(error) = endpoints.put(&key, value.into()).await {
-                tracing::warn!(%error, key, "external endpoint not listed");
-            }
-        }
-    }
 }

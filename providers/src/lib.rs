@@ -7,7 +7,8 @@
 //! ([`switchyard_broker::provider`]) before it writes the registry.
 //!
 //! - [`Provider`]: the trait every back end implements; [`process`] (local watchdog
-//!   processes, the default) and [`docker`] (containers on the local engine).
+//!   processes, the default), [`docker`] (containers on the local engine) and [`swarm`]
+//!   (services across a Docker Swarm).
 //! - [`external`]: functions whose replicas are existing HTTP endpoints (annotation
 //!   `com.switchyard.endpoint`), e.g. a function on an OpenFaaS gateway; their endpoints are
 //!   probed and listed like any replica, whatever the back end.
@@ -37,10 +38,12 @@
 pub mod docker;
 pub mod external;
 pub mod lease;
+mod listing;
 mod probe;
 pub mod process;
 pub mod secrets;
 pub mod service;
+pub mod swarm;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -109,6 +112,8 @@ pub enum ProviderError {
     Bucket(#[from] BucketError),
     #[error("cannot use the Docker engine: {0}")]
     Docker(#[from] bollard::errors::Error),
+    #[error("the Docker engine is not a Swarm manager (run `docker swarm init`, or join this node to a Swarm as a manager): {0}")]
+    NotSwarmManager(String),
     #[error("the watchdog command is empty")]
     NoWatchdog,
     #[error("cannot answer the gateway's requests: {0}")]
@@ -124,6 +129,8 @@ pub enum ProviderKind {
     Process,
     /// Containers on the local Docker engine.
     Docker,
+    /// Services on the Docker Swarm the local engine manages.
+    Swarm,
 }
 
 impl ProviderKind {
@@ -131,13 +138,14 @@ impl ProviderKind {
         match self {
             ProviderKind::Process => "process",
             ProviderKind::Docker => "docker",
+            ProviderKind::Swarm => "swarm",
         }
     }
 }
 
 /// A provider name that is not one of ours.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown provider `{0}`: the providers are `process` and `docker`")]
+#[error("unknown provider `{0}`: the providers are `process`, `docker` and `swarm`")]
 pub struct UnknownProvider(String);
 
 impl FromStr for ProviderKind {
@@ -147,6 +155,7 @@ impl FromStr for ProviderKind {
         match s {
             "process" => Ok(ProviderKind::Process),
             "docker" => Ok(ProviderKind::Docker),
+            "swarm" => Ok(ProviderKind::Swarm),
             other => Err(UnknownProvider(other.to_string())),
         }
     }

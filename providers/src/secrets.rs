@@ -57,11 +57,45 @@ impl SecretFiles {
         let dir = dir
             .canonicalize()
             .map_err(|e| format!("secrets directory {}: {e}", dir.display()))?;
-        let names: Vec<&String> = deployment.secrets.iter().flatten().collect();
-        for name in &names {
-            let value = self
+        let values = self.values(deployment).await?;
+        for secret in &values {
+            replace_file(&dir, &secret.name, &secret.value, mode)
+                .map_err(|e| format!("secret `{}`: {e}", secret.name))?;
+        }
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name();
+                // Dot files are other replicas' writes in progress.
+                let in_progress = file.to_string_lossy().starts_with('.');
+                if !in_progress && !values.iter().any(|s| file == s.name.as_str()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(dir)
+    }
+}
+
+/// One of a function's secrets, opened.
+pub struct SecretValue {
+    pub name: String,
+    pub value: Vec<u8>,
+    /// Changes with every write of the secret.
+    pub version: String,
+}
+
+impl SecretFiles {
+    /// The values of `deployment`'s secrets. Fails, naming the secret, when one has been
+    /// deleted since the deploy.
+    pub async fn values(
+        &self,
+        deployment: &FunctionDeployment,
+    ) -> Result<Vec<SecretValue>, String> {
+        let mut values = Vec::new();
+        for name in deployment.secrets.iter().flatten() {
+            let (value, version) = self
                 .secrets
-                .reveal(name, deployment.namespace())
+                .reveal_versioned(name, deployment.namespace())
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| {
@@ -70,19 +104,13 @@ impl SecretFiles {
                         deployment.namespace()
                     )
                 })?;
-            replace_file(&dir, name, &value, mode).map_err(|e| format!("secret `{name}`: {e}"))?;
+            values.push(SecretValue {
+                name: name.clone(),
+                value,
+                version,
+            });
         }
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let file = entry.file_name();
-                // Dot files are other replicas' writes in progress.
-                let in_progress = file.to_string_lossy().starts_with('.');
-                if !in_progress && !names.iter().any(|n| file == n.as_str()) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
-        Ok(dir)
+        Ok(values)
     }
 }
 

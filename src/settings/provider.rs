@@ -9,8 +9,9 @@ use super::Span;
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Provider")]
 pub struct ProviderSettings {
-    /// What runs functions: `process` (local watchdog processes) or `docker` (containers of
-    /// each function's image on the local Docker engine).
+    /// What runs functions: `process` (local watchdog processes), `docker` (containers of
+    /// each function's image on the local Docker engine) or `swarm` (services of each
+    /// function's image across the Docker Swarm the local engine manages).
     #[arg(long, env = "SWITCHYARD_PROVIDER", default_value = "process")]
     pub provider: ProviderKind,
 
@@ -23,6 +24,12 @@ pub struct ProviderSettings {
     /// missing; the dispatchers must reach its addresses).
     #[arg(long, env = "SWITCHYARD_DOCKER_NETWORK", default_value = switchyard_providers::docker::DEFAULT_NETWORK)]
     pub docker_network: String,
+
+    /// With the Swarm provider: the overlay network function services join (created,
+    /// attachable, when missing). Each replica also publishes its watchdog's port on its node,
+    /// where the dispatchers reach it.
+    #[arg(long, env = "SWITCHYARD_SWARM_NETWORK", default_value = switchyard_providers::swarm::DEFAULT_NETWORK)]
+    pub swarm_network: String,
 }
 
 impl ProviderSettings {

@@ -104,3 +104,17 @@ pub fn up_with_docker(
     env.extend_from_slice(extra);
     super::Switchyard::up_with(nats, &env)
 }
+
+/// `switchyard up` on `nats` with the Swarm provider, its services on the overlay `network`.
+pub fn up_with_swarm(
+    nats: &super::Nats,
+    network: &str,
+    extra: &[(&str, &str)],
+) -> super::Switchyard {
+    let mut env = vec![
+        ("SWITCHYARD_PROVIDER", "swarm"),
+        ("SWITCHYARD_SWARM_NETWORK", network),
+    ];
+    env.extend_from_slice(extra);
+    super::Switchyard::up_with(nats, &env)
+}

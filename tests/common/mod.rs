@@ -4,7 +4,8 @@
 //! - [`processes`]: `switchyard` parts as child processes ([`Switchyard`]), their children.
 //! - [`api`]: an HTTP client for the gateway ([`Api`]).
 //! - [`receivers`]: real receivers of what Switchyard sends (callbacks, event deliveries).
-//! - [`docker`], [`vcsim`]: the Docker engine and the vCenter simulator as peers.
+//! - [`docker`], [`swarm`], [`vcsim`]: the Docker engine, a one-node Swarm and the vCenter
+//!   simulator as peers.
 //! - [`browser`]: headless chromium over WebDriver, for the UI.
 //! - here: temporary directories, polling for a positive condition, drained queues.
 
@@ -15,6 +16,7 @@ pub mod browser;
 pub mod docker;
 pub mod processes;
 pub mod receivers;
+pub mod swarm;
 pub mod vcsim;
 
 use std::path::{Path, PathBuf};

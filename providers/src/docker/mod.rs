@@ -25,7 +25,6 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use chrono::Utc;
-use futures::StreamExt;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
@@ -239,7 +238,7 @@ impl Reconciler {
                 self.remove(&container).await;
             }
         }
-        self.publish_endpoints(ready).await;
+        crate::listing::list_exactly(&self.endpoints, CONTAINER_REPLICA_PREFIX, ready).await;
         Ok(settled)
     }
 
@@ -343,26 +342,6 @@ impl Reconciler {
             .await
         {
             tracing::warn!(container = %container.replica(), %error, "cannot remove a container");
-        }
-    }
-
-    /// Lists exactly the ready containers in the endpoint directory (other replicas, such as
-    /// external endpoints, are left alone).
-    async fn publish_endpoints(&self, ready: HashMap<String, Endpoint>) {
-        if let Ok(mut keys) = self.endpoints.keys().await {
-            while let Some(Ok(key)) = keys.next().await {
-                let ours = key
-                    .rsplit_once('.')
-                    .is_some_and(|(_, replica)| replica.starts_with(CONTAINER_REPLICA_PREFIX));
-                if ours && !ready.contains_key(&key) {
-                    let _ = self.endpoints.delete(&key).await;
-                }
-            }
-        }
-        for (key, endpoint) in ready {
-            if let Ok(value) = serde_json::to_vec(&endpoint) {
-                let _ = self.endpoints.put(&key, value.into()).await;
-            }
         }
     }
 }

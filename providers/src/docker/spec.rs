@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use sha2::{Digest, Sha256};
-use switchyard_broker::records::{validate_secret_names, FunctionDeployment};
+use switchyard_broker::records::{validate_secret_names, FunctionDeployment, Resources};
 
 /// Label naming the function a container runs; the provider manages only such containers.
 pub const FUNCTION_LABEL: &str = "dev.switchyard.function";
@@ -38,39 +38,11 @@ pub fn container_body(
 ) -> Result<ContainerCreateBody, String> {
     // A secret's host path is built from its name: only plain names.
     validate_secret_names(deployment)?;
-    let mut env: Vec<String> = deployment
-        .env_vars
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if let Some(process) = deployment.env_process.as_deref().filter(|p| !p.is_empty()) {
-        env.push(format!("fprocess={process}"));
-    }
-    env.push(format!("port={WATCHDOG_PORT}"));
-    let mut labels: HashMap<String, String> = deployment
-        .labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut labels = user_labels(deployment);
     labels.insert(FUNCTION_LABEL.to_string(), deployment.id());
     labels.insert(SPEC_LABEL.to_string(), spec_hash(deployment));
     labels.insert(NETWORK_LABEL.to_string(), network.to_string());
-    let limits = deployment.limits.clone().unwrap_or_default();
-    let memory = limits
-        .memory
-        .as_deref()
-        .map(|m| {
-            parse_memory(m)
-                .ok_or_else(|| format!("limits.memory `{m}`: use e.g. 128Mi, 1Gi or 64m"))
-        })
-        .transpose()?;
-    let nano_cpus = limits
-        .cpu
-        .as_deref()
-        .map(|c| parse_cpu(c).ok_or_else(|| format!("limits.cpu `{c}`: use e.g. 0.5 or 500m")))
-        .transpose()?;
+    let (memory, nano_cpus) = limits(deployment)?;
     let binds = deployment
         .secrets
         .iter()
@@ -84,7 +56,7 @@ pub fn container_body(
         .collect::<Vec<_>>();
     Ok(ContainerCreateBody {
         image: Some(deployment.image.clone()),
-        env: Some(env),
+        env: Some(environment(deployment)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             network_mode: Some(network.to_string()),
@@ -101,6 +73,68 @@ pub fn container_body(
         }),
         ..ContainerCreateBody::default()
     })
+}
+
+/// The replica's environment: the deployment's variables, `fprocess` and the watchdog's port.
+pub(crate) fn environment(deployment: &FunctionDeployment) -> Vec<String> {
+    let mut env: Vec<String> = deployment
+        .env_vars
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if let Some(process) = deployment.env_process.as_deref().filter(|p| !p.is_empty()) {
+        env.push(format!("fprocess={process}"));
+    }
+    env.push(format!("port={WATCHDOG_PORT}"));
+    env
+}
+
+/// The deployment's own labels.
+pub(crate) fn user_labels(deployment: &FunctionDeployment) -> HashMap<String, String> {
+    deployment
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The deployment's limits as (memory bytes, nano-CPUs), or what is wrong with them.
+pub(crate) fn limits(
+    deployment: &FunctionDeployment,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    resources(deployment.limits.as_ref(), "limits")
+}
+
+/// The deployment's requests (reservations) as (memory bytes, nano-CPUs).
+pub(crate) fn requests(
+    deployment: &FunctionDeployment,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    resources(deployment.requests.as_ref(), "requests")
+}
+
+fn resources(
+    resources: Option<&Resources>,
+    field: &str,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    let Some(resources) = resources else {
+        return Ok((None, None));
+    };
+    let memory = resources
+        .memory
+        .as_deref()
+        .map(|m| {
+            parse_memory(m)
+                .ok_or_else(|| format!("{field}.memory `{m}`: use e.g. 128Mi, 1Gi or 64m"))
+        })
+        .transpose()?;
+    let nano_cpus = resources
+        .cpu
+        .as_deref()
+        .map(|c| parse_cpu(c).ok_or_else(|| format!("{field}.cpu `{c}`: use e.g. 0.5 or 500m")))
+        .transpose()?;
+    Ok((memory, nano_cpus))
 }
 
 /// Bytes from Kubernetes-style (`128Mi`, `1Gi`, `500M`) or Docker-style (`64m`) quantities.
@@ -138,7 +172,6 @@ pub fn parse_cpu(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_broker::records::Resources;
 
     fn deployment() -> FunctionDeployment {
         FunctionDeployment {
