@@ -6,7 +6,8 @@
 #   switchyard/function:latest    the function base image: switchyard-watchdog is the entry
 #                                 point; a function image adds its code and sets fprocess
 #   switchyard/switchyard:latest  switchyard (gateway, provider, dispatcher, event sources) and nats-server
-#   switchyard/monitoring:latest  Debian's prometheus and prometheus-alertmanager (the `monitoring`
+#   switchyard/monitoring:latest  Debian's prometheus, prometheus-alertmanager and
+#                                 prometheus-blackbox-exporter (probes NATS) (the `monitoring`
 #                                 profile), installed on the host first when missing
 #
 # BIN_DIR (default: $CARGO_TARGET_DIR/release, built first) holds switchyard and
@@ -82,17 +83,18 @@ else
   say "nats-server not found: switchyard/switchyard not built"
 fi
 
-for program in prometheus prometheus-alertmanager; do
+for program in prometheus prometheus-alertmanager prometheus-blackbox-exporter; do
   if ! command -v "$program" >/dev/null 2>&1; then
-    say "installing prometheus and prometheus-alertmanager (Debian) for the monitoring image"
+    say "installing prometheus, prometheus-alertmanager and prometheus-blackbox-exporter (Debian) for the monitoring image"
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    packages=(prometheus prometheus-alertmanager)
+    packages=(prometheus prometheus-alertmanager prometheus-blackbox-exporter)
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null \
       || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
     break
   fi
 done
-rootfs "$work/monitoring" "$(command -v prometheus)" "$(command -v prometheus-alertmanager)"
+rootfs "$work/monitoring" "$(command -v prometheus)" "$(command -v prometheus-alertmanager)" \
+  "$(command -v prometheus-blackbox-exporter)"
 mkdir -p "$work/monitoring/prometheus" "$work/monitoring/alertmanager" "$work/monitoring/usr/share/prometheus"
 # AlertManager's notification templates.
 cp -r /usr/share/prometheus/alertmanager "$work/monitoring/usr/share/prometheus/"

@@ -136,7 +136,7 @@ async fn the_stack_comes_up_runs_a_function_and_goes_down() {
 
 #[tokio::test]
 async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
-    let stack = Stack::up(true);
+    let stack = Stack::start(true, true);
     let api = stack.api();
     deploy_cat(&api, "work").await;
 
@@ -177,6 +177,27 @@ async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
                 }
             }
             done == accepted.len()
+        },
+    )
+    .await;
+
+    // Prometheus noticed: the lost node's alert fires (it is named in the alert).
+    let prometheus = format!("http://127.0.0.1:{}", stack.prometheus.expect("monitoring"));
+    common::eventually(
+        Duration::from_secs(120),
+        "SwitchyardNatsNodeLost firing for nats2",
+        || async {
+            let alerts = prometheus_query(&format!("{prometheus}/api/v1/alerts")).await;
+            alerts["data"]["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .any(|a| {
+                    a["labels"]["alertname"] == "SwitchyardNatsNodeLost"
+                        && a["labels"]["nats_node"] == "nats2"
+                        && a["state"] == "firing"
+                })
         },
     )
     .await;
@@ -223,6 +244,7 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         "autoscaler",
         "alertmanager",
         "functions",
+        "nats",
     ];
     common::eventually(
         Duration::from_secs(90),
@@ -250,6 +272,15 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
             }
         },
     )
+    .await;
+
+    // The blackbox exporter reaches the NATS node.
+    common::eventually(Duration::from_secs(60), "the NATS node probed healthy", || async {
+        let query = format!("{prometheus}/api/v1/query?query=probe_success%7Bjob%3D%22nats%22%7D");
+        let answer = prometheus_query(&query).await;
+        answer["data"]["result"][0]["value"][1] == "1"
+            && answer["data"]["result"][0]["metric"]["nats_node"] == "nats"
+    })
     .await;
 
     // The always-firing pipeline alert: Prometheus → AlertManager → webhook → the function.
@@ -287,4 +318,12 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         },
     )
     .await;
+}
+
+/// A Prometheus API answer, or null when it cannot be had (yet).
+async fn prometheus_query(url: &str) -> serde_json::Value {
+    let Ok(response) = reqwest::get(url).await else {
+        return serde_json::Value::Null;
+    };
+    response.json().await.unwrap_or_default()
 }
