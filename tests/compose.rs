@@ -275,12 +275,17 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
     .await;
 
     // The blackbox exporter reaches the NATS node.
-    common::eventually(Duration::from_secs(60), "the NATS node probed healthy", || async {
-        let query = format!("{prometheus}/api/v1/query?query=probe_success%7Bjob%3D%22nats%22%7D");
-        let answer = prometheus_query(&query).await;
-        answer["data"]["result"][0]["value"][1] == "1"
-            && answer["data"]["result"][0]["metric"]["nats_node"] == "nats"
-    })
+    common::eventually(
+        Duration::from_secs(60),
+        "the NATS node probed healthy",
+        || async {
+            let query =
+                format!("{prometheus}/api/v1/query?query=probe_success%7Bjob%3D%22nats%22%7D");
+            let answer = prometheus_query(&query).await;
+            answer["data"]["result"][0]["value"][1] == "1"
+                && answer["data"]["result"][0]["metric"]["nats_node"] == "nats"
+        },
+    )
     .await;
 
     // The always-firing pipeline alert: Prometheus → AlertManager → webhook → the function.

@@ -235,3 +235,11 @@ pub async fn event_types(js: &jetstream::Context) -> Result<kv::Store, BucketErr
     )
     .await
 }
+
+/// API routes: key = the route's name, value = [`crate::records::Route`].
+pub const ROUTES: &str = "sy_routes";
+
+/// Opens (creating if needed) the routes.
+pub async fn routes(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, ROUTES, "Switchyard API routes", Duration::ZERO).await
+}

@@ -12,7 +12,9 @@
 //!   has acknowledged it; job records and results under `/system/jobs`;
 //! - `/healthz` and `/metrics` (OpenFaaS metric names);
 //! - the web UI at `/ui/` ([`ui`]), the OpenAPI document at `/system/openapi.json`, and the
-//!   live event feed at `/system/events/stream`.
+//!   live event feed at `/system/events/stream`;
+//! - API routes (`/system/routes`, served by [`routes`]): hosts, paths and methods bound to
+//!   functions, with their own authentication ([`identity`] checks bearer JWTs) and CORS.
 //!
 //! The gateway runs no function: before it stores a deployment it asks the active provider
 //! (`switchyard provider`, another part) over NATS whether it can run it, and it reads logs
@@ -33,8 +35,10 @@ mod api;
 mod auth;
 mod config;
 mod error;
+pub mod identity;
 mod metrics;
 mod provider_client;
+mod routes;
 mod server;
 mod ui;
 

@@ -7,6 +7,7 @@
 //! - [`docker`], [`swarm`], [`vcsim`]: the Docker engine, a one-node Swarm and the vCenter
 //!   simulator as peers.
 //! - [`browser`]: headless chromium over WebDriver, for the UI.
+//! - [`idp`]: a test identity provider (JWKS, signed tokens).
 //! - here: temporary directories, polling for a positive condition, drained queues.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod browser;
 pub mod docker;
+pub mod idp;
 pub mod processes;
 pub mod receivers;
 pub mod swarm;

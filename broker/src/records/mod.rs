@@ -3,6 +3,7 @@
 mod endpoint;
 mod function;
 mod namespace;
+mod route;
 mod source;
 mod source_status;
 mod vcenter;
@@ -15,6 +16,10 @@ pub use function::{
 };
 pub use namespace::{
     qualify, resolve_reference, split_qualified, validate_namespace, Namespace, DEFAULT_NAMESPACE,
+};
+pub use route::{
+    api_key_digest, parse_path, route, Cors, PathMatch, Route, RouteAuth, Segment,
+    RESERVED_PREFIXES,
 };
 pub use source::{
     parse_rate, BasicCredentials, EventSource, SourceSpec, WebhookAuth, WebhookConfig,

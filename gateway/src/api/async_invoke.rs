@@ -47,6 +47,18 @@ pub(crate) async fn enqueue_path(state: State<Arc<AppState>>, request: Request<B
 
 /// Every asynchronous invoke route.
 async fn enqueue_any(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
+    let (name, path) = split_path("/async-function/", request.uri().path());
+    enqueue_function(state, request, name, path).await
+}
+
+/// Queues a job of function `name` (a reference) with `request`, the function seeing `path`:
+/// what `/async-function/NAME/path` and asynchronous API routes do.
+pub(crate) async fn enqueue_function(
+    state: Arc<AppState>,
+    request: Request<Body>,
+    name: String,
+    path: String,
+) -> Response {
     let chosen = caller_call_id(request.headers());
     let caller_chose = chosen.is_some();
     let call_id = match chosen {
@@ -56,7 +68,6 @@ async fn enqueue_any(State(state): State<Arc<AppState>>, request: Request<Body>)
         },
         None => new_call_id(),
     };
-    let (name, path) = split_path("/async-function/", request.uri().path());
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
     let result = async {
         let function = registered_function(&state, &name).await?;

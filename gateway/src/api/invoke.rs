@@ -72,13 +72,24 @@ pub(crate) async fn invoke_root(state: State<Arc<AppState>>, request: Request<Bo
 
 /// Every synchronous invoke route: the target comes from the request's own path or header.
 async fn invoke_any(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
+    let (name, path) = target_of(&request);
+    invoke_function(state, request, name, path).await
+}
+
+/// Invokes function `name` (a reference: `name` or `name.namespace`) with `request`, the
+/// function seeing `path`: what `/function/NAME/path` and API routes do.
+pub(crate) async fn invoke_function(
+    state: Arc<AppState>,
+    request: Request<Body>,
+    name: String,
+    path: String,
+) -> Response {
     let started = Instant::now();
     let start_time = unix_nanos();
     // A sync call id only labels logs and headers, so any printable caller value is echoed.
     let call_id = caller_call_id(request.headers())
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(new_call_id);
-    let (name, path) = target_of(&request);
     let span = tracing::info_span!("invoke", call_id = %call_id, function = %name);
     let outcome = async {
         let function = registered_function(&state, &name).await?;

@@ -12,6 +12,7 @@ mod logs;
 mod namespaces;
 pub mod openapi;
 mod request;
+mod routing;
 mod secrets;
 mod sources;
 mod subscriptions;
@@ -37,6 +38,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+pub(crate) use async_invoke::enqueue_function;
+pub(crate) use invoke::invoke_function;
 
 use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
@@ -65,6 +69,9 @@ pub(crate) struct AppState {
     /// Places for live event viewers.
     pub(crate) viewers: Arc<tokio::sync::Semaphore>,
     pub(crate) catalog: switchyard_broker::catalog::Catalog,
+    pub(crate) routes: CachedTable<switchyard_broker::records::Route>,
+    /// Checks the bearer tokens of `jwt` routes, caching issuers' keys.
+    pub(crate) jwt: crate::identity::jwt::JwtVerifier,
     pub(crate) metrics: Metrics,
 }
 
@@ -114,6 +121,7 @@ pub async fn app(
     let checkpoints = Table::new(buckets::checkpoints(&js).await?);
     let redrives = Table::new(buckets::redrives(&js, config.retention.dead_ttl).await?);
     let namespaces = CachedTable::start(buckets::namespaces(&js).await?, shutdown.clone()).await;
+    let api_routes = CachedTable::start(buckets::routes(&js).await?, shutdown.clone()).await;
     let secrets = match &config.secrets_key_file {
         Some(path) => Some(Secrets::open(&js, SecretKey::load_or_create(path)?).await?),
         None => None,
@@ -150,6 +158,8 @@ pub async fn app(
         secrets,
         viewers: event_stream::viewers(),
         catalog: switchyard_broker::catalog::Catalog::open(&js_for_catalog).await?,
+        routes: api_routes,
+        jwt: Default::default(),
         metrics: Metrics::new(metrics),
     });
     for name in configured_namespaces {
@@ -179,7 +189,10 @@ fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Rout
         ))
         .split_for_parts();
     let (open, _) = open_routes().split_for_parts();
-    system.merge(open).with_state(state)
+    system
+        .merge(open)
+        .fallback(crate::routes::serve)
+        .with_state(state)
 }
 
 type ApiRouter = OpenApiRouter<Arc<AppState>>;
@@ -228,6 +241,8 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::result))
+        .routes(routes!(routing::list, routing::create))
+        .routes(routes!(routing::get, routing::update, routing::remove))
 }
 
 /// The routes anyone may call: invoke, health, metrics, and the UI's (data-free) files.

@@ -1,0 +1,347 @@
+//! `GET|POST /system/routes`, `GET|PUT|DELETE /system/routes/{name}`: API routes binding
+//! hosts, paths and methods to functions (served by [`crate::routes`]).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use switchyard_broker::records::{
+    api_key_digest, qualify, Cors, PathMatch, Route, RouteAuth, DEFAULT_NAMESPACE,
+};
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// A route as clients send it (API keys in the clear, once; they are stored as digests).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RouteRequest {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    function: String,
+    #[serde(default)]
+    hosts: Vec<String>,
+    path: String,
+    #[serde(default)]
+    path_match: PathMatch,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default, rename = "async")]
+    is_async: bool,
+    #[serde(default)]
+    auth: AuthRequest,
+    #[serde(default)]
+    cors: Option<Cors>,
+}
+
+/// Who may call the route: `public` (default), `basic` (Switchyard's credentials), `api-key`
+/// (`X-API-Key`; `keys` write-only, at least 16 characters each; left out on update: kept),
+/// `jwt` (a bearer token from `issuer` for `audience`, signed by a key of `jwksUrl`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum AuthRequest {
+    #[default]
+    Public,
+    Basic,
+    ApiKey {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Jwt {
+        issuer: String,
+        audience: String,
+        jwks_url: String,
+    },
+}
+
+/// A route as the API shows it: API keys only counted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RouteView {
+    name: String,
+    namespace: String,
+    function: String,
+    hosts: Vec<String>,
+    path: String,
+    path_match: PathMatch,
+    methods: Vec<String>,
+    #[serde(rename = "async")]
+    is_async: bool,
+    auth: AuthView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cors: Option<Cors>,
+    created_at: chrono::DateTime<Utc>,
+    updated_at: chrono::DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub(crate) enum AuthView {
+    Public,
+    Basic,
+    ApiKey {
+        keys: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    Jwt {
+        issuer: String,
+        audience: String,
+        jwks_url: String,
+    },
+}
+
+impl From<&Route> for RouteView {
+    fn from(route: &Route) -> Self {
+        RouteView {
+            name: route.name.clone(),
+            namespace: route.namespace.clone(),
+            function: route.function.clone(),
+            hosts: route.hosts.clone(),
+            path: route.path.clone(),
+            path_match: route.path_match,
+            methods: route.methods.clone(),
+            is_async: route.is_async,
+            auth: match &route.auth {
+                RouteAuth::Public => AuthView::Public,
+                RouteAuth::Basic => AuthView::Basic,
+                RouteAuth::ApiKey { key_digests } => AuthView::ApiKey {
+                    keys: key_digests.len(),
+                },
+                RouteAuth::Jwt {
+                    issuer,
+                    audience,
+                    jwks_url,
+                } => AuthView::Jwt {
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    jwks_url: jwks_url.clone(),
+                },
+            },
+            cors: route.cors.clone(),
+            created_at: route.created_at,
+            updated_at: route.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct NamespaceQuery {
+    /// Only routes of this namespace (list), or the route's namespace (default `openfaas-fn`).
+    namespace: Option<String>,
+}
+
+#[utoipa::path(get, path = "/system/routes", tag = "routes", params(NamespaceQuery),
+    responses((status = 200, body = Vec<RouteView>)))]
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<NamespaceQuery>,
+) -> Json<Vec<RouteView>> {
+    let mut routes: Vec<RouteView> = state
+        .routes
+        .list()
+        .iter()
+        .filter(|r| query.namespace.as_ref().is_none_or(|n| &r.namespace == n))
+        .map(RouteView::from)
+        .collect();
+    routes.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Json(routes)
+}
+
+#[utoipa::path(get, path = "/system/routes/{name}", tag = "routes", params(("name" = String, Path), NamespaceQuery),
+    responses((status = 200, body = RouteView), (status = 404, body = String, content_type = "text/plain")))]
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<NamespaceQuery>,
+) -> Result<Json<RouteView>, ApiError> {
+    let key = qualify(&name, query.namespace.as_deref());
+    state
+        .routes
+        .get(&key)
+        .map(|r| Json(RouteView::from(&r)))
+        .ok_or_else(|| not_found(&key))
+}
+
+#[utoipa::path(post, path = "/system/routes", tag = "routes", request_body = RouteRequest,
+    responses((status = 201, body = RouteView), (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"),
+        (status = 409, description = "The name exists, or another route already answers the same host, path and method (named)", body = String, content_type = "text/plain")))]
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RouteView>), ApiError> {
+    let request = parse(&body)?;
+    let route = checked(&state, request, None)?;
+    let key = qualify(&route.name, Some(&route.namespace));
+    state
+        .routes
+        .create(&key, &route)
+        .await
+        .map_err(|e| match e {
+            switchyard_broker::table::TableError::Exists { .. } => ApiError::Conflict(format!(
+                "route `{}` already exists in namespace `{}`; update it with PUT",
+                route.name, route.namespace
+            )),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
+    tracing::info!(route = %key, function = %route.function, path = %route.path, "route created");
+    Ok((StatusCode::CREATED, Json(RouteView::from(&route))))
+}
+
+#[utoipa::path(put, path = "/system/routes/{name}", tag = "routes", request_body = RouteRequest, params(("name" = String, Path)),
+    responses((status = 200, body = RouteView), (status = 400, body = String, content_type = "text/plain"),
+        (status = 404, body = String, content_type = "text/plain"), (status = 409, body = String, content_type = "text/plain")))]
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<RouteView>, ApiError> {
+    let request = parse(&body)?;
+    if request.name != name {
+        return Err(ApiError::BadRequest(format!(
+            "`name` `{}` differs from the path's `{name}`",
+            request.name
+        )));
+    }
+    let key = qualify(&name, request.namespace.as_deref());
+    let current = state.routes.get(&key).ok_or_else(|| not_found(&key))?;
+    let route = checked(&state, request, Some(&current))?;
+    state
+        .routes
+        .put(&key, &route)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    tracing::info!(route = %key, "route updated");
+    Ok(Json(RouteView::from(&route)))
+}
+
+#[utoipa::path(delete, path = "/system/routes/{name}", tag = "routes", params(("name" = String, Path), NamespaceQuery),
+    responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
+pub(crate) async fn remove(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<NamespaceQuery>,
+) -> Result<StatusCode, ApiError> {
+    let key = qualify(&name, query.namespace.as_deref());
+    state.routes.delete(&key).await.map_err(|e| match e {
+        switchyard_broker::table::TableError::NotFound { .. } => not_found(&key),
+        other => ApiError::Unavailable(other.to_string()),
+    })?;
+    tracing::info!(route = %key, "route removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn not_found(key: &str) -> ApiError {
+    ApiError::NotFound(format!("route `{key}` not found"))
+}
+
+fn parse(body: &[u8]) -> Result<RouteRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid route: {e}")))
+}
+
+/// The route to store: validated, its function existing, its API keys digested (kept from
+/// `current` when left out), and ambiguous with no other route.
+fn checked(
+    state: &AppState,
+    request: RouteRequest,
+    current: Option<&Route>,
+) -> Result<Route, ApiError> {
+    let namespace = request
+        .namespace
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    let auth = match request.auth {
+        AuthRequest::Public => RouteAuth::Public,
+        AuthRequest::Basic => RouteAuth::Basic,
+        AuthRequest::ApiKey { keys: Some(keys) } => {
+            if let Some(short) = keys.iter().find(|k| k.len() < MIN_API_KEY_CHARS) {
+                return Err(ApiError::BadRequest(format!(
+                    "auth: an API key of {} characters is too short (at least {MIN_API_KEY_CHARS})",
+                    short.len()
+                )));
+            }
+            RouteAuth::ApiKey {
+                key_digests: keys.iter().map(|k| api_key_digest(k)).collect(),
+            }
+        }
+        AuthRequest::ApiKey { keys: None } => match current.map(|c| &c.auth) {
+            Some(kept @ RouteAuth::ApiKey { .. }) => kept.clone(),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "auth: an api-key route needs `keys`".into(),
+                ))
+            }
+        },
+        AuthRequest::Jwt {
+            issuer,
+            audience,
+            jwks_url,
+        } => RouteAuth::Jwt {
+            issuer,
+            audience,
+            jwks_url,
+        },
+    };
+    let now = Utc::now();
+    let route = Route {
+        name: request.name,
+        namespace,
+        function: request.function,
+        hosts: request.hosts,
+        path: request.path,
+        path_match: request.path_match,
+        methods: request
+            .methods
+            .iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect(),
+        is_async: request.is_async,
+        auth,
+        cors: request.cors,
+        created_at: current.map_or(now, |c| c.created_at),
+        updated_at: now,
+    };
+    route
+        .validate()
+        .map_err(|e| ApiError::BadRequest(format!("invalid route: {e}")))?;
+    let function = route.function_id();
+    if !state.registry.contains(&function) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid route: `function`: function `{}` not found in namespace `{}`",
+            route.function, route.namespace
+        )));
+    }
+    let others: Vec<Route> = state
+        .routes
+        .list()
+        .into_iter()
+        .filter(|r| !(r.name == route.name && r.namespace == route.namespace))
+        .collect();
+    if let Some(other) = route.conflicts_with(&others) {
+        return Err(ApiError::Conflict(format!(
+            "route `{}` already answers {} {} on {}: change the path, hosts or methods",
+            other.name,
+            if other.methods.is_empty() {
+                "every method".to_string()
+            } else {
+                other.methods.join(",")
+            },
+            other.path,
+            if other.hosts.is_empty() {
+                "any host".to_string()
+            } else {
+                other.hosts.join(",")
+            },
+        )));
+    }
+    Ok(route)
+}
+
+/// The shortest API key accepted.
+const MIN_API_KEY_CHARS: usize = 16;

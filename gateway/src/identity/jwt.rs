@@ -1,0 +1,179 @@
+//! Bearer JWTs from an identity provider (OpenID Connect, or any issuer publishing a JWKS):
+//! the signature checked against the issuer's published keys (fetched, cached, fetched again
+//! when a token names a key not seen yet), then the issuer, audience and expiry.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// Keys are fetched again after this long.
+const KEYS_FRESH_FOR: Duration = Duration::from_secs(300);
+/// A token naming an unknown key fetches again at most this often (so that forged tokens
+/// cannot make us hammer the issuer).
+const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+/// A JWKS document larger than this is refused.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// Clock skew allowed on `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// Why a token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error("not a JWT: {0}")]
+    Malformed(jsonwebtoken::errors::Error),
+    #[error("the token's algorithm {0:?} is not accepted (asymmetric signatures only)")]
+    Algorithm(Algorithm),
+    #[error("no key `{0}` in the issuer's key set")]
+    UnknownKey(String),
+    #[error("the token is not valid: {0}")]
+    Invalid(jsonwebtoken::errors::Error),
+    #[error("cannot fetch the issuer's keys from {url}: {reason}")]
+    Keys { url: String, reason: String },
+}
+
+struct CachedKeys {
+    keys: JwkSet,
+    fetched: Instant,
+}
+
+/// Verifies tokens against the key sets of any number of issuers, caching each set.
+pub struct JwtVerifier {
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, CachedKeys>>,
+}
+
+impl Default for JwtVerifier {
+    fn default() -> Self {
+        JwtVerifier {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl JwtVerifier {
+    /// The token's claims when it is signed by a key of `jwks_url`, issued by `issuer` for
+    /// `audience`, and within its validity.
+    pub async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        jwks_url: &str,
+    ) -> Result<Value, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(JwtError::Malformed)?;
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(JwtError::Algorithm(header.alg));
+        }
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = self.key(jwks_url, &kid, header.alg).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(JwtError::Invalid)
+    }
+
+    /// The key `kid` (or, for a token without one, the only key of the right kind).
+    async fn key(&self, url: &str, kid: &str, alg: Algorithm) -> Result<DecodingKey, JwtError> {
+        let mut cache = self.cache.lock().await;
+        let stale = cache
+            .get(url)
+            .is_none_or(|c| c.fetched.elapsed() > KEYS_FRESH_FOR);
+        let missing = cache
+            .get(url)
+            .is_some_and(|c| find(&c.keys, kid, alg).is_none());
+        let may_refetch = cache
+            .get(url)
+            .is_none_or(|c| c.fetched.elapsed() > REFETCH_AT_MOST_EVERY);
+        if stale || (missing && may_refetch) {
+            let keys = self.fetch(url).await?;
+            cache.insert(
+                url.to_string(),
+                CachedKeys {
+                    keys,
+                    fetched: Instant::now(),
+                },
+            );
+        }
+        let keys = &cache
+            .get(url)
+            .ok_or_else(|| JwtError::UnknownKey(kid.into()))?
+            .keys;
+        let jwk = find(keys, kid, alg).ok_or_else(|| JwtError::UnknownKey(kid.into()))?;
+        DecodingKey::from_jwk(jwk).map_err(JwtError::Invalid)
+    }
+
+    async fn fetch(&self, url: &str) -> Result<JwkSet, JwtError> {
+        let failed = |reason: String| JwtError::Keys {
+            url: url.to_string(),
+            reason,
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .error_for_status()
+            .map_err(|e| failed(e.to_string()))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_JWKS_BYTES {
+                return Err(failed(format!("larger than {MAX_JWKS_BYTES} bytes")));
+            }
+        }
+        serde_json::from_slice(&body).map_err(|e| failed(format!("not a JWKS: {e}")))
+    }
+}
+
+fn find<'a>(keys: &'a JwkSet, kid: &str, alg: Algorithm) -> Option<&'a jsonwebtoken::jwk::Jwk> {
+    let asymmetric =
+        |k: &&jsonwebtoken::jwk::Jwk| !matches!(k.algorithm, AlgorithmParameters::OctetKey(_));
+    if kid.is_empty() {
+        let fitting: Vec<_> = keys
+            .keys
+            .iter()
+            .filter(asymmetric)
+            .filter(|k| fits(k, alg))
+            .collect();
+        return (fitting.len() == 1).then(|| fitting[0]);
+    }
+    keys.keys
+        .iter()
+        .filter(asymmetric)
+        .find(|k| k.common.key_id.as_deref() == Some(kid))
+}
+
+fn fits(jwk: &jsonwebtoken::jwk::Jwk, alg: Algorithm) -> bool {
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => matches!(
+            alg,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        ),
+        AlgorithmParameters::EllipticCurve(_) => {
+            matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+        }
+        AlgorithmParameters::OctetKeyPair(_) => alg == Algorithm::EdDSA,
+        AlgorithmParameters::OctetKey(_) => false,
+    }
+}
