@@ -30,11 +30,13 @@ pub fn resolve(settings: &Settings) -> anyhow::Result<(Credentials, Source)> {
             Source::Configured,
         ));
     }
-    if !settings.gateway.listen.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {} beyond loopback without credentials: set SWITCHYARD_ADMIN_PASSWORD",
-            settings.gateway.listen
-        );
+    let listens = std::iter::once(settings.gateway.listen).chain(settings.gateway.tls_listen);
+    for listen in listens {
+        if !listen.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {listen} beyond loopback without credentials: set SWITCHYARD_ADMIN_PASSWORD"
+            );
+        }
     }
     let path = settings.data_dir.join("admin-password");
     let password = read_or_generate(&path)?;

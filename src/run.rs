@@ -79,6 +79,9 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
 
     println!("Switchyard is up.");
     println!("  gateway:  http://{}", gateway.local_addr());
+    if let Some(address) = gateway.tls_local_addr() {
+        println!("  https:    https://{address}{}", tls_trust_hint(&settings));
+    }
     match &nats_server {
         Some(server) => println!(
             "  NATS:     {} (started by switchyard; user `switchyard`, password in {}; data in {})",
@@ -132,6 +135,9 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     .merge(webhook_routes(&settings, &client, &front).await?);
     replicate(&client, &settings).await?;
     tracing::info!(address = %gateway.local_addr(), nats = %nats::redact(&part.nats_url), "gateway listening");
+    if let Some(address) = gateway.tls_local_addr() {
+        tracing::info!(%address, "gateway listening over TLS");
+    }
     if let Source::File(path) = password_source {
         tracing::info!(user = %credentials.user, path = %path.display(), "admin password stored in file");
     }
@@ -407,6 +413,18 @@ fn gateway_config(
         server: settings.gateway.server_limits(&settings.limits),
         secrets_key_file: Some(settings.secrets_key_file()),
         namespaces: settings.gateway.namespaces.clone(),
+        tls: settings.gateway.tls(&settings.data_dir),
+    }
+}
+
+/// Where to find the CA that signed a generated certificate, for the banner.
+fn tls_trust_hint(settings: &Settings) -> String {
+    match settings.gateway.tls_cert_file {
+        Some(_) => String::new(),
+        None => format!(
+            " (generated certificate: trust {})",
+            settings.data_dir.join("tls").join("ca.crt").display()
+        ),
     }
 }
 

@@ -21,22 +21,6 @@ async fn send(api: &Api, method: Method, path: &str, body: Value) -> (u16, Strin
 }
 
 /// Every file below `dir` that holds `needle`.
-fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() {
     let nats = Nats::start();
@@ -138,8 +122,9 @@ async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() 
 
     // Sealed at rest: the value is in none of NATS's files; nor in Switchyard's log.
     let data = switchyard.dir.0.join("data");
-    let holding: Vec<_> = files_holding(&data, VALUE.as_bytes())
+    let holding: Vec<_> = common::files_holding(&data, VALUE.as_bytes())
         .into_iter()
+        .chain(common::files_holding(&nats.store_dir(), VALUE.as_bytes()))
         .filter(|path| !path.starts_with(data.join("function-secrets")))
         .collect();
     assert!(

@@ -243,3 +243,18 @@ pub const ROUTES: &str = "sy_routes";
 pub async fn routes(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
     open(js, ROUTES, "Switchyard API routes", Duration::ZERO).await
 }
+
+/// TLS certificates uploaded through the API: key = name, value =
+/// [`crate::records::StoredCertificate`] (private keys sealed).
+pub const CERTIFICATES: &str = "sy_certificates";
+
+/// Opens (creating if needed) the certificates.
+pub async fn certificates(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        CERTIFICATES,
+        "Switchyard TLS certificates (keys sealed)",
+        Duration::ZERO,
+    )
+    .await
+}

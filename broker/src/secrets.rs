@@ -83,7 +83,7 @@ impl SecretKey {
             .map(|key| SecretKey(LessSafeKey::new(key)))
     }
 
-    fn seal(&self, id: &str, value: &[u8]) -> SealedSecret {
+    pub fn seal(&self, id: &str, value: &[u8]) -> SealedSecret {
         let mut nonce = [0u8; NONCE_LEN];
         // The OS's random source does not fail on the platforms we run on; a zero nonce would
         // still be sealed, just not unique, so fail loudly instead.
@@ -106,7 +106,7 @@ impl SecretKey {
         }
     }
 
-    fn open(&self, id: &str, secret: &SealedSecret) -> Option<Vec<u8>> {
+    pub fn open(&self, id: &str, secret: &SealedSecret) -> Option<Vec<u8>> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let nonce: [u8; NONCE_LEN] = b64.decode(&secret.nonce).ok()?.try_into().ok()?;
         let mut sealed = b64.decode(&secret.sealed).ok()?;
@@ -141,7 +141,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// A secret as stored: its value sealed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealedSecret {
     nonce: String,

@@ -44,6 +44,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Where JetStream keeps its files.
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+
     fn launch(&mut self) {
         let child = Command::new(program())
             .args([

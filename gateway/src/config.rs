@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub secrets_key_file: Option<std::path::PathBuf>,
     /// Namespaces created at start, besides the default one.
     pub namespaces: Vec<String>,
+    /// A TLS listener next to the plain one, when set.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl GatewayConfig {
@@ -53,6 +55,7 @@ impl GatewayConfig {
             server: crate::server::ServerLimits::default(),
             secrets_key_file: None,
             namespaces: Vec::new(),
+            tls: None,
         }
     }
 }

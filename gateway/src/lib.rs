@@ -40,9 +40,10 @@ mod metrics;
 mod provider_client;
 mod routes;
 mod server;
+pub mod tls;
 mod ui;
 
 pub use api::openapi::document as openapi;
 pub use api::{app, Gateway, GatewayError};
 pub use config::{Credentials, GatewayConfig};
-pub use server::{serve, ServerLimits};
+pub use server::{serve, serve_tls, ServerLimits};

@@ -1,8 +1,9 @@
-//! Serving a router over HTTP/1.1 with the bounds a public listener needs: a deadline for a
+//! Serving a router over HTTP/1.1 (and HTTP/2 over TLS) with the bounds a public listener needs: a deadline for a
 //! request's headers, a deadline between the chunks of its body, and a deadline for shutdown,
 //! after which connections still open are closed. (`axum::serve` has none of these: one stalled
 //! client kept the process from stopping.)
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use futures::StreamExt;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -58,12 +59,46 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
+    serve_with(listener, router, limits, None, shutdown).await;
+}
+
+/// As [`serve`], over TLS: HTTP/2 when the client offers it (ALPN), HTTP/1.1 otherwise. The
+/// handshake must finish within `limits.header_read`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: CancellationToken,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_with(listener, router, limits, Some(acceptor), shutdown).await;
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: CancellationToken,
+) {
     let router = router.layer(axum::middleware::from_fn_with_state(limits, stall_guard));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
         .max_headers(limits.max_headers)
         .max_buf_size(limits.max_head_bytes.max(8192));
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    // Plain listeners speak HTTP/1.1 only, as before; TLS ones negotiate.
+    let http = if tls.is_some() {
+        http
+    } else {
+        http.http1_only()
+    };
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -79,10 +114,35 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
         };
         let service = TowerToHyperService::new(router.clone());
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let outcome = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            http.serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection = http.serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(connection.into_owned()).await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake took too long");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = outcome {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });

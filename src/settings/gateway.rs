@@ -1,9 +1,11 @@
 //! The HTTP API's settings.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 use switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT;
+use switchyard_gateway::tls::{DefaultCertificate, HostCertificate, TlsConfig};
 use switchyard_gateway::{GatewayConfig, ServerLimits};
 
 use super::Span;
@@ -51,9 +53,65 @@ pub struct GatewaySettings {
     /// the process goes on stopping.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_TIMEOUT", default_value_t = Span(ServerLimits::default().shutdown))]
     pub shutdown_timeout: Span,
+
+    /// Where the HTTPS listener listens (unset: none). It serves the same API as the plain
+    /// one, HTTP/2 when the client offers it. Beyond loopback only with
+    /// SWITCHYARD_ADMIN_PASSWORD set.
+    #[arg(long, env = "SWITCHYARD_TLS_LISTEN")]
+    pub tls_listen: Option<SocketAddr>,
+
+    /// The HTTPS listener's default certificate chain (PEM, leaf first). Without it (and its
+    /// key), a certificate is generated once into <data dir>/tls, signed by a local CA whose
+    /// certificate clients trust: <data dir>/tls/ca.crt.
+    #[arg(long, env = "SWITCHYARD_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The default certificate's private key (PEM).
+    #[arg(long, env = "SWITCHYARD_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// Certificates for named hosts, chosen by SNI: `host=cert.pem:key.pem`, comma-separated
+    /// (`*.example.com` for a wildcard). More can be uploaded through /system/certificates.
+    #[arg(long, env = "SWITCHYARD_TLS_HOSTS", value_delimiter = ',', value_parser = parse_host_certificate)]
+    pub tls_hosts: Vec<HostCertificate>,
+}
+
+/// `host=cert.pem:key.pem`.
+fn parse_host_certificate(text: &str) -> Result<HostCertificate, String> {
+    let (host, files) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: use host=cert.pem:key.pem"))?;
+    let (certificate, key) = files
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: use host=cert.pem:key.pem"))?;
+    switchyard_broker::records::validate_host(host)?;
+    Ok(HostCertificate {
+        host: host.to_string(),
+        certificate: certificate.into(),
+        key: key.into(),
+    })
 }
 
 impl GatewaySettings {
+    /// The HTTPS listener, when one is configured; its generated certificate goes into
+    /// `data_dir/tls`.
+    pub fn tls(&self, data_dir: &std::path::Path) -> Option<TlsConfig> {
+        let default = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(certificate), Some(key)) => DefaultCertificate::Files {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            },
+            _ => DefaultCertificate::Generated {
+                dir: data_dir.join("tls"),
+            },
+        };
+        self.tls_listen.map(|listen| TlsConfig {
+            listen,
+            default,
+            hosts: self.tls_hosts.clone(),
+        })
+    }
+
     /// The time and size limits of every HTTP listener.
     pub fn server_limits(&self, limits: &super::LimitSettings) -> ServerLimits {
         ServerLimits {

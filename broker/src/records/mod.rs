@@ -1,5 +1,6 @@
 //! Records shared through NATS key-value buckets.
 
+mod certificate;
 mod endpoint;
 mod function;
 mod namespace;
@@ -8,6 +9,7 @@ mod source;
 mod source_status;
 mod vcenter;
 
+pub use certificate::StoredCertificate;
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{
     validate_function_name, validate_secret_names, validate_tuning, FunctionDeployment,
@@ -18,7 +20,7 @@ pub use namespace::{
     qualify, resolve_reference, split_qualified, validate_namespace, Namespace, DEFAULT_NAMESPACE,
 };
 pub use route::{
-    api_key_digest, parse_path, route, Cors, PathMatch, Route, RouteAuth, Segment,
+    api_key_digest, parse_path, route, validate_host, Cors, PathMatch, Route, RouteAuth, Segment,
     RESERVED_PREFIXES,
 };
 pub use source::{

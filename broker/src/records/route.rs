@@ -324,7 +324,8 @@ fn overlap(a: &[String], b: &[String]) -> bool {
     a.is_empty() || b.is_empty() || a.iter().any(|x| b.contains(x))
 }
 
-fn validate_host(host: &str) -> Result<(), String> {
+/// Checks a host name: a lower-case DNS name, or `*.` and one.
+pub fn validate_host(host: &str) -> Result<(), String> {
     let name = host.strip_prefix("*.").unwrap_or(host);
     let ok = !name.is_empty()
         && host.len() <= 253

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, and the server's life cycle.
 
 mod async_invoke;
+mod certificates;
 mod dead_letters;
 mod event_stream;
 mod event_types;
@@ -45,6 +46,7 @@ pub(crate) use invoke::invoke_function;
 use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
+use crate::tls::certificates::CertificateStore;
 
 /// Headroom kept in each NATS message for the invocation's headers.
 const HEADER_ROOM: usize = 64 * 1024;
@@ -72,6 +74,10 @@ pub(crate) struct AppState {
     pub(crate) routes: CachedTable<switchyard_broker::records::Route>,
     /// Checks the bearer tokens of `jwt` routes, caching issuers' keys.
     pub(crate) jwt: crate::identity::jwt::JwtVerifier,
+    /// Certificates uploaded for the TLS listener (keys sealed).
+    pub(crate) certificates: CachedTable<switchyard_broker::records::StoredCertificate>,
+    /// Seals what must not be in NATS in the clear (uploaded private keys).
+    pub(crate) secret_key: Option<Arc<SecretKey>>,
     pub(crate) metrics: Metrics,
 }
 
@@ -86,6 +92,8 @@ pub enum GatewayError {
     Secrets(#[from] switchyard_broker::secrets::SecretError),
     #[error("configured namespace: {0}")]
     Namespace(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -96,6 +104,8 @@ pub enum GatewayError {
 /// A bound gateway, ready to serve.
 pub struct Gateway {
     listener: TcpListener,
+    /// The TLS listener and its configuration, when one is configured.
+    tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     router: Router,
     limits: crate::server::ServerLimits,
     shutdown_caches: CancellationToken,
@@ -107,6 +117,19 @@ pub async fn app(
     config: GatewayConfig,
     nats: Client,
     metrics: &prometheus::Registry,
+    shutdown: CancellationToken,
+) -> Result<Router, GatewayError> {
+    let tls_store = Arc::new(CertificateStore::default());
+    app_serving(config, nats, metrics, tls_store, shutdown).await
+}
+
+/// [`app`], keeping the certificates uploaded through it in `tls_store` (which the TLS
+/// listener serves).
+async fn app_serving(
+    config: GatewayConfig,
+    nats: Client,
+    metrics: &prometheus::Registry,
+    tls_store: Arc<CertificateStore>,
     shutdown: CancellationToken,
 ) -> Result<Router, GatewayError> {
     let js = jetstream::new(nats.clone());
@@ -126,6 +149,18 @@ pub async fn app(
         Some(path) => Some(Secrets::open(&js, SecretKey::load_or_create(path)?).await?),
         None => None,
     };
+    let secret_key = match &config.secrets_key_file {
+        Some(path) => Some(Arc::new(SecretKey::load_or_create(path)?)),
+        None => None,
+    };
+    let certificates =
+        CachedTable::start(buckets::certificates(&js).await?, shutdown.clone()).await;
+    crate::tls::follow_uploads(
+        certificates.clone(),
+        secret_key.clone(),
+        tls_store.clone(),
+        shutdown.clone(),
+    );
     let jobs = JobStore::open(&js, &config.retention).await?;
     let results = ResultStore::open(&js, &config.retention).await?;
     let mut config = config;
@@ -160,6 +195,8 @@ pub async fn app(
         catalog: switchyard_broker::catalog::Catalog::open(&js_for_catalog).await?,
         routes: api_routes,
         jwt: Default::default(),
+        certificates,
+        secret_key,
         metrics: Metrics::new(metrics),
     });
     for name in configured_namespaces {
@@ -241,6 +278,8 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::result))
+        .routes(routes!(certificates::list, certificates::create))
+        .routes(routes!(certificates::remove))
         .routes(routes!(routing::list, routing::create))
         .routes(routes!(routing::get, routing::update, routing::remove))
 }
@@ -272,16 +311,30 @@ impl Gateway {
     ) -> Result<Self, GatewayError> {
         let listen = config.listen;
         let limits = config.server;
+        let tls_config = config.tls.clone();
         let shutdown_caches = CancellationToken::new();
-        let router = app(config, nats, metrics, shutdown_caches.clone()).await?;
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| GatewayError::Bind {
-                address: listen,
-                source,
-            })?;
+        let tls_store = Arc::new(CertificateStore::default());
+        let router = app_serving(
+            config,
+            nats,
+            metrics,
+            tls_store.clone(),
+            shutdown_caches.clone(),
+        )
+        .await?;
+        // TLS first: once the plain port answers, the certificate (and a generated CA) exist.
+        let tls = match tls_config {
+            Some(tls) => {
+                crate::tls::load(&tls, &tls_store)?;
+                let server = crate::tls::server_config(tls_store)?;
+                Some((bind(tls.listen).await?, server))
+            }
+            None => None,
+        };
+        let listener = bind(listen).await?;
         Ok(Gateway {
             listener,
+            tls,
             router,
             limits,
             shutdown_caches,
@@ -300,10 +353,28 @@ impl Gateway {
             .expect("a bound TCP listener has an address")
     }
 
+    /// Where the TLS listener listens, when there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` fires, then stops accepting and finishes requests in flight
     /// within the configured shutdown deadline.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), GatewayError> {
-        crate::server::serve(self.listener, self.router, self.limits, shutdown).await;
+        let plain = crate::server::serve(
+            self.listener,
+            self.router.clone(),
+            self.limits,
+            shutdown.clone(),
+        );
+        match self.tls {
+            Some((listener, config)) => {
+                let tls =
+                    crate::server::serve_tls(listener, self.router, self.limits, config, shutdown);
+                tokio::join!(plain, tls);
+            }
+            None => plain.await,
+        }
         self.shutdown_caches.cancel();
         tracing::info!("gateway stopped");
         Ok(())
@@ -321,4 +392,10 @@ pub(crate) fn append_headers(headers: &mut axum::http::HeaderMap, pairs: &[(Stri
             headers.append(name, value);
         }
     }
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, GatewayError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| GatewayError::Bind { address, source })
 }
