@@ -414,6 +414,7 @@ fn gateway_config(
         secrets_key_file: Some(settings.secrets_key_file()),
         namespaces: settings.gateway.namespaces.clone(),
         tls: settings.gateway.tls(&settings.data_dir),
+        oidc: settings.gateway.oidc(),
     }
 }
 

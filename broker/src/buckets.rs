@@ -258,3 +258,50 @@ pub async fn certificates(js: &jetstream::Context) -> Result<kv::Store, BucketEr
     )
     .await
 }
+
+/// Organizations: key = name, value = [`crate::records::Organization`].
+pub const ORGANIZATIONS: &str = "sy_organizations";
+/// Policies: key = `<organization>.<name>`, value = [`crate::records::Policy`].
+pub const POLICIES: &str = "sy_policies";
+/// Service accounts: key = `<organization>.<name>`, value = [`crate::records::ServiceAccount`].
+pub const SERVICE_ACCOUNTS: &str = "sy_service_accounts";
+/// API tokens: key = token id, value = [`crate::records::ApiToken`] (a digest, never the token).
+pub const TOKENS: &str = "sy_tokens";
+
+/// Opens (creating if needed) the organizations.
+pub async fn organizations(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        ORGANIZATIONS,
+        "Switchyard organizations",
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// Opens (creating if needed) the policies.
+pub async fn policies(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, POLICIES, "Switchyard access policies", Duration::ZERO).await
+}
+
+/// Opens (creating if needed) the service accounts.
+pub async fn service_accounts(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        SERVICE_ACCOUNTS,
+        "Switchyard service accounts",
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// Opens (creating if needed) the API tokens.
+pub async fn tokens(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(
+        js,
+        TOKENS,
+        "Switchyard API tokens (digests)",
+        Duration::ZERO,
+    )
+    .await
+}

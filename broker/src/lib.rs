@@ -17,11 +17,13 @@
 //! - [`follow`]: the loop every follower of KV buckets runs.
 //! - [`catalog`]: the event types seen, per source, with counts and an example.
 //! - [`load`]: what each dispatcher has in flight and has finished, for the autoscaler.
+//! - [`audit`]: the audit log of changes made through the API.
 //! - [`networks`]: where callbacks may and may not go; [`keys`]: the routing key;
 //!   [`secrets`]: function secrets, sealed with a key kept outside NATS.
 //! - [`errors`]: one line naming an error and all its causes.
 //! - [`backoff`]: how long to wait between attempts, shared by every retry loop.
-//! - [`records`]: the shared records (function spec and status, function endpoints).
+//! - [`records`]: the shared records (function spec and status, function endpoints, routes,
+//!   certificates, organizations, policies, service accounts and tokens).
 //! - [`table`] and [`cache`]: typed records in a KV bucket (create-if-absent, compare-and-set
 //!   update, delete), and a local, continuously updated copy for reads.
 //! - [`provider`]: the gateway's requests to the active provider, and the provider lease.
@@ -30,6 +32,7 @@
 //!
 //! It depends on none of Switchyard's other crates.
 
+pub mod audit;
 pub mod backoff;
 pub mod buckets;
 pub mod cache;

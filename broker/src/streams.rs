@@ -73,6 +73,12 @@ pub struct StreamError {
     source: async_nats::Error,
 }
 
+impl StreamError {
+    pub(crate) fn new(stream: &'static str, source: async_nats::Error) -> Self {
+        StreamError { stream, source }
+    }
+}
+
 /// Creates or updates Switchyard's streams.
 pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<(), StreamError> {
     // A full work queue refuses what comes (the sender is told); it never drops what it holds.

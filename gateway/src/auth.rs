@@ -1,41 +1,12 @@
-//! Basic auth on `/system/*`, as OpenFaaS does it.
+//! The bootstrap admin's basic auth, as OpenFaaS does it (the super-user of [`crate::access`]).
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
 use base64::Engine;
 
 use crate::config::Credentials;
 
-pub(crate) async fn require_basic_auth(
-    State(expected): State<Credentials>,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    if authenticated(&expected, request.headers()) {
-        return next.run(request).await;
-    }
-    // An absent header, an empty `Bearer ` (what faas-cli sends when not logged in) and a
-    // wrong password all get the same answer; the web UI, which signs in with its own form,
-    // gets it without the challenge that would make the browser ask in a dialog.
-    let from_ui = request.headers().contains_key(UI_HEADER);
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "invalid or missing credentials: /system/* needs basic auth\n",
-    )
-        .into_response();
-    if !from_ui {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Basic realm=\"Restricted\""),
-        );
-    }
-    response
-}
-
-/// Sent by the web UI's own requests (see [`require_basic_auth`]).
+/// Sent by the web UI's own requests: a 401 then carries no challenge, so the browser shows
+/// no dialog of its own.
 pub(crate) const UI_HEADER: &str = "x-switchyard-ui";
 
 /// True when `headers` carry the admin's basic-auth credentials.

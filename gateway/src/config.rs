@@ -30,6 +30,8 @@ pub struct GatewayConfig {
     pub namespaces: Vec<String>,
     /// A TLS listener next to the plain one, when set.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Single sign-on: bearer tokens of this OpenID Connect issuer are users.
+    pub oidc: Option<crate::identity::oidc::OidcConfig>,
 }
 
 impl GatewayConfig {
@@ -56,6 +58,7 @@ impl GatewayConfig {
             secrets_key_file: None,
             namespaces: Vec::new(),
             tls: None,
+            oidc: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! It speaks OpenFaaS's gateway API, so faas-cli and existing clients work unchanged:
 //!
 //! - function management (`/system/functions`, `/system/function/{name}`,
-//!   `/system/scale-function/{name}`, `/system/info`, `/system/namespaces`) behind basic auth,
+//!   `/system/scale-function/{name}`, `/system/info`, `/system/namespaces`) behind
+//!   [`access`] (the admin's basic auth, API tokens, OIDC; organizations, roles, policies),
 //!   with the registry kept in a NATS KV bucket so every gateway and dispatcher shares one truth;
 //! - synchronous invoke (`/function/{name}[/{path}]`): the request becomes a CloudEvent sent by
 //!   NATS request/reply to the dispatchers, and their reply becomes the response;
@@ -31,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod api;
 mod auth;
 mod config;

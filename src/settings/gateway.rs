@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT;
+use switchyard_gateway::identity::oidc::OidcConfig;
 use switchyard_gateway::tls::{DefaultCertificate, HostCertificate, TlsConfig};
 use switchyard_gateway::{GatewayConfig, ServerLimits};
 
@@ -74,6 +75,28 @@ pub struct GatewaySettings {
     /// (`*.example.com` for a wildcard). More can be uploaded through /system/certificates.
     #[arg(long, env = "SWITCHYARD_TLS_HOSTS", value_delimiter = ',', value_parser = parse_host_certificate)]
     pub tls_hosts: Vec<HostCertificate>,
+
+    /// Single sign-on: an OpenID Connect issuer (`https://dex.example.com`) whose bearer
+    /// tokens are users of the API and the UI; policies name them `user:<claim>` and their
+    /// groups `group:<name>`.
+    #[arg(long, env = "SWITCHYARD_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+
+    /// The audience (`aud`) the issuer's tokens must carry: Switchyard's client id there.
+    #[arg(long, env = "SWITCHYARD_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+
+    /// The issuer's keys (JWKS); unset: read from its discovery document.
+    #[arg(long, env = "SWITCHYARD_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+
+    /// The claim that names the user.
+    #[arg(long, env = "SWITCHYARD_OIDC_USER_CLAIM", default_value = "sub")]
+    pub oidc_user_claim: String,
+
+    /// The claim that lists the user's groups.
+    #[arg(long, env = "SWITCHYARD_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
 }
 
 /// `host=cert.pem:key.pem`.
@@ -93,6 +116,17 @@ fn parse_host_certificate(text: &str) -> Result<HostCertificate, String> {
 }
 
 impl GatewaySettings {
+    /// Single sign-on, when an issuer is configured.
+    pub fn oidc(&self) -> Option<OidcConfig> {
+        Some(OidcConfig {
+            issuer: self.oidc_issuer.clone()?,
+            audience: self.oidc_audience.clone()?,
+            jwks_url: self.oidc_jwks_url.clone(),
+            user_claim: self.oidc_user_claim.clone(),
+            groups_claim: self.oidc_groups_claim.clone(),
+        })
+    }
+
     /// The HTTPS listener, when one is configured; its generated certificate goes into
     /// `data_dir/tls`.
     pub fn tls(&self, data_dir: &std::path::Path) -> Option<TlsConfig> {

@@ -1,5 +1,6 @@
 //! Records shared through NATS key-value buckets.
 
+mod access;
 mod certificate;
 mod endpoint;
 mod function;
@@ -9,6 +10,10 @@ mod source;
 mod source_status;
 mod vcenter;
 
+pub use access::{
+    scoped_key, validate_name, Action, ApiToken, Organization, Policy, Role, ServiceAccount,
+    DEFAULT_ORGANIZATION, TOKEN_PREFIX,
+};
 pub use certificate::StoredCertificate;
 pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER};
 pub use function::{

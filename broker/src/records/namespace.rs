@@ -24,8 +24,20 @@ pub struct Namespace {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// The organization it belongs to (none: `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     #[serde(default = "Utc::now")]
     pub created_at: DateTime<Utc>,
+}
+
+impl Namespace {
+    /// The organization it belongs to.
+    pub fn organization(&self) -> &str {
+        self.organization
+            .as_deref()
+            .unwrap_or(super::access::DEFAULT_ORGANIZATION)
+    }
 }
 
 /// Checks a namespace name: a DNS label (1 to 63 characters of `a-z 0-9 -`, starting and ending

@@ -84,6 +84,14 @@ pub(crate) async fn invoke_function(
     name: String,
     path: String,
 ) -> Response {
+    let mut request = request;
+    if let Ok(function) = registered_function(&state, &name).await {
+        if let Err(refused) =
+            crate::access::check_invoke(&state, &function, request.headers_mut()).await
+        {
+            return refused;
+        }
+    }
     let started = Instant::now();
     let start_time = unix_nanos();
     // A sync call id only labels logs and headers, so any printable caller value is echoed.

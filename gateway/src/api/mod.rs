@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, and the server's life cycle.
 
+mod access;
 mod async_invoke;
 mod certificates;
 mod dead_letters;
@@ -43,7 +44,6 @@ use utoipa_axum::routes;
 pub(crate) use async_invoke::enqueue_function;
 pub(crate) use invoke::invoke_function;
 
-use crate::auth::require_basic_auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::tls::certificates::CertificateStore;
@@ -78,6 +78,12 @@ pub(crate) struct AppState {
     pub(crate) certificates: CachedTable<switchyard_broker::records::StoredCertificate>,
     /// Seals what must not be in NATS in the clear (uploaded private keys).
     pub(crate) secret_key: Option<Arc<SecretKey>>,
+    pub(crate) organizations: CachedTable<switchyard_broker::records::Organization>,
+    pub(crate) policies: CachedTable<switchyard_broker::records::Policy>,
+    pub(crate) service_accounts: CachedTable<switchyard_broker::records::ServiceAccount>,
+    pub(crate) tokens: CachedTable<switchyard_broker::records::ApiToken>,
+    /// Single sign-on, when an OpenID Connect issuer is configured.
+    pub(crate) oidc: Option<crate::identity::oidc::Oidc>,
     pub(crate) metrics: Metrics,
 }
 
@@ -155,6 +161,14 @@ async fn app_serving(
     };
     let certificates =
         CachedTable::start(buckets::certificates(&js).await?, shutdown.clone()).await;
+    let organizations =
+        CachedTable::start(buckets::organizations(&js).await?, shutdown.clone()).await;
+    let policies = CachedTable::start(buckets::policies(&js).await?, shutdown.clone()).await;
+    let service_accounts =
+        CachedTable::start(buckets::service_accounts(&js).await?, shutdown.clone()).await;
+    let tokens = CachedTable::start(buckets::tokens(&js).await?, shutdown.clone()).await;
+    switchyard_broker::audit::ensure(&js).await?;
+    let oidc = config.oidc.clone().map(crate::identity::oidc::Oidc::new);
     crate::tls::follow_uploads(
         certificates.clone(),
         secret_key.clone(),
@@ -174,7 +188,6 @@ async fn app_serving(
         config.max_body_bytes = ceiling;
     }
     let js_for_catalog = js.clone();
-    let credentials = config.credentials.clone();
     let configured_namespaces = config.namespaces.clone();
     let state = Arc::new(AppState {
         config,
@@ -197,6 +210,11 @@ async fn app_serving(
         jwt: Default::default(),
         certificates,
         secret_key,
+        organizations,
+        policies,
+        service_accounts,
+        tokens,
+        oidc,
         metrics: Metrics::new(metrics),
     });
     for name in configured_namespaces {
@@ -206,6 +224,7 @@ async fn app_serving(
                 name,
                 labels: None,
                 annotations: None,
+                organization: None,
                 created_at: chrono::Utc::now(),
             };
             // Another gateway may create it at the same moment: a conflict is success.
@@ -215,14 +234,14 @@ async fn app_serving(
             }
         }
     }
-    Ok(routes(state, credentials))
+    Ok(routes(state))
 }
 
-fn routes(state: Arc<AppState>, credentials: crate::config::Credentials) -> Router {
+fn routes(state: Arc<AppState>) -> Router {
     let (system, _) = system_routes()
         .route_layer(axum::middleware::from_fn_with_state(
-            credentials,
-            require_basic_auth,
+            state.clone(),
+            crate::access::require_access,
         ))
         .split_for_parts();
     let (open, _) = open_routes().split_for_parts();
@@ -278,6 +297,22 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::result))
+        .routes(routes!(access::organizations, access::create_organization))
+        .routes(routes!(access::remove_organization))
+        .routes(routes!(access::policies, access::create_policy))
+        .routes(routes!(
+            access::policy,
+            access::update_policy,
+            access::remove_policy
+        ))
+        .routes(routes!(
+            access::service_accounts,
+            access::create_service_account
+        ))
+        .routes(routes!(access::remove_service_account))
+        .routes(routes!(access::tokens, access::issue_token))
+        .routes(routes!(access::revoke_token))
+        .routes(routes!(access::audit))
         .routes(routes!(certificates::list, certificates::create))
         .routes(routes!(certificates::remove))
         .routes(routes!(routing::list, routing::create))

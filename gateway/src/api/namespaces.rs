@@ -14,6 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use switchyard_broker::records::{
     qualify, resolve_reference, validate_namespace, Namespace, DEFAULT_NAMESPACE,
+    DEFAULT_ORGANIZATION,
 };
 
 use super::AppState;
@@ -86,6 +87,9 @@ pub(crate) struct NamespaceRequest {
     labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     annotations: Option<BTreeMap<String, String>>,
+    /// The organization it belongs to (default `default`); set when it is created.
+    #[serde(default)]
+    organization: Option<String>,
 }
 
 /// `POST /system/namespace/`: 201, 409 when it exists, 400 for a bad name.
@@ -103,10 +107,18 @@ pub(crate) async fn create(
             "namespace `{DEFAULT_NAMESPACE}` already exists"
         )));
     }
+    if let Some(organization) = &request.organization {
+        if organization != DEFAULT_ORGANIZATION && !state.organizations.contains(organization) {
+            return Err(ApiError::BadRequest(format!(
+                "organization `{organization}` does not exist"
+            )));
+        }
+    }
     let record = Namespace {
         name: request.name,
         labels: request.labels,
         annotations: request.annotations,
+        organization: request.organization.filter(|o| o != DEFAULT_ORGANIZATION),
         created_at: Utc::now(),
     };
     ensure(&state, record).await?;
@@ -140,6 +152,7 @@ pub(crate) async fn get(
             name,
             labels: None,
             annotations: None,
+            organization: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
         }));
     }

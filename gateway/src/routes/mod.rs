@@ -10,6 +10,8 @@
 
 mod auth;
 mod cors;
+
+pub(crate) use auth::bearer;
 mod table;
 
 use std::sync::Arc;
