@@ -10,7 +10,8 @@
 //! - `switchyard source webhook`: the webhook ingester alone, on its own port.
 //! - `switchyard source vcenter`: the vCenter pollers alone.
 //! - `switchyard watchdog`: the function watchdog, configured by OpenFaaS's environment variables.
-//! - `switchyard jobs|events|subscriptions|sources|dead-letters …`: client verbs over a
+//! - `switchyard jobs|events|subscriptions|sources|dead-letters|routes|organizations|policies|
+//!   service-accounts|audit …`: client verbs over a
 //!   gateway's HTTP API ([`client`]).
 
 mod client;

@@ -1,5 +1,6 @@
-//! The client verbs (`switchyard jobs|events|subscriptions|sources|dead-letters`) against a real
-//! `switchyard up`: tables for people, `--json` for scripts, errors that say what went wrong.
+//! The client verbs (`switchyard jobs|events|subscriptions|sources|dead-letters|routes|
+//! organizations|policies|service-accounts|audit`) against a real `switchyard up`: tables for
+//! people, `--json` for scripts, errors that say what went wrong.
 
 mod common;
 
@@ -255,4 +256,129 @@ async fn subscriptions_sources_and_a_live_tail_from_the_command_line() {
     ok(&switchyard, &["sources", "delete", "orders"]);
     assert_eq!(json_of(&switchyard, &["subscriptions", "list"]), json!([]));
     assert_eq!(json_of(&switchyard, &["sources", "list"]), json!([]));
+}
+
+#[tokio::test]
+async fn routes_organizations_policies_and_tokens_from_the_command_line() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("cli-access");
+    api.deploy_ready("echo", "cat", json!({})).await;
+
+    let route = dir.0.join("route.json");
+    std::fs::write(
+        &route,
+        json!({"name": "hello", "function": "echo", "path": "/hello", "methods": ["POST"]})
+            .to_string(),
+    )
+    .expect("write");
+    let created = ok(
+        &switchyard,
+        &["routes", "create", "-f", &route.display().to_string()],
+    );
+    assert!(
+        created.contains("hello") && created.contains("/hello"),
+        "{created}"
+    );
+    let table = ok(&switchyard, &["routes", "list"]);
+    let heading = table.lines().next().unwrap_or_default();
+    assert!(
+        heading.contains("PATH") && heading.contains("METHODS"),
+        "{table}"
+    );
+    assert!(
+        table.contains("/hello") && table.contains(" POST "),
+        "{table}"
+    );
+    let answer = api
+        .http
+        .post(api.url("/hello"))
+        .body("via a route")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.text().await.expect("body"), "via a route");
+
+    ok(&switchyard, &["organizations", "create", "acme"]);
+    ok(
+        &switchyard,
+        &["service-accounts", "create", "ci", "--organization", "acme"],
+    );
+    ok(
+        &switchyard,
+        &[
+            "policies",
+            "create",
+            "ci",
+            "--organization",
+            "acme",
+            "--role",
+            "viewer",
+            "--subject",
+            "serviceaccount:ci",
+        ],
+    );
+    let policies = json_of(&switchyard, &["policies", "list", "--organization", "acme"]);
+    assert_eq!(policies[0]["role"], "viewer");
+    let issued = json_of(
+        &switchyard,
+        &[
+            "service-accounts",
+            "issue",
+            "ci",
+            "--organization",
+            "acme",
+            "--expires-in",
+            "1h",
+        ],
+    );
+    let token = issued["token"]
+        .as_str()
+        .expect("the token, once")
+        .to_string();
+    let listed = ok(
+        &switchyard,
+        &["service-accounts", "tokens", "ci", "--organization", "acme"],
+    );
+    assert!(
+        listed.contains(issued["id"].as_str().unwrap_or("?")) && !listed.contains(&token),
+        "{listed}"
+    );
+
+    // Signed in with the token: what a viewer of acme may do, and no more.
+    let as_token = |args: &[&str]| {
+        client(&switchyard)
+            .env_remove("SWITCHYARD_ADMIN_PASSWORD")
+            .env("SWITCHYARD_TOKEN", &token)
+            .args(args)
+            .output()
+            .expect("the client runs")
+    };
+    let refused = as_token(&["routes", "list"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("403"),
+        "a viewer of acme cannot read the default namespace's routes"
+    );
+    let revoked = ok(
+        &switchyard,
+        &[
+            "service-accounts",
+            "revoke",
+            issued["id"].as_str().expect("id"),
+        ],
+    );
+    assert!(revoked.contains("revoked"), "{revoked}");
+    let after = as_token(&["policies", "list", "--organization", "acme"]);
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("401"),
+        "revoked"
+    );
+
+    let audit = ok(&switchyard, &["audit", "--limit", "20"]);
+    assert!(
+        audit.contains("/system/tokens/") && audit.contains("/system/organizations"),
+        "{audit}"
+    );
 }

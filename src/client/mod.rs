@@ -4,11 +4,15 @@
 //! data directory (`<data dir>/admin-password`, as `switchyard up` writes it).
 //!
 //! One file per group of verbs: [`jobs`], [`events`], [`subscriptions`], [`sources`],
-//! [`dead_letters`]; [`table`] prints the tables.
+//! [`dead_letters`], [`routes`], [`access`] (organizations, policies, service accounts and
+//! their tokens, the audit log); [`table`] prints the tables. `--token` (`SWITCHYARD_TOKEN`)
+//! signs in with an API or OIDC token instead of the admin's password.
 
+mod access;
 mod dead_letters;
 mod events;
 mod jobs;
+mod routes;
 mod sources;
 mod subscriptions;
 mod table;
@@ -57,6 +61,10 @@ pub struct Connection {
     /// Print JSON (one document, or one line per event) instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Sign in with this bearer token (a service account's API token, or an OIDC token)
+    /// instead of the admin's password.
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 /// The verbs, by what they act on.
@@ -72,6 +80,16 @@ pub enum ClientCommand {
     Sources(sources::Sources),
     /// Dead letters: list, redrive.
     DeadLetters(dead_letters::DeadLetters),
+    /// API routes: list, show, create, delete.
+    Routes(routes::Routes),
+    /// Organizations: list, create, delete.
+    Organizations(access::Organizations),
+    /// Access policies: list, create, delete.
+    Policies(access::Policies),
+    /// Service accounts and their API tokens.
+    ServiceAccounts(access::ServiceAccounts),
+    /// The audit log of changes made through the API.
+    Audit(access::Audit),
 }
 
 impl ClientCommand {
@@ -82,6 +100,11 @@ impl ClientCommand {
             ClientCommand::Subscriptions(c) => c.run().await,
             ClientCommand::Sources(c) => c.run().await,
             ClientCommand::DeadLetters(c) => c.run().await,
+            ClientCommand::Routes(c) => c.run().await,
+            ClientCommand::Organizations(c) => c.run().await,
+            ClientCommand::Policies(c) => c.run().await,
+            ClientCommand::ServiceAccounts(c) => c.run().await,
+            ClientCommand::Audit(c) => c.run().await,
         }
     }
 }
@@ -90,16 +113,29 @@ impl ClientCommand {
 pub(crate) struct Gateway {
     http: reqwest::Client,
     base: String,
-    user: String,
-    password: String,
+    credentials: Credentials,
     pub(crate) json: bool,
+}
+
+/// How requests are signed.
+enum Credentials {
+    Basic { user: String, password: String },
+    Bearer(String),
 }
 
 impl Connection {
     pub(crate) fn open(&self) -> anyhow::Result<Gateway> {
-        let password = match &self.password {
-            Some(password) => password.clone(),
-            None => {
+        let password = match (&self.token, &self.password) {
+            (Some(token), _) => {
+                return Ok(Gateway {
+                    http: reqwest::Client::new(),
+                    base: self.gateway.trim_end_matches('/').to_string(),
+                    credentials: Credentials::Bearer(token.clone()),
+                    json: self.json,
+                })
+            }
+            (None, Some(password)) => password.clone(),
+            (None, None) => {
                 let path = self.data_dir.join("admin-password");
                 std::fs::read_to_string(&path)
                     .with_context(|| format!("no --password and cannot read {}", path.display()))?
@@ -110,8 +146,10 @@ impl Connection {
         Ok(Gateway {
             http: reqwest::Client::new(),
             base: self.gateway.trim_end_matches('/').to_string(),
-            user: self.user.clone(),
-            password,
+            credentials: Credentials::Basic {
+                user: self.user.clone(),
+                password,
+            },
             json: self.json,
         })
     }
@@ -119,9 +157,20 @@ impl Connection {
 
 impl Gateway {
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(&self.password))
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.credentials {
+            Credentials::Basic { user, password } => request.basic_auth(user, Some(password)),
+            Credentials::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+
+    /// Says that something was done: a line for people, `{"done": …}` for scripts.
+    pub(crate) fn done(&self, what: &str) {
+        if self.json {
+            self.print(&serde_json::json!({"done": what}), &[]);
+        } else {
+            println!("{what}");
+        }
     }
 
     /// Sends `request`; an error answer becomes an error carrying the gateway's message.

@@ -50,6 +50,12 @@ fn cell(value: Option<&Value>) -> String {
     let text = match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
+        // A list of plain values reads as one: `GET, POST`.
+        Some(Value::Array(items)) if items.iter().all(|i| !i.is_object() && !i.is_array()) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
         Some(other) => other.to_string(),
     };
     let text = short_time(&text).unwrap_or(text).replace(['\n', '\t'], " ");
