@@ -1,7 +1,8 @@
 //! The web UI in a real headless browser (chromium over WebDriver) against `switchyard up`:
 //! sign in, deploy through the form, invoke sync and async, create a webhook source and a
 //! subscription and watch an event arrive live and reach the function, redrive a dead letter;
-//! a narrow window; and a screenshot of each page (`SWITCHYARD_SCREENSHOTS=docs/screenshots`
+//! a narrow window; a route made in the form answering; an organization, a policy and a
+//! service account made, a token issued and used to sign in; and a screenshot of each page (`SWITCHYARD_SCREENSHOTS=docs/screenshots`
 //! keeps them where the README shows them).
 
 mod common;
@@ -219,4 +220,87 @@ async fn an_operator_works_through_the_ui() {
     browser
         .screenshot(&shots.join("functions-narrow.png"))
         .await;
+}
+
+#[tokio::test]
+async fn routes_organizations_and_tokens_through_the_ui() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let base = format!("http://{}", switchyard.address);
+    let shots = screenshots();
+    let browser = Browser::start(1280, 900).await;
+    browser.goto(&format!("{base}/ui/")).await;
+    browser.fill("input[name=password]", ADMIN_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_text("main", "echo", WITHIN).await;
+
+    // A route made in the form answers at its path.
+    browser.goto(&format!("{base}/ui/#/routes")).await;
+    browser
+        .wait_text("main", "No routes in this namespace", WITHIN)
+        .await;
+    browser.fill("#route-form input[name=name]", "hello").await;
+    browser
+        .fill("#route-form input[name=function]", "echo")
+        .await;
+    browser
+        .fill("#route-form input[name=path]", "/hello/{who}")
+        .await;
+    browser
+        .fill("#route-form input[name=methods]", "post")
+        .await;
+    browser.click("#route-form button[type=submit]").await;
+    browser
+        .wait_text("main table", "/hello/{who}", WITHIN)
+        .await;
+    browser.screenshot(&shots.join("routes.png")).await;
+    let answer = api
+        .http
+        .post(api.url("/hello/world"))
+        .body("routed")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.text().await.expect("body"), "routed");
+
+    // An organization, a policy and a service account; a token shown once.
+    browser.goto(&format!("{base}/ui/#/access")).await;
+    browser
+        .fill("#organization-form input[name=name]", "acme")
+        .await;
+    browser
+        .click("#organization-form button[type=submit]")
+        .await;
+    browser
+        .wait_text("#policy-form h2", "New policy in acme", WITHIN)
+        .await;
+    browser.fill("#account-form input[name=name]", "ci").await;
+    browser.click("#account-form button[type=submit]").await;
+    browser.wait_text("main table", "ci", WITHIN).await;
+    browser
+        .fill("#policy-form input[name=name]", "ci-view")
+        .await;
+    browser
+        .fill("#policy-form input[name=subjects]", "serviceaccount:ci")
+        .await;
+    browser.click("#policy-form button[type=submit]").await;
+    browser
+        .wait_text("main table", "serviceaccount:ci", WITHIN)
+        .await;
+    browser.click_button("main table", "Issue token").await;
+    let token = browser.wait_text("#token-value", "sy_", WITHIN).await;
+    browser.script("window.scrollTo(0, 0);", json!([])).await;
+    browser.screenshot(&shots.join("access.png")).await;
+
+    // Signed in with that token: what a viewer of acme may do, no more.
+    browser.click("#signout").await;
+    browser.fill("input[name=token]", token.trim()).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_text("main", "may not do this", WITHIN).await;
+    let audit = api.admin_json("/system/audit").await;
+    assert!(audit
+        .to_string()
+        .contains("/system/service-accounts/acme/ci/tokens"));
 }

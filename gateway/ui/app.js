@@ -118,15 +118,18 @@ function loginPage() {
   const box = notice();
   const form = h("form", { class: "card login" },
     h("h1", {}, "Sign in"),
-    h("p", { class: "muted" }, "The gateway's admin credentials (user admin; the password is in <data dir>/admin-password)."),
-    row("User", h("input", { name: "user", value: "admin", autocomplete: "username", required: true })),
-    row("Password", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true, autofocus: true })),
+    h("p", { class: "muted" }, "The gateway's admin credentials (user admin; the password is in <data dir>/admin-password), or a token: a service account's API token or your identity provider's (OpenID Connect) token."),
+    row("User", h("input", { name: "user", value: "admin", autocomplete: "username" })),
+    row("Password", h("input", { name: "password", type: "password", autocomplete: "current-password", autofocus: true })),
+    row("Or a token", h("input", { name: "token", type: "password", autocomplete: "off" }), "instead of user and password"),
     box,
     h("button", { class: "primary", type: "submit" }, "Sign in"));
   onSubmit(form, box, async data => {
-    session.auth = "Basic " + btoa(`${data.get("user")}:${data.get("password")}`);
+    const token = data.get("token").trim();
+    if (!token && !data.get("password")) throw new Error("Give the password, or a token.");
+    session.auth = token ? `Bearer ${token}` : "Basic " + btoa(`${data.get("user")}:${data.get("password")}`);
     try { await api("GET", "/system/info"); }
-    catch (error) { session.auth = null; throw new Error(error.status === 401 ? "Wrong user or password." : error.message); }
+    catch (error) { session.auth = null; throw new Error(error.status === 401 ? (token ? "That token is not accepted." : "Wrong user or password.") : error.message); }
     location.hash = "#/functions";
   });
   render(form);
@@ -634,6 +637,118 @@ async function secretsPage(params) {
     form);
 }
 
+async function routesPage(params) {
+  const namespace = params.get("namespace") || "openfaas-fn";
+  const [routes, spaces] = await Promise.all([api("GET", `/system/routes?namespace=${encodeURIComponent(namespace)}`), namespaces()]);
+  const box = notice();
+  const picker = select("namespace", spaces, namespace);
+  picker.addEventListener("change", () => { location.hash = `#/routes?namespace=${picker.value}`; });
+  const form = h("form", { class: "card", id: "route-form" }, h("h2", {}, "New route"),
+    h("div", { class: "grid" },
+      row("Name", h("input", { name: "name", required: true })),
+      row("Function", h("input", { name: "function", required: true }), `in ${namespace}`),
+      row("Path", h("input", { name: "path", required: true, placeholder: "/users/{id}" }), "{name} matches one segment"),
+      row("Match", select("match", ["exact", "prefix"], "exact")),
+      row("Methods", h("input", { name: "methods", placeholder: "GET, POST" }), "empty: any"),
+      row("Hosts", h("input", { name: "hosts", placeholder: "api.example.com, *.example.com" }), "empty: any"),
+      row("Authentication", select("auth", [["public", "public"], ["basic", "basic (Switchyard's credentials)"], ["api-key", "API key (X-API-Key)"]], "public")),
+      row("API keys", h("input", { name: "keys", type: "password", autocomplete: "new-password" }), "comma-separated, 16+ characters, write-only"),
+      row("Asynchronous", h("input", { name: "async", type: "checkbox" }), "answer 202 and queue a job")),
+    box, h("button", { class: "primary", type: "submit" }, "Create"));
+  const list = text => (text || "").split(",").map(t => t.trim()).filter(Boolean);
+  onSubmit(form, box, async data => {
+    const auth = { type: data.get("auth") };
+    if (auth.type === "api-key") auth.keys = list(data.get("keys"));
+    await api("POST", "/system/routes", { body: {
+      name: data.get("name").trim(), namespace, function: data.get("function").trim(), path: data.get("path").trim(),
+      pathMatch: data.get("match"), methods: list(data.get("methods")).map(m => m.toUpperCase()), hosts: list(data.get("hosts")),
+      async: data.get("async") === "on", auth } });
+    route();
+  });
+  render(h("div", { class: "bar" }, h("h1", {}, "Routes"), row("Namespace", picker)),
+    h("p", { class: "muted" }, "A route binds hosts, a path and methods to a function: requests that match invoke it as /function/NAME would, with the path parameters as X-Route-Param-* headers."),
+    table([["Name", r => r.name], ["Hosts", r => (r.hosts || []).join(", ") || "any"], ["Path", r => h("code", {}, r.path + (r.pathMatch === "prefix" ? " …" : ""))],
+      ["Methods", r => (r.methods || []).join(", ") || "any"], ["Function", r => h("a", { href: `#/functions/${encodeURIComponent(r.function)}` }, r.function)],
+      ["Mode", r => r.async ? badge("async", "queued") : badge("sync", "running")], ["Auth", r => r.auth.type + (r.auth.type === "api-key" ? ` (${r.auth.keys} keys)` : "")],
+      ["", r => h("button", { class: "danger", type: "button", onclick: async () => {
+        if (!confirm(`Remove route ${r.name}?`)) return;
+        try { await api("DELETE", `/system/routes/${encodeURIComponent(r.name)}?namespace=${encodeURIComponent(namespace)}`); route(); } catch (error) { say(box, error.message); }
+      } }, "Remove")]], routes, "No routes in this namespace."),
+    form);
+}
+
+async function accessPage(params) {
+  const organization = params.get("organization") || "default";
+  const [organizations, policies, accounts, audit] = await Promise.all([
+    api("GET", "/system/organizations"),
+    api("GET", `/system/policies?organization=${encodeURIComponent(organization)}`),
+    api("GET", `/system/service-accounts?organization=${encodeURIComponent(organization)}`),
+    api("GET", "/system/audit?limit=20").catch(() => null),
+  ]);
+  const tokens = await Promise.all(accounts.map(a => api("GET", `/system/service-accounts/${encodeURIComponent(organization)}/${encodeURIComponent(a.name)}/tokens`)));
+  const picker = select("organization", ["default", ...organizations.map(o => o.name)], organization);
+  picker.addEventListener("change", () => { location.hash = `#/access?organization=${picker.value}`; });
+  const box = notice();
+  const shown = h("div", { id: "new-token" });
+
+  const orgForm = h("form", { class: "card", id: "organization-form" }, h("h2", {}, "New organization"),
+    row("Name", h("input", { name: "name", required: true })), h("button", { class: "primary", type: "submit" }, "Create"));
+  onSubmit(orgForm, box, async data => {
+    await api("POST", "/system/organizations", { body: { name: data.get("name").trim() } });
+    location.hash = `#/access?organization=${data.get("name").trim()}`;
+  });
+  const policyForm = h("form", { class: "card", id: "policy-form" }, h("h2", {}, `New policy in ${organization}`),
+    h("div", { class: "grid" },
+      row("Name", h("input", { name: "name", required: true })),
+      row("Role", select("role", ["viewer", "invoker", "developer", "admin"], "viewer")),
+      row("Namespace", h("input", { name: "namespace" }), "empty: the whole organization"),
+      row("Subjects", h("input", { name: "subjects", required: true, placeholder: "user:alice, group:eng, serviceaccount:ci" }))),
+    h("button", { class: "primary", type: "submit" }, "Create"));
+  onSubmit(policyForm, box, async data => {
+    const body = { name: data.get("name").trim(), organization, role: data.get("role"),
+      subjects: data.get("subjects").split(",").map(s => s.trim()).filter(Boolean) };
+    if (data.get("namespace").trim()) body.namespace = data.get("namespace").trim();
+    await api("POST", "/system/policies", { body });
+    route();
+  });
+  const accountForm = h("form", { class: "card", id: "account-form" }, h("h2", {}, `New service account in ${organization}`),
+    row("Name", h("input", { name: "name", required: true })), h("button", { class: "primary", type: "submit" }, "Create"));
+  onSubmit(accountForm, box, async data => {
+    await api("POST", "/system/service-accounts", { body: { name: data.get("name").trim(), organization } });
+    route();
+  });
+  const issue = async account => {
+    try {
+      const token = await api("POST", `/system/service-accounts/${encodeURIComponent(organization)}/${encodeURIComponent(account)}/tokens`, { body: { expiresIn: "720h" } });
+      shown.replaceChildren(h("div", { class: "notice ok" }, `Token for ${account} (copy it now: it is not shown again): `, h("code", { id: "token-value" }, token.token)));
+    } catch (error) { say(box, error.message); }
+  };
+  render(h("div", { class: "bar" }, h("h1", {}, "Access"), row("Organization", picker)),
+    h("p", { class: "muted" }, "Policies bind users and groups (from your identity provider) and service accounts to a role, in the whole organization or one namespace. Tokens are shown once and stored only as digests."),
+    box, shown,
+    h("h2", {}, "Policies"),
+    table([["Name", p => p.name], ["Role", p => badge(p.role, "running")], ["Namespace", p => p.namespace || "all"], ["Subjects", p => p.subjects.join(", ")],
+      ["", p => h("button", { class: "danger", type: "button", onclick: async () => {
+        try { await api("DELETE", `/system/policies/${encodeURIComponent(organization)}/${encodeURIComponent(p.name)}`); route(); } catch (error) { say(box, error.message); }
+      } }, "Remove")]], policies, "No policies in this organization."),
+    policyForm,
+    h("h2", {}, "Service accounts"),
+    table([["Name", a => a.name], ["Tokens", (a) => {
+        const mine = tokens[accounts.indexOf(a)] || [];
+        return h("ul", { class: "plain" }, mine.map(t => h("li", {}, h("code", {}, t.id), " ", t.revokedAt ? badge("revoked", "failed") : `until ${when(t.expiresAt)}`, " ",
+          t.revokedAt ? null : h("button", { class: "link", type: "button", onclick: async () => {
+            try { await api("DELETE", `/system/tokens/${encodeURIComponent(t.id)}`); route(); } catch (error) { say(box, error.message); }
+          } }, "Revoke"))));
+      }],
+      ["", a => h("button", { type: "button", onclick: () => issue(a.name) }, "Issue token")]], accounts, "No service accounts in this organization."),
+    accountForm,
+    h("h2", {}, "Organizations"),
+    table([["Name", o => o.name], ["Created", o => when(o.createdAt)]], organizations, "Only the default organization."),
+    orgForm,
+    audit ? [h("h2", {}, "Latest changes (audit log)"),
+      table([["When", e => when(e.time)], ["Who", e => e.who], ["What", e => h("code", {}, `${e.method} ${e.path}`)], ["Outcome", e => badge(e.outcome, e.outcome === "done" ? "succeeded" : "failed")]], audit, "No changes yet.")] : null);
+}
+
 async function apiPage() {
   const doc = await api("GET", "/system/openapi.json");
   const byTag = new Map((doc.tags || []).map(t => [t.name, { tag: t, operations: [] }]));
@@ -677,6 +792,8 @@ const pages = [
   [/^#\/events$/, eventsPage],
   [/^#\/dead-letters$/, deadLettersPage],
   [/^#\/secrets$/, secretsPage],
+  [/^#\/routes$/, routesPage],
+  [/^#\/access$/, accessPage],
   [/^#\/api$/, apiPage],
 ];
 
