@@ -771,7 +771,7 @@ async function apiPage() {
     [...byTag.values()].map(({ tag, operations }) => h("section", {},
       h("h2", {}, tag.name, tag.description ? h("span", { class: "hint" }, ` — ${tag.description}`) : null),
       operations.map(({ path, method, op }) => h("details", { class: "card" },
-        h("summary", {}, h("span", { class: "method" }, method), " ", h("code", {}, path), op.security?.some(s => s.basic) ? h("span", { class: "hint" }, " · basic auth") : null),
+        h("summary", {}, h("span", { class: "method" }, method), " ", h("code", {}, path), op.security?.some(s => s.basic) ? h("span", { class: "hint" }, " · signed in") : null),
         op.description ? h("p", {}, op.description) : null,
         op.parameters?.length ? h("div", {}, h("strong", {}, "Parameters"), table([["Name", p => h("code", {}, p.name)], ["In", p => p.in], ["About", p => p.description || ""]], op.parameters)) : null,
         op.requestBody ? h("p", {}, h("strong", {}, "Request body: "), h("code", {}, schemaName(op.requestBody.content))) : null,

@@ -11,8 +11,10 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, Tag};
 
-/// The name of the basic-auth security scheme.
+/// The name of the basic-auth security scheme (the bootstrap admin).
 const BASIC: &str = "basic";
+/// The name of the bearer scheme (service-account API tokens, OpenID Connect tokens).
+const BEARER: &str = "bearer";
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     serde_json::to_string_pretty(&document()).expect("an OpenAPI document serializes")
@@ -25,7 +27,8 @@ pub(crate) async fn openapi_json() -> Response {
     ([("content-type", "application/json")], DOCUMENT.as_str()).into_response()
 }
 
-/// The document: every route of [`super::app`], with basic auth on `/system/*`.
+/// The document: every route of [`super::app`], with basic auth or a bearer token on
+/// `/system/*`.
 pub fn document() -> OpenApi {
     let system = super::system_routes().into_openapi();
     let open = super::open_routes().into_openapi();
@@ -35,7 +38,10 @@ pub fn document() -> OpenApi {
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Event-driven broker and function dispatcher. OpenFaaS's gateway API, plus jobs, \
-             events, namespaces, secrets and dead letters. `/system/*` needs basic auth.",
+             events, namespaces, secrets, dead letters, API routes, TLS certificates, organizations, \
+             policies, service accounts and the audit log. `/system/*` needs the admin's basic \
+             auth, or a bearer token (an API token or an OpenID Connect token) whose policies \
+             allow the request (403 otherwise).",
         ))
         .build();
     api.merge(system.clone());
@@ -45,18 +51,32 @@ pub fn document() -> OpenApi {
         BASIC.to_string(),
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
     );
+    components.security_schemes.insert(
+        BEARER.to_string(),
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
     for (path, item) in api.paths.paths.iter_mut() {
         let guarded = system.paths.paths.contains_key(path);
         for (method, operation) in operations(item) {
             // Handler names repeat across modules (`list`, `get`); method and path do not.
             operation.operation_id = Some(operation_id(method, path));
             if guarded {
-                operation.security =
-                    Some(vec![SecurityRequirement::new(BASIC, Vec::<String>::new())]);
+                operation.security = Some(vec![
+                    SecurityRequirement::new(BASIC, Vec::<String>::new()),
+                    SecurityRequirement::new(BEARER, Vec::<String>::new()),
+                ]);
                 operation.responses.responses.insert(
                     "401".to_string(),
                     ResponseBuilder::new()
-                        .description("No or wrong credentials (`WWW-Authenticate: Basic`)")
+                        .description("No, wrong, revoked or expired credentials")
+                        .content("text/plain", ContentBuilder::new().build())
+                        .build()
+                        .into(),
+                );
+                operation.responses.responses.insert(
+                    "403".to_string(),
+                    ResponseBuilder::new()
+                        .description("The caller's policies do not allow this (the answer says what is needed)")
                         .content("text/plain", ContentBuilder::new().build())
                         .build()
                         .into(),
@@ -89,6 +109,15 @@ pub fn document() -> OpenApi {
                 "Function secrets (OpenFaaS's); values are write-only",
             ),
             ("system", "Health, metrics, version, this document"),
+            (
+                "routes",
+                "API routes: hosts, paths and methods bound to functions",
+            ),
+            ("tls", "Certificates the HTTPS listener serves by SNI"),
+            (
+                "access",
+                "Organizations, policies, service accounts, API tokens, the audit log",
+            ),
             ("ui", "The web UI's files"),
         ]
         .into_iter()
