@@ -1,6 +1,6 @@
 //! Organizations, roles, tokens and single sign-on against `switchyard up` (issue 15): two
 //! organizations whose service accounts and OIDC users (from a real test identity provider)
-//! can reach only what their policies give them; revoked and expired tokens refused; every
+//! can reach only what their policies give them (functions, jobs, events, subscriptions); revoked and expired tokens refused; every
 //! change in the audit log.
 
 mod common;
@@ -253,6 +253,42 @@ async fn two_organizations_see_change_and_invoke_only_what_their_policies_give()
         .expect(200, Method::GET, &format!("/system/jobs/{call_id}"), None)
         .await;
     acme.expect(403, Method::GET, "/system/event-types", None)
+        .await;
+    // Subscriptions belong to their function's namespace.
+    let subscribe =
+        |name: &str, function: &str| json!({"name": name, "function": function, "filters": []});
+    globex
+        .expect(
+            201,
+            Method::POST,
+            "/system/subscriptions",
+            Some(subscribe("globex-sub", "app.globex-dev")),
+        )
+        .await;
+    acme.expect(
+        201,
+        Method::POST,
+        "/system/subscriptions",
+        Some(subscribe("acme-sub", "app.acme-dev")),
+    )
+    .await;
+    acme.expect(
+        403,
+        Method::POST,
+        "/system/subscriptions",
+        Some(subscribe("sneaky", "app.globex-dev")),
+    )
+    .await;
+    acme.expect(403, Method::GET, "/system/subscriptions/globex-sub", None)
+        .await;
+    acme.expect(
+        403,
+        Method::DELETE,
+        "/system/subscriptions/globex-sub",
+        None,
+    )
+    .await;
+    acme.expect(204, Method::DELETE, "/system/subscriptions/acme-sub", None)
         .await;
     acme.expect(403, Method::GET, "/system/jobs", None).await;
     // The super-user sees everything.

@@ -132,7 +132,12 @@ impl Subscription {
                 self.name
             ));
         }
-        if let Err(e) = validate_function_name(&self.function) {
+        // `name` or `name.namespace`: a function id.
+        let (function, namespace) = crate::records::split_qualified(&self.function);
+        if let Err(e) = validate_function_name(function) {
+            return bad(format!("`function`: {e}"));
+        }
+        if let Err(e) = crate::records::validate_namespace(namespace) {
             return bad(format!("`function`: {e}"));
         }
         for (i, filter) in self.filters.iter().enumerate() {

@@ -20,6 +20,8 @@ pub enum Need {
     Organization(Action, String),
     /// Read the job with this call id: read in its function's namespace.
     Job(String),
+    /// `action` on the subscription with this name: in its function's namespace.
+    Subscription(Action, String),
     /// Admin of the organization of the token with this id.
     Token(String),
     /// Operators: the super-user, or an admin of the default organization (event sources,
@@ -100,6 +102,13 @@ pub fn classify(
             None => Need::Operator,
         },
         ["system", "jobs", call_id, ..] if read => Need::Job((*call_id).to_string()),
+        ["system", "subscriptions"] if !read => Need::Namespace(
+            Action::Write,
+            body.and_then(|b| b.get("function"))
+                .and_then(Value::as_str)
+                .map_or_else(default_ns, |f| split_qualified(f).1.to_string()),
+        ),
+        ["system", "subscriptions", name] => Need::Subscription(write_or_read, (*name).to_string()),
         ["system", "policies"] if read => Need::Organization(
             Action::Admin,
             query
@@ -231,6 +240,23 @@ mod tests {
             Need::Job("abc".into())
         );
         assert_eq!(need("GET", "/system/jobs", &[], None), Need::Operator);
+        assert_eq!(
+            need(
+                "POST",
+                "/system/subscriptions",
+                &[],
+                Some(json!({"name": "s", "function": "f.team-a"}))
+            ),
+            Need::Namespace(Action::Write, "team-a".into())
+        );
+        assert_eq!(
+            need("DELETE", "/system/subscriptions/s", &[], None),
+            Need::Subscription(Action::Write, "s".into())
+        );
+        assert_eq!(
+            need("GET", "/system/subscriptions", &[], None),
+            Need::Operator
+        );
         assert_eq!(
             need("GET", "/system/event-sources", &[], None),
             Need::Operator

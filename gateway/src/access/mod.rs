@@ -242,6 +242,21 @@ async fn allowed(state: &AppState, principal: &Principal, need: &Need) -> Result
                 Some(&namespace),
             )
         }
+        Need::Subscription(action, name) => {
+            let namespace = state
+                .subscriptions
+                .get(name)
+                .map_or(DEFAULT_NAMESPACE.to_string(), |s| {
+                    split_qualified(&s.function).1.to_string()
+                });
+            permits(
+                state,
+                principal,
+                *action,
+                &organization_of(state, &namespace),
+                Some(&namespace),
+            )
+        }
         Need::Token(id) => match state.tokens.get(id) {
             Some(token) => permits(state, principal, Action::Admin, &token.organization, None),
             None => permits(state, principal, Action::Admin, DEFAULT_ORGANIZATION, None),
@@ -268,6 +283,9 @@ fn describe(need: &Need) -> String {
         }
         Need::Namespace(action, ns) => format!("{action:?} in namespace `{ns}`").to_lowercase(),
         Need::Job(_) => "read in the job's namespace".into(),
+        Need::Subscription(action, _) => {
+            format!("{action:?} in the namespace of the subscription's function").to_lowercase()
+        }
         Need::Token(_) => "the admin role in the token's organization".into(),
     }
 }
