@@ -97,7 +97,47 @@ impl Switchyard {
             .expect("start switchyard");
         self.child = Some(child);
         if !matches!(self.command.as_str(), "dispatcher" | "provider") {
-            wait_for_port(self.address, Duration::from_secs(30), "switchyard gateway");
+            self.wait_serving();
+        }
+    }
+
+    /// Waits until this process serves its port. Another test may have taken the port between
+    /// `free_port` and our bind (then the port answers, but not us, and our process exits
+    /// saying so): the first launch then retries on another port.
+    fn wait_serving(&mut self) {
+        const READY: [&str; 4] = [
+            "Switchyard is up",
+            "gateway listening",
+            "webhook ingester listening",
+            "vCenter pollers running",
+        ];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+            if exited {
+                let first_launch = !log.contains("shutting down");
+                let port_taken = log.matches("cannot listen on").count();
+                if first_launch && (1..=3).contains(&port_taken) {
+                    self.address = ([127, 0, 0, 1], free_port()).into();
+                    self.launch();
+                    return;
+                }
+                panic!("switchyard {} exited before serving: {log}", self.command);
+            }
+            if READY.iter().any(|m| log.contains(m)) && TcpStream::connect(self.address).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "switchyard {} did not serve {} within 30 s",
+                self.command,
+                self.address
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

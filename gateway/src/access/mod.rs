@@ -88,7 +88,7 @@ pub(crate) async fn require_access(
             if !from_ui {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"Restricted\", Bearer"),
+                    HeaderValue::from_static("Basic realm=\"Restricted\""),
                 );
             }
             (response, "anonymous".to_string())
@@ -356,7 +356,7 @@ pub(crate) async fn check_invoke(
         let mut response = refusal.into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Restricted\", Bearer"),
+            HeaderValue::from_static("Basic realm=\"Restricted\""),
         );
         response
     })?;
