@@ -41,6 +41,7 @@ pub mod lease;
 mod listing;
 mod probe;
 pub mod process;
+mod reconcile;
 pub mod secrets;
 pub mod service;
 pub mod swarm;

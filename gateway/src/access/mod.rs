@@ -337,12 +337,17 @@ pub(crate) fn permits(
 }
 
 /// Checks the caller of a private function (Invoke in its namespace) and removes the
-/// credentials they showed; public functions pass untouched.
+/// credentials they showed; public functions, and references to no function (the invoke
+/// answers 404 itself), pass untouched.
 pub(crate) async fn check_invoke(
     state: &AppState,
-    function: &str,
+    reference: &str,
     headers: &mut HeaderMap,
 ) -> Result<(), Response> {
+    let Ok(function) = crate::api::registered_function(state, reference).await else {
+        return Ok(());
+    };
+    let function = function.as_str();
     let private = state
         .registry
         .get(function)

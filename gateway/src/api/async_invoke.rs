@@ -60,12 +60,8 @@ pub(crate) async fn enqueue_function(
     path: String,
 ) -> Response {
     let mut request = request;
-    if let Ok(function) = registered_function(&state, &name).await {
-        if let Err(refused) =
-            crate::access::check_invoke(&state, &function, request.headers_mut()).await
-        {
-            return refused;
-        }
+    if let Err(refused) = crate::access::check_invoke(&state, &name, request.headers_mut()).await {
+        return refused;
     }
     let chosen = caller_call_id(request.headers());
     let caller_chose = chosen.is_some();

@@ -43,6 +43,7 @@ use utoipa_axum::routes;
 
 pub(crate) use async_invoke::enqueue_function;
 pub(crate) use invoke::invoke_function;
+pub(crate) use request::registered_function;
 
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;

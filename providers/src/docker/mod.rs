@@ -27,7 +27,6 @@ use bollard::Docker;
 use chrono::Utc;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
-use switchyard_broker::follow;
 use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,8 +45,6 @@ use switchyard_broker::provider::LogsRequest;
 /// Container replicas are listed as `<function>.c<container id>`.
 const CONTAINER_REPLICA_PREFIX: &str = "c";
 
-/// How often containers are checked even when the registry does not change.
-const RECONCILE_EVERY: Duration = Duration::from_secs(2);
 /// How soon they are checked again while some are starting (so a new one is listed quickly).
 const RECONCILE_SOON: Duration = Duration::from_millis(100);
 
@@ -133,7 +130,9 @@ impl Provider for DockerProvider {
             prober: Prober::new(),
             restarts: restarts::Restarts::default(),
         };
-        Ok(tokio::spawn(reconciler.follow(registry, shutdown)))
+        Ok(tokio::spawn(crate::reconcile::follow(
+            reconciler, registry, shutdown,
+        )))
     }
 
     async fn logs(&self, request: &LogsRequest) -> Result<BoxStream<'static, Bytes>, LogsError> {
@@ -177,25 +176,6 @@ impl Container {
 }
 
 impl Reconciler {
-    async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
-        let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
-        loop {
-            let desired = crate::functions_to_run(&registry);
-            let next = match self.reconcile(&desired).await {
-                Ok(true) => RECONCILE_EVERY,
-                Ok(false) => RECONCILE_SOON,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot reconcile function containers; retrying");
-                    RECONCILE_EVERY
-                }
-            };
-            if !rounds.next(Some(next)).await {
-                break;
-            }
-        }
-        tracing::info!("docker provider stopped; function containers keep running");
-    }
-
     async fn containers(&self) -> Result<Vec<Container>, bollard::errors::Error> {
         let scope = format!("{NETWORK_LABEL}={}", self.config.network);
         let filters = HashMap::from([("label", vec![FUNCTION_LABEL, scope.as_str()])]);
@@ -213,7 +193,7 @@ impl Reconciler {
     }
 
     /// One round; `Ok(true)` when every wanted replica is ready (nothing is starting).
-    async fn reconcile(
+    async fn round(
         &self,
         desired: &HashMap<String, FunctionSpec>,
     ) -> Result<bool, bollard::errors::Error> {
@@ -352,4 +332,16 @@ fn validate(deployment: &FunctionDeployment) -> Result<(), String> {
         return Err("image is required with the Docker provider (faas-cli: --image)".to_string());
     }
     container_body(deployment, "check", "/".as_ref()).map(drop)
+}
+
+impl crate::reconcile::Reconcile for Reconciler {
+    const OBJECTS: &'static str = "function containers";
+    const SOON: Duration = RECONCILE_SOON;
+
+    async fn reconcile(
+        &self,
+        desired: &HashMap<String, FunctionSpec>,
+    ) -> Result<bool, bollard::errors::Error> {
+        self.round(desired).await
+    }
 }

@@ -31,7 +31,6 @@ use chrono::Utc;
 use futures::stream::BoxStream;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
-use switchyard_broker::follow;
 use switchyard_broker::provider::LogsRequest;
 use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
@@ -45,8 +44,6 @@ use crate::{listing, LogsError, Provider, ProviderError, ProviderKind};
 use spec::{replicas_of, service_spec, with_replicas};
 use tasks::TASK_REPLICA_PREFIX;
 
-/// How often services are checked even when the registry does not change.
-const RECONCILE_EVERY: Duration = Duration::from_secs(2);
 /// How soon they are checked again while replicas are starting (so a new one is listed
 /// quickly).
 const RECONCILE_SOON: Duration = Duration::from_millis(200);
@@ -132,7 +129,9 @@ impl Provider for SwarmProvider {
             endpoints,
             prober: Prober::new(),
         };
-        Ok(tokio::spawn(reconciler.follow(registry, shutdown)))
+        Ok(tokio::spawn(crate::reconcile::follow(
+            reconciler, registry, shutdown,
+        )))
     }
 
     /// The log lines of the function's tasks on this node.
@@ -150,25 +149,6 @@ struct Reconciler {
 }
 
 impl Reconciler {
-    async fn follow(self, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
-        let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
-        loop {
-            let desired = crate::functions_to_run(&registry);
-            let next = match self.reconcile(&desired).await {
-                Ok(true) => RECONCILE_EVERY,
-                Ok(false) => RECONCILE_SOON,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot reconcile function services; retrying");
-                    RECONCILE_EVERY
-                }
-            };
-            if !rounds.next(Some(next)).await {
-                break;
-            }
-        }
-        tracing::info!("swarm provider stopped; function services keep running");
-    }
-
     /// This provider's services, by function id.
     async fn services(&self) -> Result<HashMap<String, Service>, bollard::errors::Error> {
         let scope = format!("{NETWORK_LABEL}={}", self.network);
@@ -187,7 +167,7 @@ impl Reconciler {
     }
 
     /// One round; `Ok(true)` when every function has its replicas ready.
-    async fn reconcile(
+    async fn round(
         &self,
         desired: &HashMap<String, FunctionSpec>,
     ) -> Result<bool, bollard::errors::Error> {
@@ -330,5 +310,17 @@ impl Reconciler {
             .iter()
             .all(|(id, spec)| ready_count.get(id.as_str()).copied().unwrap_or(0) == spec.replicas);
         Ok((ready, settled))
+    }
+}
+
+impl crate::reconcile::Reconcile for Reconciler {
+    const OBJECTS: &'static str = "function services";
+    const SOON: Duration = RECONCILE_SOON;
+
+    async fn reconcile(
+        &self,
+        desired: &HashMap<String, FunctionSpec>,
+    ) -> Result<bool, bollard::errors::Error> {
+        self.round(desired).await
     }
 }
