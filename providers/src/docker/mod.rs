@@ -102,21 +102,16 @@ impl Provider for DockerProvider {
         let config = self.config.clone();
         let docker = Docker::connect_with_local_defaults()?;
         docker.ping().await?;
-        if docker
-            .inspect_network(
-                &config.network,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-            .is_err()
-        {
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: config.network.clone(),
-                    driver: Some("bridge".into()),
-                    ..Default::default()
-                })
-                .await?;
+        let created = ensure_network(
+            &docker,
+            NetworkCreateRequest {
+                name: config.network.clone(),
+                driver: Some("bridge".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if created {
             tracing::info!(network = %config.network, "created the functions' network");
         }
         let js = jetstream::new(nats);
@@ -344,4 +339,22 @@ impl crate::reconcile::Reconcile for Reconciler {
     ) -> Result<bool, bollard::errors::Error> {
         self.round(desired).await
     }
+}
+
+/// Creates the network `request` describes unless one of its name exists; true when created.
+pub(crate) async fn ensure_network(
+    docker: &Docker,
+    request: NetworkCreateRequest,
+) -> Result<bool, bollard::errors::Error> {
+    let exists = docker
+        .inspect_network(
+            &request.name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .is_ok();
+    if !exists {
+        docker.create_network(request).await?;
+    }
+    Ok(!exists)
 }

@@ -101,22 +101,17 @@ impl Provider for SwarmProvider {
             .inspect_swarm()
             .await
             .map_err(|e| ProviderError::NotSwarmManager(e.to_string()))?;
-        let network_missing = docker
-            .inspect_network(
-                &config.network,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-            .is_err();
-        if network_missing {
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: config.network.clone(),
-                    driver: Some("overlay".into()),
-                    attachable: Some(true),
-                    ..Default::default()
-                })
-                .await?;
+        let created = crate::docker::ensure_network(
+            &docker,
+            NetworkCreateRequest {
+                name: config.network.clone(),
+                driver: Some("overlay".into()),
+                attachable: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if created {
             tracing::info!(network = %config.network, "created the functions' overlay network");
         }
         let js = jetstream::new(nats);
