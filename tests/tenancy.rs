@@ -1,6 +1,6 @@
 //! Organizations, roles, tokens and single sign-on against `switchyard up` (issue 15): two
 //! organizations whose service accounts and OIDC users (from a real test identity provider)
-//! can reach only what their policies give them (functions, jobs, events, subscriptions); revoked and expired tokens refused; every
+//! can reach only what their policies give them (functions, jobs, events, subscriptions, event sources); revoked and expired tokens refused; every
 //! change in the audit log.
 
 mod common;
@@ -253,6 +253,44 @@ async fn two_organizations_see_change_and_invoke_only_what_their_policies_give()
         .expect(200, Method::GET, &format!("/system/jobs/{call_id}"), None)
         .await;
     acme.expect(403, Method::GET, "/system/event-types", None)
+        .await;
+    // Event sources belong to a namespace too.
+    let hook = |name: &str, ns: &str| {
+        json!({"name": name, "namespace": ns, "kind": "webhook",
+        "config": {"auth": {"token": "t0k3n-t0k3n-t0k3n-t0k3n"}, "type": "com.example.order"}})
+    };
+    globex
+        .expect(
+            201,
+            Method::POST,
+            "/system/event-sources",
+            Some(hook("globex-hook", "globex-dev")),
+        )
+        .await;
+    acme.expect(
+        403,
+        Method::POST,
+        "/system/event-sources",
+        Some(hook("acme-in-globex", "globex-dev")),
+    )
+    .await;
+    acme.expect(403, Method::GET, "/system/event-sources/globex-hook", None)
+        .await;
+    acme.expect(
+        403,
+        Method::DELETE,
+        "/system/event-sources/globex-hook",
+        None,
+    )
+    .await;
+    acme.expect(
+        201,
+        Method::POST,
+        "/system/event-sources",
+        Some(hook("acme-hook", "acme-dev")),
+    )
+    .await;
+    acme.expect(403, Method::GET, "/system/event-sources", None)
         .await;
     // Subscriptions belong to their function's namespace.
     let subscribe =

@@ -10,6 +10,10 @@ use serde_json::Value;
 #[serde(rename_all = "camelCase")]
 pub struct EventSource {
     pub name: String,
+    /// The namespace it belongs to (none: `openfaas-fn`): who may manage it is decided by that
+    /// namespace's policies. Its events go to every subscription whose filters match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// `kind` and `config`, typed per kind.
     #[serde(flatten)]
     pub spec: SourceSpec,
@@ -29,6 +33,13 @@ pub enum SourceSpec {
 const SECRET_KEYS: &[&str] = &["password", "hmacSecret", "token"];
 
 impl EventSource {
+    /// The namespace it belongs to.
+    pub fn namespace(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .unwrap_or(super::namespace::DEFAULT_NAMESPACE)
+    }
+
     /// `vcenter` or `webhook`.
     pub fn kind(&self) -> &'static str {
         match self.spec {

@@ -22,10 +22,13 @@ pub enum Need {
     Job(String),
     /// `action` on the subscription with this name: in its function's namespace.
     Subscription(Action, String),
+    /// `action` on the event source with this name: in its namespace.
+    Source(Action, String),
     /// Admin of the organization of the token with this id.
     Token(String),
-    /// Operators: the super-user, or an admin of the default organization (event sources,
-    /// subscriptions, events, dead letters, certificates, the audit log).
+    /// Operators: the super-user, or an admin of the default organization (the lists of all
+    /// sources and subscriptions, events, dead letters, certificates, the
+    /// audit log).
     Operator,
     /// The bootstrap super-user only (organizations).
     SuperUser,
@@ -109,6 +112,8 @@ pub fn classify(
                 .map_or_else(default_ns, |f| split_qualified(f).1.to_string()),
         ),
         ["system", "subscriptions", name] => Need::Subscription(write_or_read, (*name).to_string()),
+        ["system", "event-sources"] if !read => Need::Namespace(Action::Write, body_ns()),
+        ["system", "event-sources", name] => Need::Source(write_or_read, (*name).to_string()),
         ["system", "policies"] if read => Need::Organization(
             Action::Admin,
             query
@@ -134,7 +139,8 @@ pub fn classify(
         ["system", "tokens", id] => Need::Token((*id).to_string()),
         ["system", "organizations", ..] if read => Need::Authenticated,
         ["system", "organizations", ..] => Need::SuperUser,
-        // Event sources, subscriptions, events, dead letters, certificates, the audit log, and
+        // The lists of all event sources and subscriptions, events, dead letters,
+        // certificates, the audit log, and
         // anything not named above.
         _ => Need::Operator,
     }
@@ -273,6 +279,19 @@ mod tests {
         assert_eq!(
             need("GET", "/system/anything-new", &[], None),
             Need::Operator
+        );
+        assert_eq!(
+            need(
+                "POST",
+                "/system/event-sources",
+                &[],
+                Some(json!({"name": "hook", "namespace": "team-a"}))
+            ),
+            Need::Namespace(Action::Write, "team-a".into())
+        );
+        assert_eq!(
+            need("PUT", "/system/event-sources/hook", &[], None),
+            Need::Source(Action::Write, "hook".into())
         );
     }
 }

@@ -257,6 +257,19 @@ async fn allowed(state: &AppState, principal: &Principal, need: &Need) -> Result
                 Some(&namespace),
             )
         }
+        Need::Source(action, name) => {
+            let namespace = state
+                .sources
+                .get(name)
+                .map_or(DEFAULT_NAMESPACE.to_string(), |s| s.namespace().to_string());
+            permits(
+                state,
+                principal,
+                *action,
+                &organization_of(state, &namespace),
+                Some(&namespace),
+            )
+        }
         Need::Token(id) => match state.tokens.get(id) {
             Some(token) => permits(state, principal, Action::Admin, &token.organization, None),
             None => permits(state, principal, Action::Admin, DEFAULT_ORGANIZATION, None),
@@ -283,6 +296,9 @@ fn describe(need: &Need) -> String {
         }
         Need::Namespace(action, ns) => format!("{action:?} in namespace `{ns}`").to_lowercase(),
         Need::Job(_) => "read in the job's namespace".into(),
+        Need::Source(action, _) => {
+            format!("{action:?} in the event source's namespace").to_lowercase()
+        }
         Need::Subscription(action, _) => {
             format!("{action:?} in the namespace of the subscription's function").to_lowercase()
         }

@@ -56,6 +56,7 @@ pub(crate) async fn create(
     }
     validate_config(&source.spec)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
+    state.existing_namespace(source.namespace()).await?;
     source.created_at = Some(Utc::now());
     state
         .sources
@@ -95,6 +96,12 @@ pub(crate) async fn update(
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
     validate_config(&source.spec)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
+    if source.namespace() != current.namespace() {
+        return Err(ApiError::BadRequest(format!(
+            "invalid event source: `namespace`: a source stays in `{}`; delete and create it to move it",
+            current.namespace()
+        )));
+    }
     source.created_at = current.created_at;
     state
         .sources
