@@ -364,12 +364,14 @@ pub(crate) async fn check_invoke(
         return Ok(());
     };
     let function = function.as_str();
-    let private = state
-        .registry
-        .get(function)
-        .and_then(|spec| spec.deployment.annotations.clone())
-        .and_then(|a| a.get(ACCESS_ANNOTATION).cloned())
-        .is_some_and(|v| v == "private");
+    // Read in place: the invoke path should not clone the function's spec.
+    let private = state.registry.cache().read(|functions| {
+        functions
+            .get(function)
+            .and_then(|spec| spec.deployment.annotations.as_ref())
+            .and_then(|annotations| annotations.get(ACCESS_ANNOTATION))
+            .is_some_and(|value| value == "private")
+    });
     if !private {
         return Ok(());
     }
