@@ -254,7 +254,10 @@ fn watchdog_command() -> Vec<String> {
     if sibling.is_file() {
         vec![sibling.to_string_lossy().into_owned()]
     } else {
-        vec![program.to_string_lossy().into_owned(), "watchdog".to_string()]
+        vec![
+            program.to_string_lossy().into_owned(),
+            "watchdog".to_string(),
+        ]
     }
 }
 

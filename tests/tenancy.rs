@@ -254,79 +254,15 @@ async fn two_organizations_see_change_and_invoke_only_what_their_policies_give()
         .await;
     acme.expect(403, Method::GET, "/system/event-types", None)
         .await;
-    // Event sources belong to a namespace too.
+    // Event sources belong to a namespace; subscriptions to their function's.
     let hook = |name: &str, ns: &str| {
         json!({"name": name, "namespace": ns, "kind": "webhook",
         "config": {"auth": {"token": "t0k3n-t0k3n-t0k3n-t0k3n"}, "type": "com.example.order"}})
     };
-    globex
-        .expect(
-            201,
-            Method::POST,
-            "/system/event-sources",
-            Some(hook("globex-hook", "globex-dev")),
-        )
-        .await;
-    acme.expect(
-        403,
-        Method::POST,
-        "/system/event-sources",
-        Some(hook("acme-in-globex", "globex-dev")),
-    )
-    .await;
-    acme.expect(403, Method::GET, "/system/event-sources/globex-hook", None)
-        .await;
-    acme.expect(
-        403,
-        Method::DELETE,
-        "/system/event-sources/globex-hook",
-        None,
-    )
-    .await;
-    acme.expect(
-        201,
-        Method::POST,
-        "/system/event-sources",
-        Some(hook("acme-hook", "acme-dev")),
-    )
-    .await;
+    let subscription = |name: &str, ns: &str| json!({"name": name, "function": format!("app.{ns}"), "filters": []});
+    owned_by_namespace(&globex, &acme, "/system/event-sources", hook).await;
+    owned_by_namespace(&globex, &acme, "/system/subscriptions", subscription).await;
     acme.expect(403, Method::GET, "/system/event-sources", None)
-        .await;
-    // Subscriptions belong to their function's namespace.
-    let subscribe =
-        |name: &str, function: &str| json!({"name": name, "function": function, "filters": []});
-    globex
-        .expect(
-            201,
-            Method::POST,
-            "/system/subscriptions",
-            Some(subscribe("globex-sub", "app.globex-dev")),
-        )
-        .await;
-    acme.expect(
-        201,
-        Method::POST,
-        "/system/subscriptions",
-        Some(subscribe("acme-sub", "app.acme-dev")),
-    )
-    .await;
-    acme.expect(
-        403,
-        Method::POST,
-        "/system/subscriptions",
-        Some(subscribe("sneaky", "app.globex-dev")),
-    )
-    .await;
-    acme.expect(403, Method::GET, "/system/subscriptions/globex-sub", None)
-        .await;
-    acme.expect(
-        403,
-        Method::DELETE,
-        "/system/subscriptions/globex-sub",
-        None,
-    )
-    .await;
-    acme.expect(204, Method::DELETE, "/system/subscriptions/acme-sub", None)
         .await;
     acme.expect(403, Method::GET, "/system/jobs", None).await;
     // The super-user sees everything.
@@ -495,4 +431,45 @@ async fn two_organizations_see_change_and_invoke_only_what_their_policies_give()
         .any(|e| e["who"] == "admin" && e["path"] == "/system/organizations"));
     acme.expect(401, Method::GET, "/system/audit", None).await;
     victor.expect(403, Method::GET, "/system/audit", None).await;
+}
+
+/// Records of `collection` (`body(name, namespace)`) are the namespace's: `owner` makes one in
+/// globex-dev, which `other` can neither make there nor read nor remove; `other` makes and
+/// removes its own in acme-dev.
+async fn owned_by_namespace(
+    owner: &Caller<'_>,
+    other: &Caller<'_>,
+    collection: &str,
+    body: impl Fn(&str, &str) -> Value,
+) {
+    let theirs = format!("{collection}/theirs");
+    owner
+        .expect(
+            201,
+            Method::POST,
+            collection,
+            Some(body("theirs", "globex-dev")),
+        )
+        .await;
+    other
+        .expect(
+            403,
+            Method::POST,
+            collection,
+            Some(body("sneaky", "globex-dev")),
+        )
+        .await;
+    other.expect(403, Method::GET, &theirs, None).await;
+    other.expect(403, Method::DELETE, &theirs, None).await;
+    other
+        .expect(
+            201,
+            Method::POST,
+            collection,
+            Some(body("mine", "acme-dev")),
+        )
+        .await;
+    other
+        .expect(204, Method::DELETE, &format!("{collection}/mine"), None)
+        .await;
 }
