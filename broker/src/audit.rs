@@ -21,8 +21,7 @@ const MAX_BYTES: i64 = 256 * 1024 * 1024;
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub time: DateTime<Utc>,
-    /// Who: `admin` (the bootstrap super-user), `user:<name>`, `serviceaccount:<org>/<name>`,
-    /// or `anonymous`.
+    /// Who: `admin` (the bootstrap super-user), `user:<name>`, `serviceaccount:<org>/<name>`.
     pub who: String,
     pub method: String,
     pub path: String,

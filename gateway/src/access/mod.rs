@@ -2,7 +2,8 @@
 //! admin's basic credentials: the super-user; a service account's API token; an OpenID
 //! Connect bearer token), classified ([`classify`]: which action, in which namespace or
 //! organization), and authorized by the policies of the organization that owns it. Every
-//! change (anything but GET and HEAD), allowed or not, goes to the audit log.
+//! change (anything but GET and HEAD) an identified caller attempts, allowed or not, goes to
+//! the audit log.
 //!
 //! Private functions (annotation `com.switchyard.access: private`) are invoked only by callers
 //! allowed to invoke in their namespace ([`check_invoke`]); the credentials are removed before
@@ -91,17 +92,19 @@ pub(crate) async fn require_access(
                     HeaderValue::from_static("Basic realm=\"Restricted\""),
                 );
             }
-            (response, "anonymous".to_string())
+            (response, None)
         }
         Ok(principal) => {
             let who = principal.who.clone();
             (
                 authorize_and_run(&state, principal, request, next).await,
-                who,
+                Some(who),
             )
         }
     };
-    if changes {
+    // Requests nobody could be identified for are not recorded: anyone could flood the log
+    // with them and push the real entries out.
+    if let (true, Some(who)) = (changes, who) {
         let entry = AuditEntry {
             time: Utc::now(),
             who,
