@@ -52,6 +52,7 @@ pub async fn ensure(js: &jetstream::Context) -> Result<(), StreamError> {
         storage: stream::StorageType::File,
         max_age: KEEP_FOR,
         max_bytes: MAX_BYTES,
+        num_replicas: crate::replication::replicas(),
         ..Default::default()
     })
     .await

@@ -18,6 +18,10 @@ const ERROR_PAUSE: Duration = Duration::from_millis(500);
 /// it would stop this consumer for good.
 const FETCH_SLACK: Duration = Duration::from_secs(3);
 
+/// How long a consumer may leave every fetch unanswered before it is said, at warn level
+/// (and again every as long): a stall after a cluster node is lost must show in the log.
+const SILENCE_WARNING: Duration = Duration::from_secs(30);
+
 /// How long to wait before trying to open a consumer again.
 const OPEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -62,6 +66,8 @@ pub(crate) async fn consume<F, Fut>(
 {
     let permits = Arc::new(Semaphore::new(concurrency));
     let handle = Arc::new(handle);
+    let name = consumer.cached_info().name.clone();
+    let mut silence = Silence::default();
     'fetching: loop {
         let first = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
@@ -76,6 +82,7 @@ pub(crate) async fn consume<F, Fut>(
             Ok(messages) => messages,
             Err(error) => {
                 tracing::debug!(%error, "fetch failed; retrying");
+                silence.unanswered(&name, &error.to_string());
                 tokio::select! {
                     () = tokio::time::sleep(ERROR_PAUSE) => continue,
                     () = stop.cancelled() => break,
@@ -93,16 +100,22 @@ pub(crate) async fn consume<F, Fut>(
             };
             let Ok(next) = next else {
                 tracing::debug!("fetch unanswered; asking again");
+                silence.unanswered(&name, "no answer to the pull request");
                 break;
             };
             let message = match next {
-                None => break,
+                None => {
+                    silence.answered(&name);
+                    break;
+                }
                 Some(Ok(message)) => message,
                 Some(Err(error)) => {
                     tracing::debug!(%error, "fetch interrupted");
+                    silence.unanswered(&name, &error.to_string());
                     break;
                 }
             };
+            silence.answered(&name);
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => match permits.clone().acquire_owned().await {
@@ -128,6 +141,40 @@ pub(crate) async fn consume<F, Fut>(
                 "messages still in flight after the grace period; they will be redelivered"
             );
         }
+    }
+}
+
+/// Since when a consumer has answered nothing (no message, only errors and timeouts). An
+/// empty batch is an answer: a queue with nothing in it is not a stall.
+#[derive(Default)]
+struct Silence {
+    since: Option<std::time::Instant>,
+    warned_at: Option<std::time::Instant>,
+}
+
+impl Silence {
+    fn unanswered(&mut self, consumer: &str, last_error: &str) {
+        let now = std::time::Instant::now();
+        let since = *self.since.get_or_insert(now);
+        let due = self
+            .warned_at
+            .is_none_or(|at| now.duration_since(at) >= SILENCE_WARNING);
+        if now.duration_since(since) >= SILENCE_WARNING && due {
+            tracing::warn!(
+                consumer,
+                silent_for = ?now.duration_since(since),
+                last_error,
+                "the consumer answers no fetch; still asking"
+            );
+            self.warned_at = Some(now);
+        }
+    }
+
+    fn answered(&mut self, consumer: &str) {
+        if self.warned_at.is_some() {
+            tracing::info!(consumer, "the consumer answers again");
+        }
+        *self = Silence::default();
     }
 }
 

@@ -27,8 +27,16 @@ use super::policy::JobPolicy;
 
 /// Wait before retrying when the job store itself is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(1);
-/// Attempts at writing a finished job's record (progress acks keep the message ours meanwhile).
-const FINAL_RECORD_TRIES: u32 = 10;
+/// How long a finished job's record is retried while the store is unavailable (a NATS node
+/// lost and JetStream electing leaders can take well over ten seconds on a loaded machine);
+/// progress acks keep the message ours meanwhile, so the function does not run again.
+const FINAL_RECORD_PATIENCE: Duration = Duration::from_secs(600);
+/// Waits between those tries.
+const FINAL_RECORD_BACKOFF: switchyard_broker::backoff::Backoff =
+    switchyard_broker::backoff::Backoff {
+        min: STORE_RETRY,
+        max: Duration::from_secs(5),
+    };
 
 pub(crate) async fn run(
     context: Arc<JobContext>,
@@ -305,8 +313,9 @@ impl Attempt {
             callback: has_callback,
             at: Utc::now(),
         });
-        // The store may be briefly unavailable (a NATS node lost, a leader being elected):
-        // try again for a while rather than leave a finished job saying it runs.
+        // The store may be unavailable for a while (a NATS node lost, leaders being
+        // elected): keep trying rather than leave a finished job saying it runs.
+        let started = Instant::now();
         let mut tries = 1;
         loop {
             match self.context.jobs.apply(call_id, &finish, None).await {
@@ -323,13 +332,15 @@ impl Attempt {
                     refused: Refused::Final(stored),
                     ..
                 }) => return self.already_final(stored).await,
-                Err(TransitionError::Store(error)) if tries < FINAL_RECORD_TRIES => {
+                Err(TransitionError::Store(error)) if started.elapsed() < FINAL_RECORD_PATIENCE => {
                     tracing::warn!(%error, tries, "final record not written yet; trying again");
-                    tries += 1;
                     // Still ours: no redelivery while we try.
                     let _ = self.message.ack_with(AckKind::Progress).await;
-                    tokio::time::sleep(STORE_RETRY.min(self.context.config.jobs.ack_wait / 3))
-                        .await;
+                    let wait = FINAL_RECORD_BACKOFF
+                        .delay(tries)
+                        .min(self.context.config.jobs.ack_wait / 3);
+                    tries += 1;
+                    tokio::time::sleep(wait).await;
                 }
                 Err(error) => {
                     // The outputs are stored; a redelivery would run the function again, so
