@@ -213,6 +213,12 @@ async fn async_routes_answer_202_and_conflicts_and_bad_routes_are_refused_by_nam
             json!({"name": "x", "function": "worker", "path": "/x", "extra": 1}),
             "extra",
         ),
+        (
+            // A route's JWKS is fetched by the gateway: never from the metadata service.
+            json!({"name": "meta", "function": "worker", "path": "/meta",
+                   "auth": {"type": "jwt", "issuer": "i", "audience": "a", "jwksUrl": "http://169.254.169.254/jwks"}}),
+            "169.254.169.254",
+        ),
     ] {
         let response = create_route(&api, body.clone()).await;
         assert_eq!(response.status(), 400, "{body}");

@@ -160,3 +160,7 @@ mod tests {
         assert!(strict.refusal(ip("192.168.1.1")).is_some());
     }
 }
+
+#[cfg(feature = "http-guard")]
+#[path = "networks_guard.rs"]
+pub mod guard;

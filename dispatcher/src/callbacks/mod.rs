@@ -1,8 +1,6 @@
 //! Callback delivery: a durable consumer on `SY_CALLBACKS`, POSTing each function answer to
 //! its `X-Callback-Url` with retries and backoff, and recording the outcome in the job record.
 
-mod guard;
-
 use std::sync::Arc;
 
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
@@ -11,6 +9,7 @@ use chrono::Utc;
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::CallReply;
 use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, QueuedCallback, Transition};
+use switchyard_broker::networks::{guard, NetworkPolicy};
 use switchyard_broker::{consumers, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -113,7 +112,10 @@ async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
     .await
 }
 
-pub(crate) use guard::client;
+/// The HTTP client callbacks are POSTed with: only to allowed networks, no redirects.
+pub(crate) fn client(policy: NetworkPolicy) -> Result<reqwest::Client, reqwest::Error> {
+    guard::guarded(policy).build()
+}
 
 /// POSTs the answer; the receiver's status code, or why there was none.
 async fn post(context: &JobContext, url: &str, reply: &CallReply) -> Result<u16, String> {

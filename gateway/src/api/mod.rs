@@ -189,6 +189,7 @@ async fn app_serving(
         config.max_body_bytes = ceiling;
     }
     let js_for_catalog = js.clone();
+    let callback_networks = config.callback_networks.clone();
     let configured_namespaces = config.namespaces.clone();
     let state = Arc::new(AppState {
         config,
@@ -208,7 +209,7 @@ async fn app_serving(
         viewers: event_stream::viewers(),
         catalog: switchyard_broker::catalog::Catalog::open(&js_for_catalog).await?,
         routes: api_routes,
-        jwt: Default::default(),
+        jwt: crate::identity::jwt::JwtVerifier::new(callback_networks),
         certificates,
         secret_key,
         organizations,

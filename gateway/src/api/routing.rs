@@ -310,6 +310,16 @@ fn checked(
     route
         .validate()
         .map_err(|e| ApiError::BadRequest(format!("invalid route: {e}")))?;
+    if let RouteAuth::Jwt { jwks_url, .. } = &route.auth {
+        let networks = &state.config.callback_networks;
+        if let Some(refusal) =
+            switchyard_broker::networks::guard::literal_refusal(networks, jwks_url)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "invalid route: auth: jwksUrl `{jwks_url}`: {refusal} (SWITCHYARD_CALLBACK_ALLOW, SWITCHYARD_CALLBACK_DENY)"
+            )));
+        }
+    }
     let function = route.function_id();
     if !state.registry.contains(&function) {
         return Err(ApiError::BadRequest(format!(

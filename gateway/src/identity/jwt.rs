@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
+use switchyard_broker::networks::{guard, NetworkPolicy};
 use tokio::sync::Mutex;
 
 /// Keys are fetched again after this long.
@@ -15,8 +16,8 @@ const KEYS_FRESH_FOR: Duration = Duration::from_secs(300);
 /// A token naming an unknown key fetches again at most this often (so that forged tokens
 /// cannot make us hammer the issuer).
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
-/// A JWKS document larger than this is refused.
-const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// A key set or discovery document larger than this is refused.
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 
@@ -43,22 +44,24 @@ struct CachedKeys {
 /// Verifies tokens against the key sets of any number of issuers, caching each set.
 pub struct JwtVerifier {
     http: reqwest::Client,
+    networks: NetworkPolicy,
     cache: Mutex<HashMap<String, CachedKeys>>,
 }
 
-impl Default for JwtVerifier {
-    fn default() -> Self {
+impl JwtVerifier {
+    /// A verifier that fetches keys only from where `networks` allows (a route's `jwksUrl` is
+    /// chosen by whoever may write routes: it must not reach the metadata service).
+    pub fn new(networks: NetworkPolicy) -> Self {
         JwtVerifier {
-            http: reqwest::Client::builder()
+            http: guard::guarded(networks.clone())
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
+            networks,
             cache: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl JwtVerifier {
     /// The token's claims when it is signed by a key of `jwks_url`, issued by `issuer` for
     /// `audience`, and within its validity.
     pub async fn verify(
@@ -118,26 +121,40 @@ impl JwtVerifier {
     }
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, JwtError> {
-        let failed = |reason: String| JwtError::Keys {
+        let document = self
+            .fetch_json(url)
+            .await
+            .map_err(|reason| JwtError::Keys {
+                url: url.to_string(),
+                reason,
+            })?;
+        serde_json::from_value(document).map_err(|e| JwtError::Keys {
             url: url.to_string(),
-            reason,
-        };
+            reason: format!("not a JWKS: {e}"),
+        })
+    }
+
+    /// A JSON document (a JWKS, an OpenID discovery document) of at most 1 MiB, from where the
+    /// network policy allows, within 5 s.
+    pub async fn fetch_json(&self, url: &str) -> Result<Value, String> {
+        if let Some(refusal) = guard::literal_refusal(&self.networks, url) {
+            return Err(refusal);
+        }
         let mut response = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?
-            .error_for_status()
-            .map_err(|e| failed(e.to_string()))?;
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.to_string())?;
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
             body.extend_from_slice(&chunk);
-            if body.len() > MAX_JWKS_BYTES {
-                return Err(failed(format!("larger than {MAX_JWKS_BYTES} bytes")));
+            if body.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!("larger than {MAX_DOCUMENT_BYTES} bytes"));
             }
         }
-        serde_json::from_slice(&body).map_err(|e| failed(format!("not a JWKS: {e}")))
+        serde_json::from_slice(&body).map_err(|e| format!("not JSON: {e}"))
     }
 }
 

@@ -44,7 +44,7 @@ impl Oidc {
 
     /// The user a token proves, or why it proves nothing.
     pub async fn user(&self, verifier: &JwtVerifier, token: &str) -> Result<OidcUser, String> {
-        let jwks_url = self.jwks_url().await?;
+        let jwks_url = self.jwks_url(verifier).await?;
         let claims = verifier
             .verify(token, &self.config.issuer, &self.config.audience, &jwks_url)
             .await
@@ -67,7 +67,7 @@ impl Oidc {
         Ok(OidcUser { name, groups })
     }
 
-    async fn jwks_url(&self) -> Result<String, String> {
+    async fn jwks_url(&self, verifier: &JwtVerifier) -> Result<String, String> {
         let mut known = self.jwks_url.lock().await;
         if let Some(url) = known.as_ref() {
             return Ok(url.clone());
@@ -76,16 +76,10 @@ impl Oidc {
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
         );
-        let document: Value = reqwest::Client::new()
-            .get(&discovery)
-            .timeout(std::time::Duration::from_secs(5))
-            .send()
+        let document = verifier
+            .fetch_json(&discovery)
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("cannot read {discovery}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("{discovery} is not JSON: {e}"))?;
+            .map_err(|e| format!("cannot read {discovery}: {e}"))?;
         let url = document
             .get("jwks_uri")
             .and_then(Value::as_str)

@@ -1,23 +1,24 @@
-//! Where a callback may connect: every address a callback URL resolves to is checked against
-//! the network policy at connect time (a name that resolves to a denied address is refused,
-//! whatever it resolved to when the job was accepted), and redirects are never followed.
+//! HTTP clients for URLs that users choose (callbacks, a route's JWKS): every address a URL's
+//! name resolves to is checked against the network policy at connect time (a name that
+//! resolves to a denied address is refused, whatever it resolved to when the URL was given),
+//! and redirects are never followed. An address written in the URL itself is checked with
+//! [`literal_refusal`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::networks::NetworkPolicy;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use switchyard_broker::networks::NetworkPolicy;
 
-/// The HTTP client callbacks are POSTed with.
-pub(crate) fn client(policy: NetworkPolicy) -> Result<reqwest::Client, reqwest::Error> {
+/// A client builder whose connections go only where `policy` allows; add timeouts and build.
+pub fn guarded(policy: NetworkPolicy) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(Guard { policy }))
-        .build()
 }
 
 /// Why `url` may not be called when its host is an address (names are checked when resolved).
-pub(crate) fn literal_refusal(policy: &NetworkPolicy, url: &str) -> Option<String> {
+pub fn literal_refusal(policy: &NetworkPolicy, url: &str) -> Option<String> {
     let host = reqwest::Url::parse(url).ok()?.host_str()?.to_string();
     let ip: IpAddr = host
         .trim_start_matches('[')
@@ -46,7 +47,7 @@ impl Resolve for Guard {
                     .first()
                     .and_then(|a| policy.refusal(a.ip()))
                     .unwrap_or_else(|| "it resolves to no address".to_string());
-                return Err(format!("callback host `{host}` refused: {reason}").into());
+                return Err(format!("host `{host}` refused: {reason}").into());
             }
             let addresses: Addrs = Box::new(allowed.into_iter());
             Ok(addresses)
