@@ -111,6 +111,39 @@ pub(crate) enum Record {
     Function,
     Subscription,
     Source,
+    Route,
+    Certificate,
+    Organization,
+    Policy,
+    ServiceAccount,
+    Token,
+}
+
+impl Record {
+    fn noun(self) -> &'static str {
+        match self {
+            Record::Function => "function",
+            Record::Subscription => "subscription",
+            Record::Source => "event source",
+            Record::Route => "route",
+            Record::Certificate => "certificate",
+            Record::Organization => "organization",
+            Record::Policy => "policy",
+            Record::ServiceAccount => "service account",
+            Record::Token => "token",
+        }
+    }
+
+    /// What to do instead of creating it again.
+    fn instead(self) -> &'static str {
+        match self {
+            Record::Function | Record::Subscription | Record::Route | Record::Policy => {
+                "; update it with PUT"
+            }
+            Record::Certificate => "; delete it first",
+            _ => "",
+        }
+    }
 }
 
 impl ApiError {
@@ -121,14 +154,13 @@ impl ApiError {
                 Record::Function => ApiError::FunctionNotFound(key),
                 Record::Subscription => ApiError::SubscriptionNotFound(key),
                 Record::Source => ApiError::SourceNotFound(key),
+                other => ApiError::NotFound(format!("{} `{key}` not found", other.noun())),
             },
-            TableError::Exists { key } => ApiError::Conflict(match record {
-                Record::Function => format!("function `{key}` already exists; update it with PUT"),
-                Record::Subscription => {
-                    format!("subscription `{key}` already exists; update it with PUT")
-                }
-                Record::Source => format!("event source `{key}` already exists"),
-            }),
+            TableError::Exists { key } => ApiError::Conflict(format!(
+                "{} `{key}` already exists{}",
+                record.noun(),
+                record.instead()
+            )),
             other => ApiError::Unavailable(error_chain(&other)),
         }
     }

@@ -21,18 +21,9 @@ use switchyard_broker::audit::AuditEntry;
 use switchyard_broker::records::{
     scoped_key, validate_name, ApiToken, Organization, Policy, ServiceAccount, DEFAULT_ORGANIZATION,
 };
-use switchyard_broker::table::TableError;
 
 use super::AppState;
-use crate::error::ApiError;
-
-fn table_error(what: &str) -> impl Fn(TableError) -> ApiError + '_ {
-    move |e| match e {
-        TableError::Exists { key } => ApiError::Conflict(format!("{what} `{key}` already exists")),
-        TableError::NotFound { key } => ApiError::NotFound(format!("{what} `{key}` not found")),
-        other => ApiError::Unavailable(other.to_string()),
-    }
-}
+use crate::error::{ApiError, Record};
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))
@@ -96,7 +87,7 @@ pub(crate) async fn create_organization(
         .organizations
         .create(&organization.name, &organization)
         .await
-        .map_err(table_error("organization"))?;
+        .map_err(ApiError::from_table(Record::Organization))?;
     Ok((StatusCode::CREATED, Json(organization)))
 }
 
@@ -123,7 +114,7 @@ pub(crate) async fn remove_organization(
         .organizations
         .delete(&name)
         .await
-        .map_err(table_error("organization"))?;
+        .map_err(ApiError::from_table(Record::Organization))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -169,7 +160,7 @@ pub(crate) async fn create_policy(
         .policies
         .create(&policy.key(), &policy)
         .await
-        .map_err(table_error("policy"))?;
+        .map_err(ApiError::from_table(Record::Policy))?;
     tracing::info!(policy = %policy.key(), role = ?policy.role, "policy created");
     Ok((StatusCode::CREATED, Json(policy)))
 }
@@ -215,7 +206,7 @@ pub(crate) async fn update_policy(
         .policies
         .put(&key, &policy)
         .await
-        .map_err(table_error("policy"))?;
+        .map_err(ApiError::from_table(Record::Policy))?;
     Ok(Json(policy))
 }
 
@@ -229,7 +220,7 @@ pub(crate) async fn remove_policy(
         .policies
         .delete(&scoped_key(&organization, &name))
         .await
-        .map_err(table_error("policy"))?;
+        .map_err(ApiError::from_table(Record::Policy))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,7 +258,7 @@ pub(crate) async fn create_service_account(
         .service_accounts
         .create(&account.key(), &account)
         .await
-        .map_err(table_error("service account"))?;
+        .map_err(ApiError::from_table(Record::ServiceAccount))?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -282,7 +273,7 @@ pub(crate) async fn remove_service_account(
         .service_accounts
         .delete(&scoped_key(&organization, &name))
         .await
-        .map_err(table_error("service account"))?;
+        .map_err(ApiError::from_table(Record::ServiceAccount))?;
     for token in state.tokens.list() {
         if token.organization == organization && token.service_account == name {
             revoke(&state, &token.id).await?;
@@ -370,7 +361,7 @@ pub(crate) async fn issue_token(
         .tokens
         .create(&token.id, &token)
         .await
-        .map_err(table_error("token"))?;
+        .map_err(ApiError::from_table(Record::Token))?;
     tracing::info!(token = %token.id, %organization, service_account = %name, "token issued");
     Ok((
         StatusCode::CREATED,
@@ -414,7 +405,7 @@ async fn revoke(state: &AppState, id: &str) -> Result<(), ApiError> {
             ..token
         })
         .await
-        .map_err(table_error("token"))?;
+        .map_err(ApiError::from_table(Record::Token))?;
     tracing::info!(token = %id, "token revoked");
     Ok(())
 }

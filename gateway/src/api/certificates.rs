@@ -12,10 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchyard_broker::records::{validate_function_name, validate_host, StoredCertificate};
-use switchyard_broker::table::TableError;
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Record};
 use crate::tls::certificates::{certified_key, check_hosts};
 
 /// Largest PEM accepted for a chain or a key.
@@ -128,12 +127,7 @@ pub(crate) async fn create(
         .certificates
         .create(&stored.name, &stored)
         .await
-        .map_err(|e| match e {
-            TableError::Exists { key } => {
-                ApiError::Conflict(format!("certificate `{key}` exists; delete it first"))
-            }
-            other => ApiError::Unavailable(other.to_string()),
-        })?;
+        .map_err(ApiError::from_table(Record::Certificate))?;
     tracing::info!(certificate = %stored.name, hosts = ?stored.hosts, "certificate uploaded");
     Ok((StatusCode::CREATED, Json(CertificateView::from(&stored))))
 }
@@ -148,12 +142,7 @@ pub(crate) async fn remove(
         .certificates
         .delete(&name)
         .await
-        .map_err(|e| match e {
-            TableError::NotFound { key } => {
-                ApiError::NotFound(format!("certificate `{key}` not found"))
-            }
-            other => ApiError::Unavailable(other.to_string()),
-        })?;
+        .map_err(ApiError::from_table(Record::Certificate))?;
     tracing::info!(certificate = %name, "certificate removed");
     Ok(StatusCode::NO_CONTENT)
 }

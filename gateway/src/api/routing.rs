@@ -14,7 +14,7 @@ use switchyard_broker::records::{
 };
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, Record};
 
 /// A route as clients send it (API keys in the clear, once; they are stored as digests).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -183,13 +183,7 @@ pub(crate) async fn create(
         .routes
         .create(&key, &route)
         .await
-        .map_err(|e| match e {
-            switchyard_broker::table::TableError::Exists { .. } => ApiError::Conflict(format!(
-                "route `{}` already exists in namespace `{}`; update it with PUT",
-                route.name, route.namespace
-            )),
-            other => ApiError::Unavailable(other.to_string()),
-        })?;
+        .map_err(ApiError::from_table(Record::Route))?;
     tracing::info!(route = %key, function = %route.function, path = %route.path, "route created");
     Ok((StatusCode::CREATED, Json(RouteView::from(&route))))
 }
@@ -229,10 +223,11 @@ pub(crate) async fn remove(
     Query(query): Query<NamespaceQuery>,
 ) -> Result<StatusCode, ApiError> {
     let key = qualify(&name, query.namespace.as_deref());
-    state.routes.delete(&key).await.map_err(|e| match e {
-        switchyard_broker::table::TableError::NotFound { .. } => not_found(&key),
-        other => ApiError::Unavailable(other.to_string()),
-    })?;
+    state
+        .routes
+        .delete(&key)
+        .await
+        .map_err(ApiError::from_table(Record::Route))?;
     tracing::info!(route = %key, "route removed");
     Ok(StatusCode::NO_CONTENT)
 }
