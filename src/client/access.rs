@@ -134,11 +134,7 @@ impl Policies {
                 gateway.print(&created, POLICY_COLUMNS);
             }
             PoliciesAction::Delete { name, organization } => {
-                let path = format!(
-                    "/system/policies/{}/{}",
-                    encode(&organization),
-                    encode(&name)
-                );
+                let path = scoped("policies", &organization, &name);
                 gateway.call(Method::DELETE, &path, None).await?;
                 gateway.done(&format!("deleted policy {organization}/{name}"));
             }
@@ -234,20 +230,12 @@ impl ServiceAccounts {
                 gateway.print(&created, columns);
             }
             ServiceAccountsAction::Delete { name, organization } => {
-                let path = format!(
-                    "/system/service-accounts/{}/{}",
-                    encode(&organization),
-                    encode(&name)
-                );
+                let path = scoped("service-accounts", &organization, &name);
                 gateway.call(Method::DELETE, &path, None).await?;
                 gateway.done(&format!("deleted service account {organization}/{name}"));
             }
             ServiceAccountsAction::Tokens { name, organization } => {
-                let path = format!(
-                    "/system/service-accounts/{}/{}/tokens",
-                    encode(&organization),
-                    encode(&name)
-                );
+                let path = scoped("service-accounts", &organization, &name) + "/tokens";
                 gateway.print(&gateway.get(&path).await?, TOKEN_COLUMNS);
             }
             ServiceAccountsAction::Issue {
@@ -255,11 +243,7 @@ impl ServiceAccounts {
                 organization,
                 expires_in,
             } => {
-                let path = format!(
-                    "/system/service-accounts/{}/{}/tokens",
-                    encode(&organization),
-                    encode(&name)
-                );
+                let path = scoped("service-accounts", &organization, &name) + "/tokens";
                 let body = expires_in.map(|e| json!({"expiresIn": e}));
                 let issued = gateway.call(Method::POST, &path, body.as_ref()).await?;
                 if gateway.json {
@@ -316,4 +300,13 @@ impl Audit {
         );
         Ok(())
     }
+}
+
+/// `/system/<collection>/<organization>/<name>`, each part encoded.
+fn scoped(collection: &str, organization: &str, name: &str) -> String {
+    format!(
+        "/system/{collection}/{}/{}",
+        encode(organization),
+        encode(name)
+    )
 }
