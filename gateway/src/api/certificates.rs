@@ -23,7 +23,8 @@ const MAX_HOSTS: usize = 16;
 
 /// A certificate to serve: the chain (PEM, leaf first) and its private key (PEM, write-only),
 /// for `hosts`, each of which the certificate must be valid for.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+// No Debug: it holds a private key, which must not reach a log.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CertificateUpload {
     name: String,

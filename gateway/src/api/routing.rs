@@ -17,7 +17,8 @@ use super::AppState;
 use crate::error::{ApiError, Record};
 
 /// A route as clients send it (API keys in the clear, once; they are stored as digests).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+// No Debug: it may hold API keys, which must not reach a log.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RouteRequest {
     name: String,
@@ -42,7 +43,7 @@ pub(crate) struct RouteRequest {
 /// Who may call the route: `public` (default), `basic` (Switchyard's credentials), `api-key`
 /// (`X-API-Key`; `keys` write-only, at least 16 characters each; left out on update: kept),
 /// `jwt` (a bearer token from `issuer` for `audience`, signed by a key of `jwksUrl`).
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) enum AuthRequest {
     #[default]
