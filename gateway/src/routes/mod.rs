@@ -32,21 +32,27 @@ const ROUTE_NAME_HEADER: &str = "x-route-name";
 pub(crate) async fn serve(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let host = request_host(&request);
     let path = request.uri().path().to_string();
-    let routes = state.routes.list();
+    // Matched in place: only the route that wins is copied out of the cache.
+    let find = |method: &str| {
+        state
+            .routes
+            .cache()
+            .read(|routes| table::find(routes.values(), method, &host, &path))
+    };
     if cors::is_preflight(request.method(), request.headers()) {
         let wanted = request
             .headers()
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if let Matched::Route(route, _) = table::find(&routes, wanted, &host, &path) {
+        if let Matched::Route(route, _) = find(wanted) {
             if let Some(cors) = &route.cors {
-                return cors::preflight(route, cors, request.headers());
+                return cors::preflight(&route, cors, request.headers());
             }
         }
     }
-    let (route, params) = match table::find(&routes, request.method().as_str(), &host, &path) {
-        Matched::Route(route, params) => (route.clone(), params),
+    let (route, params) = match find(request.method().as_str()) {
+        Matched::Route(route, params) => (route, params),
         Matched::WrongMethod(allowed) => {
             let allowed: Vec<String> = allowed.into_iter().collect();
             let allowed = allowed.join(", ");

@@ -7,9 +7,9 @@ use switchyard_broker::records::{PathMatch, Route, Segment};
 
 /// What matching a request against the routes found.
 #[derive(Debug, PartialEq)]
-pub enum Matched<'a> {
-    /// This route, with the path parameters' values.
-    Route(&'a Route, Vec<(String, String)>),
+pub enum Matched {
+    /// This route (a copy of it: only the winner is copied), with the path parameters' values.
+    Route(Box<Route>, Vec<(String, String)>),
     /// Routes match the host and path, none the method: these methods would.
     WrongMethod(BTreeSet<String>),
     NotFound,
@@ -17,7 +17,12 @@ pub enum Matched<'a> {
 
 /// The route for `method host path` among `routes`. `host` is the request's host name, lower
 /// case, without a port.
-pub fn find<'a>(routes: &'a [Route], method: &str, host: &str, path: &str) -> Matched<'a> {
+pub fn find<'a>(
+    routes: impl IntoIterator<Item = &'a Route>,
+    method: &str,
+    host: &str,
+    path: &str,
+) -> Matched {
     let request: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut best: Option<Candidate> = None;
     let mut other_methods = BTreeSet::new();
@@ -48,7 +53,7 @@ pub fn find<'a>(routes: &'a [Route], method: &str, host: &str, path: &str) -> Ma
         }
     }
     match best {
-        Some((_, route, params)) => Matched::Route(route, params),
+        Some((_, route, params)) => Matched::Route(Box::new(route.clone()), params),
         None if !other_methods.is_empty() => {
             if other_methods.contains("GET") {
                 other_methods.insert("HEAD".to_string());
@@ -131,7 +136,7 @@ mod tests {
         r
     }
 
-    fn name<'a>(matched: &Matched<'a>) -> &'a str {
+    fn name(matched: &Matched) -> &str {
         match matched {
             Matched::Route(r, _) => &r.name,
             other => panic!("no route: {other:?}"),
@@ -155,7 +160,10 @@ mod tests {
         assert_eq!(name(&matched), "user");
         assert_eq!(
             matched,
-            Matched::Route(&routes[0], vec![("id".into(), "42".into())])
+            Matched::Route(
+                Box::new(routes[0].clone()),
+                vec![("id".into(), "42".into())]
+            )
         );
         assert_eq!(name(&find(&routes, "GET", "x.org", "/users/me")), "me");
         assert_eq!(
