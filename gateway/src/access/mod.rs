@@ -340,18 +340,20 @@ pub(crate) fn permits(
     {
         return false;
     }
-    state.policies.list().iter().any(|policy| {
-        policy.organization == organization
-            && match (&policy.namespace, namespace) {
-                (None, _) => true,
-                (Some(scope), Some(namespace)) => scope == namespace,
-                (Some(_), None) => false,
-            }
-            && policy.role.allows(action)
-            && policy
-                .subjects
-                .iter()
-                .any(|s| principal.subjects.contains(s))
+    state.policies.cache().read(|policies| {
+        policies.values().any(|policy| {
+            policy.organization == organization
+                && match (&policy.namespace, namespace) {
+                    (None, _) => true,
+                    (Some(scope), Some(namespace)) => scope == namespace,
+                    (Some(_), None) => false,
+                }
+                && policy.role.allows(action)
+                && policy
+                    .subjects
+                    .iter()
+                    .any(|s| principal.subjects.contains(s))
+        })
     })
 }
 
