@@ -25,6 +25,10 @@ pub struct AuditEntry {
     pub who: String,
     pub method: String,
     pub path: String,
+    /// What the request was authorized (or refused) on, as resolved: `write function
+    /// `f.team-b` in namespace `team-b` of organization `b``.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// The HTTP status answered.
     pub status: u16,
     /// `done` (2xx), `denied` (401/403) or `failed` (anything else).

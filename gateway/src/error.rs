@@ -27,6 +27,11 @@ pub(crate) enum ApiError {
     /// Credentials are needed for this.
     #[error("{0}")]
     Unauthorized(String),
+    /// Known, not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("request body exceeds the limit of {0} bytes")]
     TooLarge(usize),
     /// A bounded resource (event viewers) is all in use.
@@ -61,6 +66,8 @@ impl ApiError {
             | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::QueueFull => StatusCode::SERVICE_UNAVAILABLE,

@@ -14,6 +14,9 @@ pub(crate) struct Metrics {
     pub(crate) started: IntCounterVec,
     pub(crate) seconds: HistogramVec,
     pub(crate) service_count: GaugeVec,
+    /// Requests to `/system` whose credentials were refused, and refused changes the audit
+    /// log did not record (over the per-principal limit).
+    refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -50,8 +53,17 @@ impl Metrics {
             &["function_name"],
         )
         .expect("static metric definition");
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "switchyard_access_refusals_total",
+                "Requests refused for their credentials (credentials), and refused changes not written to the audit log (unrecorded)",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(invocations.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(refusals.clone()),
             Box::new(started.clone()),
             Box::new(seconds.clone()),
             Box::new(service_count.clone()),
@@ -66,7 +78,16 @@ impl Metrics {
             started,
             seconds,
             service_count,
+            refusals,
         }
+    }
+
+    pub(crate) fn count_refused_credentials(&self) {
+        self.refusals.with_label_values(&["credentials"]).inc();
+    }
+
+    pub(crate) fn count_unrecorded_denial(&self) {
+        self.refusals.with_label_values(&["unrecorded"]).inc();
     }
 
     /// Invocations so far per function (all status codes together), keyed by function name.

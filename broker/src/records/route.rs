@@ -159,10 +159,23 @@ impl Route {
         for host in &self.hosts {
             validate_host(host)?;
         }
+        // The path served is the path checked: no form a client or proxy normalizes into
+        // something else (`//ui`, `/x/../system`, `%2Fsystem`).
+        if self.path.contains("//")
+            || self.path.contains('%')
+            || self.path.contains('\\')
+            || self.path.split('/').any(|segment| segment == "." || segment == "..")
+        {
+            return Err(format!(
+                "path `{}`: write it normalized (no `//`, `.` or `..` segments, percent-encoding or `\\`)",
+                self.path
+            ));
+        }
         let segments = parse_path(&self.path)?;
+        let lowered = self.path.to_ascii_lowercase();
         let reserved = RESERVED_PREFIXES
             .iter()
-            .any(|p| self.path == *p || self.path.starts_with(&format!("{p}/")));
+            .any(|p| lowered == *p || lowered.starts_with(&format!("{p}/")));
         if reserved || (self.path == "/" && self.path_match == PathMatch::Exact) {
             return Err(format!(
                 "path `{}` is the gateway's own (reserved: `/` exactly, {})",
@@ -406,6 +419,10 @@ mod tests {
     fn reserved_paths_bad_hosts_and_bad_methods_are_refused_by_name() {
         let mut r = route("r", "f", "/system/functions");
         assert!(r.validate().expect_err("reserved").contains("/system"));
+        for sneaky in ["//ui", "//system/functions", "/x/../system", "/%73ystem", "/./ui", "/UI/x"] {
+            r.path = sneaky.into();
+            assert!(r.validate().is_err(), "{sneaky} passes as the gateway's own path");
+        }
         r.path = "/".into();
         assert!(r.validate().is_err(), "`/` exactly is invoke's");
         r.path_match = PathMatch::Prefix;

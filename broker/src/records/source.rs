@@ -71,6 +71,13 @@ impl EventSource {
         match (&mut self.spec, &current.spec) {
             (SourceSpec::Vcenter(new), SourceSpec::Vcenter(old)) => {
                 if new.password.is_empty() {
+                    // The stored password goes only where it went before, as whom it went.
+                    if new.url != old.url || new.username != old.username {
+                        return Err(
+                            "`config.password`: changing `url` or `username` needs the password again"
+                                .into(),
+                        );
+                    }
                     new.password = old.password.clone();
                 }
                 Ok(())
@@ -87,6 +94,10 @@ impl EventSource {
             )),
         }
     }
+
+    /// Names the system gives its own events' ingress (`reply`: functions' reply events), so no
+    /// source may take them.
+    pub const RESERVED_NAMES: &'static [&'static str] = &["reply", "schedule", "switchyard", "system"];
 
     /// The webhook configuration, when this is a webhook source.
     pub fn webhook(&self) -> Option<&WebhookConfig> {

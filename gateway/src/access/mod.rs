@@ -1,169 +1,160 @@
-//! Multi-tenant access to the API. Every `/system/*` request is authenticated (the bootstrap
-//! admin's basic credentials: the super-user; a service account's API token; an OpenID
-//! Connect bearer token), classified ([`classify`]: which action, in which namespace or
-//! organization), and authorized by the policies of the organization that owns it. Every
-//! change (anything but GET and HEAD) an identified caller attempts, allowed or not, goes to
-//! the audit log.
+//! Access to the API, wired from `switchyard_access`. The `/system/*` middleware only
+//! authenticates ([`authenticate`]: the bootstrap admin's basic credentials, a service
+//! account's API token, an OpenID Connect bearer token) and refuses cross-site writes
+//! ([`browser`]). Each handler then parses its typed request, resolves its target once
+//! ([`resolve`]) and asks [`Caller::authorize`] about that very target; what it acts on comes
+//! out of the [`Authorized`] answer. Every change an identified caller attempts goes to the
+//! audit log with the target it resolved ([`audit`]).
 //!
 //! Private functions (annotation `com.switchyard.access: private`) are invoked only by callers
 //! allowed to invoke in their namespace ([`check_invoke`]); the credentials are removed before
 //! the function sees the request.
 
-pub mod classify;
+mod audit;
+pub(crate) use audit::DenialLimiter;
+pub(crate) mod browser;
+pub(crate) mod resolve;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use switchyard_broker::audit::AuditEntry;
-use switchyard_broker::records::{
-    split_qualified, Action, ApiToken, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
-};
+use switchyard_access::{Authorized, Principal, Scope};
+use switchyard_broker::records::{Action, ApiToken};
 
 use crate::api::AppState;
-use classify::Need;
+use crate::error::ApiError;
 
 /// The annotation that makes a function private.
 pub const ACCESS_ANNOTATION: &str = "com.switchyard.access";
 
-/// Who is calling, once authenticated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    /// For the audit log: `admin`, `user:<name>`, `serviceaccount:<org>/<name>`.
-    pub who: String,
-    /// What policies name them by: `user:…`, `group:…`, `serviceaccount:…`.
-    pub subjects: Vec<String>,
-    /// The bootstrap admin: allowed everything.
-    pub super_user: bool,
-    /// A service account's own organization (its subject means nothing elsewhere).
-    pub organization: Option<String>,
+/// An authenticated caller of `/system/*`, as handlers receive it.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub(crate) principal: Principal,
+    /// The targets this request was authorized (or refused) on, for its audit entry.
+    targets: Arc<Mutex<Vec<String>>>,
 }
 
-/// Why a caller gets no access.
-enum Refusal {
-    /// No credentials, or bad ones: 401.
-    Unauthenticated(String),
-    /// Known, not allowed: 403.
-    Forbidden(String),
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::Unauthenticated(message) => {
-                (StatusCode::UNAUTHORIZED, format!("{message}\n")).into_response()
-            }
-            Refusal::Forbidden(message) => {
-                (StatusCode::FORBIDDEN, format!("{message}\n")).into_response()
+impl Caller {
+    /// `target` as authorized for `action` in `scope` (resolved from `target` by the caller),
+    /// or 403 naming what is missing.
+    pub(crate) fn authorize<T: std::fmt::Display>(
+        &self,
+        state: &AppState,
+        action: Action,
+        scope: &Scope,
+        target: T,
+    ) -> Result<Authorized<T>, ApiError> {
+        let noted = format!("{} {target} in {scope}", verb(action));
+        if let Ok(mut targets) = self.targets.lock() {
+            if targets.len() < audit::MAX_TARGETS {
+                targets.push(noted);
             }
         }
+        state
+            .policies
+            .cache()
+            .read(|policies| {
+                switchyard_access::authorize(&self.principal, policies.values(), action, scope, target)
+            })
+            .map_err(|denied| ApiError::Forbidden(denied.to_string()))
+    }
+
+    /// Whether the caller may do `action` in `scope`: for filtering lists, never for acting.
+    pub(crate) fn may(&self, state: &AppState, action: Action, scope: &Scope) -> bool {
+        state.policies.cache().read(|policies| {
+            switchyard_access::permits(&self.principal, policies.values(), action, scope)
+        })
+    }
+
+    /// Operators' realm (every organization's records).
+    pub(crate) fn operator(&self, state: &AppState, what: &'static str) -> Result<Authorized<&'static str>, ApiError> {
+        self.authorize(state, Action::Admin, &Scope::Operators, what)
+    }
+
+    /// Anything any signed-in caller may see.
+    pub(crate) fn signed_in(&self, state: &AppState, what: &'static str) -> Result<Authorized<&'static str>, ApiError> {
+        self.authorize(state, Action::Read, &Scope::SignedIn, what)
     }
 }
 
-/// The middleware on `/system/*`.
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Read => "read",
+        Action::Invoke => "invoke",
+        Action::Write => "write",
+        Action::Admin => "admin",
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::Unauthorized("this route needs credentials".into())
+        })
+    }
+}
+
+/// The middleware on `/system/*`: authenticates, refuses what a cross-site page could send,
+/// runs the handler, and records changes in the audit log.
 pub(crate) async fn require_access(
     State(state): State<Arc<AppState>>,
-    request: Request<Body>,
+    mut request: Request<Body>,
     next: Next,
 ) -> Response {
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
     let changes = !matches!(method.as_str(), "GET" | "HEAD");
-    let from_ui = request.headers().contains_key(crate::auth::UI_HEADER);
     let call_id = request
         .headers()
         .get("x-call-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-
-    let principal = authenticate(&state, request.headers()).await;
-    let (response, who) = match principal {
+    let principal = match authenticate(&state, request.headers()).await {
+        Ok(principal) => principal,
         Err(refusal) => {
+            state.metrics.count_refused_credentials();
             let mut response = refusal.into_response();
-            if !from_ui {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"Restricted\""),
-                );
+            // The UI signs in through its own form: no challenge, so no browser dialog that
+            // would cache the admin's credentials.
+            if request.headers().contains_key(crate::auth::UI_HEADER) {
+                response.headers_mut().remove(header::WWW_AUTHENTICATE);
             }
-            (response, None)
-        }
-        Ok(principal) => {
-            let who = principal.who.clone();
-            (
-                authorize_and_run(&state, principal, request, next).await,
-                Some(who),
-            )
+            return response;
         }
     };
-    // Requests nobody could be identified for are not recorded: anyone could flood the log
-    // with them and push the real entries out.
-    if let (true, Some(who)) = (changes, who) {
-        let entry = AuditEntry {
-            time: Utc::now(),
-            who,
-            method,
-            path,
-            status: response.status().as_u16(),
-            outcome: AuditEntry::outcome_of(response.status().as_u16()).to_string(),
-            call_id,
-        };
-        if let Err(error) = switchyard_broker::audit::record(&state.js, &entry).await {
-            tracing::error!(%error, who = %entry.who, path = %entry.path, "audit entry not stored");
-        }
+    if let Err(refusal) = browser::check(request.method(), request.headers()) {
+        return refusal.into_response();
+    }
+    let caller = Caller {
+        principal,
+        targets: Arc::default(),
+    };
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    if changes {
+        let targets = caller.targets.lock().map(|t| t.clone()).unwrap_or_default();
+        audit::record(&state, &caller.principal, &method, &path, targets, response.status().as_u16(), call_id).await;
     }
     response
 }
 
-async fn authorize_and_run(
-    state: &AppState,
-    principal: Principal,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    // The body decides the namespace of a write: read it (bounded), then hand it on.
-    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return crate::error::ApiError::TooLarge(state.config.max_body_bytes).into_response()
-        }
-    };
-    let json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
-    let query: HashMap<String, String> =
-        axum::extract::Query::try_from_uri(&parts.uri).map_or_else(|_| HashMap::new(), |q| q.0);
-    let need = classify::classify(
-        parts.method.as_str(),
-        parts.uri.path(),
-        &query,
-        json.as_ref(),
-    );
-    if let Err(refusal) = allowed(state, &principal, &need).await {
-        return refusal.into_response();
-    }
-    let mut request = Request::from_parts(parts, Body::from(bytes));
-    request.extensions_mut().insert(principal);
-    next.run(request).await
-}
-
-/// The caller the headers prove, or why none.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Refusal> {
+/// The caller the headers prove, or 401.
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     if crate::auth::authenticated(&state.config.credentials, headers) {
-        return Ok(Principal {
-            who: state.config.credentials.user.clone(),
-            subjects: Vec::new(),
-            super_user: true,
-            organization: None,
-        });
+        return Ok(Principal::super_user(state.config.credentials.user.clone()));
     }
     let Some(token) = crate::routes::bearer(headers) else {
-        return Err(Refusal::Unauthenticated(
+        return Err(ApiError::Unauthorized(
             "invalid or missing credentials: /system/* needs basic auth, an API token or a bearer token".into(),
         ));
     };
@@ -174,187 +165,22 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
             .await
             .ok()
             .flatten()
-            .ok_or_else(|| Refusal::Unauthenticated("the token is not valid".into()))?;
+            .ok_or_else(|| ApiError::Unauthorized("the token is not valid".into()))?;
         stored
             .accepts(secret, Utc::now())
-            .map_err(|reason| Refusal::Unauthenticated(reason.to_string()))?;
-        return Ok(Principal {
-            who: format!(
-                "serviceaccount:{}/{}",
-                stored.organization, stored.service_account
-            ),
-            subjects: vec![format!("serviceaccount:{}", stored.service_account)],
-            super_user: false,
-            organization: Some(stored.organization),
-        });
+            .map_err(|reason| ApiError::Unauthorized(reason.to_string()))?;
+        return Ok(Principal::service_account(&stored.organization, &stored.service_account));
     }
     let Some(oidc) = &state.oidc else {
-        return Err(Refusal::Unauthenticated(
+        return Err(ApiError::Unauthorized(
             "bearer tokens other than Switchyard API tokens need SWITCHYARD_OIDC_ISSUER".into(),
         ));
     };
-    let user = oidc.user(&state.jwt, &token).await.map_err(|reason| {
-        Refusal::Unauthenticated(format!("the bearer token was refused: {reason}"))
-    })?;
-    let mut subjects = vec![format!("user:{}", user.name)];
-    subjects.extend(user.groups.iter().map(|g| format!("group:{g}")));
-    Ok(Principal {
-        who: format!("user:{}", user.name),
-        subjects,
-        super_user: false,
-        organization: None,
-    })
-}
-
-/// Whether `principal` has `need`.
-async fn allowed(state: &AppState, principal: &Principal, need: &Need) -> Result<(), Refusal> {
-    if principal.super_user {
-        return Ok(());
-    }
-    let ok = match need {
-        Need::Authenticated => true,
-        Need::SuperUser => false,
-        Need::Operator => permits(state, principal, Action::Admin, DEFAULT_ORGANIZATION, None),
-        Need::Organization(action, organization) => {
-            permits(state, principal, *action, organization, None)
-        }
-        Need::Namespace(action, namespace) => permits(
-            state,
-            principal,
-            *action,
-            &organization_of(state, namespace),
-            Some(namespace),
-        ),
-        Need::Job(call_id) => {
-            let function = state
-                .jobs
-                .get(call_id)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| r.function);
-            let namespace = function
-                .as_deref()
-                .map_or(DEFAULT_NAMESPACE, |f| split_qualified(f).1)
-                .to_string();
-            permits(
-                state,
-                principal,
-                Action::Read,
-                &organization_of(state, &namespace),
-                Some(&namespace),
-            )
-        }
-        Need::Subscription(action, name) => {
-            let namespace = state
-                .subscriptions
-                .get(name)
-                .map_or(DEFAULT_NAMESPACE.to_string(), |s| {
-                    split_qualified(&s.function).1.to_string()
-                });
-            permits(
-                state,
-                principal,
-                *action,
-                &organization_of(state, &namespace),
-                Some(&namespace),
-            )
-        }
-        Need::Source(action, name) => {
-            let namespace = state
-                .sources
-                .get(name)
-                .map_or(DEFAULT_NAMESPACE.to_string(), |s| s.namespace().to_string());
-            permits(
-                state,
-                principal,
-                *action,
-                &organization_of(state, &namespace),
-                Some(&namespace),
-            )
-        }
-        Need::Token(id) => match state.tokens.get(id) {
-            Some(token) => permits(state, principal, Action::Admin, &token.organization, None),
-            None => permits(state, principal, Action::Admin, DEFAULT_ORGANIZATION, None),
-        },
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::Forbidden(format!(
-            "{} may not do this: it needs {}",
-            principal.who,
-            describe(need)
-        )))
-    }
-}
-
-fn describe(need: &Need) -> String {
-    match need {
-        Need::Authenticated => "to be signed in".into(),
-        Need::SuperUser => "the bootstrap admin".into(),
-        Need::Operator => "the admin role in the default organization".into(),
-        Need::Organization(action, org) => {
-            format!("{action:?} in organization `{org}`").to_lowercase()
-        }
-        Need::Namespace(action, ns) => format!("{action:?} in namespace `{ns}`").to_lowercase(),
-        Need::Job(_) => "read in the job's namespace".into(),
-        Need::Source(action, _) => {
-            format!("{action:?} in the event source's namespace").to_lowercase()
-        }
-        Need::Subscription(action, _) => {
-            format!("{action:?} in the namespace of the subscription's function").to_lowercase()
-        }
-        Need::Token(_) => "the admin role in the token's organization".into(),
-    }
-}
-
-/// The organization that owns `namespace` (`default` for the default namespace and for
-/// namespaces that do not exist).
-pub(crate) fn organization_of(state: &AppState, namespace: &str) -> String {
-    state
-        .namespaces
-        .get(namespace)
-        .map_or(DEFAULT_ORGANIZATION.to_string(), |n| {
-            n.organization().to_string()
-        })
-}
-
-/// Whether a policy of `organization` binds one of the principal's subjects to a role that
-/// allows `action` there (in `namespace`, when given; organization-wide otherwise).
-pub(crate) fn permits(
-    state: &AppState,
-    principal: &Principal,
-    action: Action,
-    organization: &str,
-    namespace: Option<&str>,
-) -> bool {
-    if principal.super_user {
-        return true;
-    }
-    // A service account's subject counts only in its own organization.
-    if principal
-        .organization
-        .as_deref()
-        .is_some_and(|own| own != organization)
-    {
-        return false;
-    }
-    state.policies.cache().read(|policies| {
-        policies.values().any(|policy| {
-            policy.organization == organization
-                && match (&policy.namespace, namespace) {
-                    (None, _) => true,
-                    (Some(scope), Some(namespace)) => scope == namespace,
-                    (Some(_), None) => false,
-                }
-                && policy.role.allows(action)
-                && policy
-                    .subjects
-                    .iter()
-                    .any(|s| principal.subjects.contains(s))
-        })
-    })
+    let user = oidc
+        .user(&state.jwt, &token)
+        .await
+        .map_err(|reason| ApiError::Unauthorized(format!("the bearer token was refused: {reason}")))?;
+    Ok(Principal::user(&user.name, &user.groups))
 }
 
 /// Checks the caller of a private function (Invoke in its namespace) and removes the
@@ -368,11 +194,10 @@ pub(crate) async fn check_invoke(
     let Ok(function) = crate::api::registered_function(state, reference).await else {
         return Ok(());
     };
-    let function = function.as_str();
     // Read in place: the invoke path should not clone the function's spec.
     let private = state.registry.cache().read(|functions| {
         functions
-            .get(function)
+            .get(&function.id())
             .and_then(|spec| spec.deployment.annotations.as_ref())
             .and_then(|annotations| annotations.get(ACCESS_ANNOTATION))
             .is_some_and(|value| value == "private")
@@ -380,28 +205,16 @@ pub(crate) async fn check_invoke(
     if !private {
         return Ok(());
     }
-    let principal = authenticate(state, headers).await.map_err(|refusal| {
-        let mut response = refusal.into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Restricted\""),
-        );
-        response
-    })?;
-    let namespace = split_qualified(function).1;
-    let organization = organization_of(state, namespace);
-    if !permits(
-        state,
-        &principal,
-        Action::Invoke,
-        &organization,
-        Some(namespace),
-    ) {
-        return Err(Refusal::Forbidden(format!(
-            "{} may not invoke `{function}`: it needs invoke in namespace `{namespace}`",
-            principal.who
-        ))
-        .into_response());
+    let principal = authenticate(state, headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let scope = state.scope_of(&function.namespace);
+    let allowed = state.policies.cache().read(|policies| {
+        switchyard_access::authorize(&principal, policies.values(), Action::Invoke, &scope, &function)
+            .map(drop)
+    });
+    if let Err(denied) = allowed {
+        return Err(ApiError::Forbidden(denied.to_string()).into_response());
     }
     headers.remove(header::AUTHORIZATION);
     Ok(())

@@ -22,7 +22,12 @@ use switchyard_broker::records::{
     scoped_key, validate_name, ApiToken, Organization, Policy, ServiceAccount, DEFAULT_ORGANIZATION,
 };
 
+use switchyard_access::{Authorized, Scope};
+use switchyard_broker::records::Action;
+
 use super::AppState;
+use crate::access::resolve::given;
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, ApiError> {
@@ -49,13 +54,39 @@ pub(crate) struct OrganizationQuery {
 
 impl OrganizationQuery {
     fn get(&self) -> &str {
-        self.organization.as_deref().unwrap_or(DEFAULT_ORGANIZATION)
+        given(self.organization.as_deref()).unwrap_or(DEFAULT_ORGANIZATION)
     }
 }
 
+/// An organization as a target.
+pub(crate) struct OrganizationName(String);
+
+impl std::fmt::Display for OrganizationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "organization `{}`", self.0)
+    }
+}
+
+/// `organization` (valid and existing), authorized for its admins.
+fn administered(
+    state: &AppState,
+    caller: &Caller,
+    organization: &str,
+) -> Result<Authorized<OrganizationName>, ApiError> {
+    validate_name("organization", organization).map_err(ApiError::BadRequest)?;
+    existing_organization(state, organization)?;
+    let scope = Scope::Organization(organization.to_string());
+    caller.authorize(state, Action::Admin, &scope, OrganizationName(organization.to_string()))
+}
+
 #[utoipa::path(get, path = "/system/organizations", tag = "access", responses((status = 200, body = Vec<Organization>)))]
-pub(crate) async fn organizations(State(state): State<Arc<AppState>>) -> Json<Vec<Organization>> {
+pub(crate) async fn organizations(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Json<Vec<Organization>> {
     let mut all = state.organizations.list();
+    // Only those the caller has a role in: other organizations' names are theirs.
+    all.retain(|o| caller.may(&state, Action::Read, &Scope::Organization(o.name.clone())));
     all.sort_by(|a, b| a.name.cmp(&b.name));
     Json(all)
 }
@@ -70,10 +101,15 @@ pub(crate) struct OrganizationRequest {
     responses((status = 201, body = Organization), (status = 400, body = String, content_type = "text/plain"), (status = 409, body = String, content_type = "text/plain")))]
 pub(crate) async fn create_organization(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Organization>), ApiError> {
     let request: OrganizationRequest = parse("organization", &body)?;
     validate_name("organization", &request.name).map_err(ApiError::BadRequest)?;
+    let request = caller
+        .authorize(&state, Action::Admin, &Scope::SuperUser, OrganizationName(request.name))?
+        .into_target();
+    let request = OrganizationRequest { name: request.0 };
     if request.name == DEFAULT_ORGANIZATION {
         return Err(ApiError::Conflict(format!(
             "organization `{DEFAULT_ORGANIZATION}` always exists"
@@ -95,8 +131,13 @@ pub(crate) async fn create_organization(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Namespaces still belong to it", body = String, content_type = "text/plain")))]
 pub(crate) async fn remove_organization(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let name = caller
+        .authorize(&state, Action::Admin, &Scope::SuperUser, OrganizationName(name))?
+        .into_target()
+        .0;
     let owned: Vec<String> = state
         .namespaces
         .list()
@@ -121,24 +162,26 @@ pub(crate) async fn remove_organization(
 #[utoipa::path(get, path = "/system/policies", tag = "access", params(OrganizationQuery), responses((status = 200, body = Vec<Policy>)))]
 pub(crate) async fn policies(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<OrganizationQuery>,
-) -> Json<Vec<Policy>> {
+) -> Result<Json<Vec<Policy>>, ApiError> {
+    let organization = administered(&state, &caller, query.get())?.into_target().0;
     let mut all: Vec<Policy> = state
         .policies
         .list()
         .into_iter()
-        .filter(|p| p.organization == query.get())
+        .filter(|p| p.organization == organization)
         .collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(all)
+    Ok(Json(all))
 }
 
-fn checked_policy(state: &AppState, body: &[u8]) -> Result<Policy, ApiError> {
+fn checked_policy(state: &AppState, caller: &Caller, body: &[u8]) -> Result<Policy, ApiError> {
     let mut policy: Policy = parse("policy", body)?;
     policy.validate().map_err(ApiError::BadRequest)?;
-    existing_organization(state, &policy.organization)?;
+    administered(state, caller, &policy.organization)?;
     if let Some(namespace) = &policy.namespace {
-        if super::super::access::organization_of(state, namespace) != policy.organization {
+        if state.scope_of(namespace).organization() != Some(policy.organization.as_str()) {
             return Err(ApiError::BadRequest(format!(
                 "namespace `{namespace}` does not belong to organization `{}`",
                 policy.organization
@@ -153,9 +196,10 @@ fn checked_policy(state: &AppState, body: &[u8]) -> Result<Policy, ApiError> {
     responses((status = 201, body = Policy), (status = 400, body = String, content_type = "text/plain"), (status = 409, body = String, content_type = "text/plain")))]
 pub(crate) async fn create_policy(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
-    let policy = checked_policy(&state, &body)?;
+    let policy = checked_policy(&state, &caller, &body)?;
     state
         .policies
         .create(&policy.key(), &policy)
@@ -169,8 +213,10 @@ pub(crate) async fn create_policy(
     responses((status = 200, body = Policy), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn policy(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<Json<Policy>, ApiError> {
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
     let key = scoped_key(&organization, &name);
     state
         .policies
@@ -183,10 +229,12 @@ pub(crate) async fn policy(
     responses((status = 200, body = Policy), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn update_policy(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Policy>, ApiError> {
-    let policy = checked_policy(&state, &body)?;
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let policy = checked_policy(&state, &caller, &body)?;
     if policy.organization != organization || policy.name != name {
         return Err(ApiError::BadRequest(
             "the body's organization and name must be the path's".into(),
@@ -214,8 +262,10 @@ pub(crate) async fn update_policy(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove_policy(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
     state
         .policies
         .delete(&scoped_key(&organization, &name))
@@ -227,27 +277,30 @@ pub(crate) async fn remove_policy(
 #[utoipa::path(get, path = "/system/service-accounts", tag = "access", params(OrganizationQuery), responses((status = 200, body = Vec<ServiceAccount>)))]
 pub(crate) async fn service_accounts(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<OrganizationQuery>,
-) -> Json<Vec<ServiceAccount>> {
+) -> Result<Json<Vec<ServiceAccount>>, ApiError> {
+    let organization = administered(&state, &caller, query.get())?.into_target().0;
     let mut all: Vec<ServiceAccount> = state
         .service_accounts
         .list()
         .into_iter()
-        .filter(|a| a.organization == query.get())
+        .filter(|a| a.organization == organization)
         .collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(all)
+    Ok(Json(all))
 }
 
 #[utoipa::path(post, path = "/system/service-accounts", tag = "access", request_body = ServiceAccount,
     responses((status = 201, body = ServiceAccount), (status = 400, body = String, content_type = "text/plain"), (status = 409, body = String, content_type = "text/plain")))]
 pub(crate) async fn create_service_account(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ServiceAccount>), ApiError> {
     let mut account: ServiceAccount = parse("service account", &body)?;
     validate_name("service account", &account.name).map_err(ApiError::BadRequest)?;
-    existing_organization(&state, &account.organization)?;
+    administered(&state, &caller, &account.organization)?;
     if account.description.as_ref().is_some_and(|d| d.len() > 1024) {
         return Err(ApiError::BadRequest(
             "description: at most 1024 bytes".into(),
@@ -267,8 +320,10 @@ pub(crate) async fn create_service_account(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove_service_account(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
     state
         .service_accounts
         .delete(&scoped_key(&organization, &name))
@@ -328,9 +383,11 @@ const MAX_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3
     responses((status = 201, description = "The token, shown this once", body = TokenView), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn issue_token(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
     let request: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else {
@@ -373,8 +430,10 @@ pub(crate) async fn issue_token(
     params(("organization" = String, Path), ("name" = String, Path)), responses((status = 200, body = Vec<TokenView>)))]
 pub(crate) async fn tokens(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path((organization, name)): Path<(String, String)>,
-) -> Json<Vec<TokenView>> {
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let organization = administered(&state, &caller, &organization)?.into_target().0;
     let mut all: Vec<TokenView> = state
         .tokens
         .list()
@@ -383,15 +442,23 @@ pub(crate) async fn tokens(
         .map(|t| TokenView::of(t, None))
         .collect();
     all.sort_by_key(|t| t.created_at);
-    Json(all)
+    Ok(Json(all))
 }
 
 #[utoipa::path(delete, path = "/system/tokens/{id}", tag = "access", params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn revoke_token(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let token = state
+        .tokens
+        .fetch(&id)
+        .await
+        .map_err(ApiError::from_table(Record::Token))?
+        .ok_or_else(|| ApiError::NotFound(format!("token `{id}` not found")))?;
+    administered(&state, &caller, &token.organization)?;
     revoke(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -422,8 +489,10 @@ pub(crate) struct AuditQuery {
     responses((status = 200, body = Vec<AuditEntry>)))]
 pub(crate) async fn audit(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    caller.operator(&state, "the audit log of every organization")?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     switchyard_broker::audit::recent(&state.js, limit)
         .await

@@ -74,7 +74,7 @@ pub(crate) async fn enqueue_function(
     };
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
     let result = async {
-        let function = registered_function(&state, &name).await?;
+        let function = registered_function(&state, &name).await?.id();
         // A caller's key is scoped to its function: reusing one of another function's is
         // refused, never silently taken as that job. (A generated id is new: no read.)
         let existing = if caller_chose {

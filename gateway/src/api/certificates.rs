@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use switchyard_broker::records::{validate_function_name, validate_host, StoredCertificate};
 
 use super::AppState;
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 use crate::tls::certificates::{certified_key, check_hosts};
 
@@ -68,7 +69,11 @@ impl From<&StoredCertificate> for CertificateView {
 }
 
 #[utoipa::path(get, path = "/system/certificates", tag = "tls", responses((status = 200, body = Vec<CertificateView>)))]
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<CertificateView>> {
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Vec<CertificateView>>, ApiError> {
+    caller.operator(&state, "the TLS certificates")?;
     let mut views: Vec<CertificateView> = state
         .certificates
         .list()
@@ -76,7 +81,7 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Certifi
         .map(CertificateView::from)
         .collect();
     views.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(views)
+    Ok(Json(views))
 }
 
 #[utoipa::path(post, path = "/system/certificates", tag = "tls", request_body = CertificateUpload,
@@ -84,8 +89,10 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Certifi
         (status = 409, body = String, content_type = "text/plain"), (status = 503, description = "No secrets key to seal the private key with", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CertificateView>), ApiError> {
+    caller.operator(&state, "the TLS certificates")?;
     let upload: CertificateUpload = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid certificate: {e}")))?;
     let bad = |reason: String| ApiError::BadRequest(format!("invalid certificate: {reason}"));
@@ -137,8 +144,10 @@ pub(crate) async fn create(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.operator(&state, "the TLS certificates")?;
     state
         .certificates
         .delete(&name)

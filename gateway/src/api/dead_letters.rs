@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::request::new_call_id;
 use super::AppState;
+use crate::access::Caller;
 use crate::error::ApiError;
 
 /// How many of the most recent dead letters a listing or a bulk redrive looks at.
@@ -138,8 +139,10 @@ async fn matching(state: &AppState, filter: &Filter) -> Result<Vec<Stored>, ApiE
     ))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(filter): Query<Filter>,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    caller.operator(&state, "the dead letters of every function")?;
     let limit = filter.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -176,8 +179,10 @@ async fn find(state: &AppState, id: u64) -> Result<Stored, ApiError> {
     ))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<Json<DeadLetterView>, ApiError> {
+    caller.operator(&state, "the dead letters of every function")?;
     let stored = find(&state, id).await?;
     let redrive = state.redrives.get(&id.to_string()).await.ok().flatten();
     let mut shown = summary(&stored, redrive);
@@ -212,8 +217,10 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<StatusCode, ApiError> {
+    caller.operator(&state, "the dead letters of every function")?;
     if !streams::delete(&state.js, streams::DEAD, id).await {
         return Err(ApiError::NotFound(format!("dead letter {id} not found")));
     }
@@ -232,8 +239,10 @@ pub(crate) async fn remove(
     ))]
 pub(crate) async fn redrive(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<(StatusCode, Json<Redriven>), ApiError> {
+    caller.operator(&state, "the dead letters of every function")?;
     let stored = find(&state, id).await?;
     let call_id = send_again(&state, &stored).await?;
     Ok((StatusCode::ACCEPTED, Json(Redriven { id, call_id })))
@@ -249,8 +258,10 @@ pub(crate) async fn redrive(
     ))]
 pub(crate) async fn redrive_all(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(filter): Query<Filter>,
 ) -> Result<(StatusCode, Json<BulkRedrive>), ApiError> {
+    caller.operator(&state, "the dead letters of every function")?;
     let mut redriven = Vec::new();
     for stored in matching(&state, &filter).await? {
         if state

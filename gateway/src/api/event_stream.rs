@@ -17,6 +17,7 @@ use switchyard_broker::events::{self, INGRESS_EXTENSION};
 use tokio::sync::Semaphore;
 
 use super::AppState;
+use crate::access::Caller;
 use crate::error::ApiError;
 
 /// Viewers one gateway serves at once; more get 429.
@@ -69,8 +70,10 @@ pub(crate) fn viewers() -> Arc<Semaphore> {
     ))]
 pub(crate) async fn stream(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(filter): Query<StreamFilter>,
 ) -> Result<Response, ApiError> {
+    caller.operator(&state, "the live events of every organization")?;
     let permit = state.viewers.clone().try_acquire_owned().map_err(|_| {
         ApiError::TooMany(format!(
             "{MAX_VIEWERS} event viewers are connected to this gateway already; try again later"

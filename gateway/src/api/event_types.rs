@@ -13,6 +13,7 @@ use switchyard_broker::errors::error_chain;
 use switchyard_broker::records::{vsphere_event_classes, SourceSpec};
 
 use super::AppState;
+use crate::access::Caller;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -33,8 +34,10 @@ pub(crate) struct CatalogQuery {
     ))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<CatalogQuery>,
 ) -> Result<Json<Vec<EventType>>, ApiError> {
+    caller.operator(&state, "the event catalog of every organization")?;
     let mut entries = state.catalog.list().await.map_err(|e| {
         ApiError::Unavailable(format!("event catalog unavailable: {}", error_chain(&e)))
     })?;

@@ -10,16 +10,18 @@ use axum::Json;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use switchyard_access::Authorized;
 use switchyard_broker::records::{
-    endpoints_of, validate_function_name, validate_namespace, validate_secret_names,
-    validate_tuning, FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE,
-    MAX_REPLICAS,
+    endpoints_of, validate_function_name, validate_secret_names, validate_tuning, Action,
+    FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE, MAX_REPLICAS,
 };
 
 use switchyard_broker::streams;
 
 use super::namespaces::NamespaceQuery;
 use super::AppState;
+use crate::access::resolve::{given, split_reference, Kind};
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
 
@@ -30,10 +32,12 @@ use crate::provider_client;
     responses((status = 200, body = Vec<FunctionStatus>), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<Vec<FunctionStatus>>, ApiError> {
-    let namespace = query.get().unwrap_or(DEFAULT_NAMESPACE);
-    state.existing_namespace(namespace).await?;
+    let (namespace, scope) = state.namespace_named(query.get()).await?;
+    let namespace = caller.authorize(&state, Action::Read, &scope, namespace)?;
+    let namespace = namespace.0.as_str();
     let counts = state.metrics.invocation_counts();
     let mut specs = state.registry.list();
     specs.retain(|spec| spec.namespace() == namespace);
@@ -51,10 +55,12 @@ pub(crate) async fn list(
     responses((status = 200, body = FunctionStatus), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<FunctionStatus>, ApiError> {
-    let name = state.qualified(&name, &query).await?;
+    let (function, scope) = state.resolve(Kind::Function, &name, query.get()).await?;
+    let name = caller.authorize(&state, Action::Read, &scope, function)?.id();
     let spec = state
         .registry
         .get(&name)
@@ -71,9 +77,10 @@ pub(crate) async fn status(
     responses((status = 202, description = "Accepted: replicas start"), (status = 400, description = "What is wrong with the deployment", body = String, content_type = "text/plain"), (status = 409, description = "It exists: update with PUT", body = String, content_type = "text/plain"), (status = 503, description = "No provider answered", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &body).await?;
+    let deployment = checked_deployment(&state, &caller, &body).await?.into_target();
     let topic_start_sequence = topic_start(&state, &deployment).await?;
     let spec = FunctionSpec {
         replicas: FunctionSpec::initial_replicas(&deployment),
@@ -98,9 +105,10 @@ pub(crate) async fn create(
     responses((status = 202, description = "Accepted: replicas are replaced"), (status = 400, body = String, content_type = "text/plain"), (status = 404, description = "No such function: faas-cli then POSTs", body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &body).await?;
+    let deployment = checked_deployment(&state, &caller, &body).await?.into_target();
     let name = deployment.id();
     let fresh_start = topic_start(&state, &deployment).await?;
     state
@@ -125,7 +133,7 @@ pub(crate) async fn update(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct DeleteRequest {
     function_name: String,
     #[serde(default)]
@@ -136,17 +144,16 @@ pub(crate) struct DeleteRequest {
     responses((status = 202, description = "Removed"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: DeleteRequest = parse(&body, "delete request")?;
-    let query = NamespaceQuery {
-        namespace: request
-            .namespace
-            .filter(|n| !n.is_empty())
-            .or(query.namespace),
-    };
-    let name = state.qualified(&request.function_name, &query).await?;
+    let namespace = one_namespace(request.namespace.as_deref(), query.get())?;
+    let (function, scope) = state
+        .resolve(Kind::Function, &request.function_name, namespace)
+        .await?;
+    let name = caller.authorize(&state, Action::Write, &scope, function)?.id();
     state
         .registry
         .delete(&name)
@@ -157,7 +164,11 @@ pub(crate) async fn remove(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ScaleRequest {
+    /// faas-cli sends it; the path names the function.
+    #[serde(default)]
+    service_name: Option<String>,
     replicas: i64,
     #[serde(default)]
     namespace: Option<String>,
@@ -168,19 +179,23 @@ pub(crate) struct ScaleRequest {
     responses((status = 202, description = "Accepted"), (status = 400, description = "Replicas out of range", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn scale(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: ScaleRequest = parse(&body, "scale request")?;
-    let query = NamespaceQuery {
-        namespace: request
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .or(query.namespace),
-    };
-    let name = state.qualified(&name, &query).await?;
+    let namespace = one_namespace(request.namespace.as_deref(), query.get())?;
+    let (function, scope) = state.resolve(Kind::Function, &name, namespace).await?;
+    if let Some(service_name) = given(request.service_name.as_deref()) {
+        let named = split_reference(Kind::Function, service_name, namespace)?;
+        if named != function {
+            return Err(ApiError::BadRequest(format!(
+                "`serviceName` `{service_name}` differs from the path's `{name}`"
+            )));
+        }
+    }
+    let name = caller.authorize(&state, Action::Write, &scope, function)?.id();
     let spec = state
         .registry
         .get(&name)
@@ -246,22 +261,37 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))
 }
 
-/// Parses and validates a deployment: name rule, namespace, and what the provider needs.
-async fn checked_deployment(state: &AppState, body: &[u8]) -> Result<FunctionDeployment, ApiError> {
-    let mut deployment: FunctionDeployment = parse(body, "function deployment")?;
-    validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    // Stored as given unless default, so a function's id is `name` or `name.namespace`.
-    match deployment.namespace.as_deref() {
-        None | Some("") | Some(DEFAULT_NAMESPACE) => deployment.namespace = None,
-        Some(namespace) => {
-            validate_namespace(namespace).map_err(ApiError::BadRequest)?;
-            state.existing_namespace(namespace).await?;
-        }
+/// The one namespace a body and a query name (they must agree when both do).
+fn one_namespace<'a>(body: Option<&'a str>, query: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+    match (given(body), given(query)) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(format!(
+            "the body names namespace `{a}` but the query says `{b}`"
+        ))),
+        (a, b) => Ok(a.or(b)),
     }
+}
+
+/// Parses a deployment, resolves and authorizes the function it names (write in its
+/// namespace), then validates the rest and asks the provider.
+async fn checked_deployment(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Authorized<FunctionDeployment>, ApiError> {
+    let mut deployment: FunctionDeployment = parse(body, "function deployment")?;
+    // `service` is a bare name: the namespace is `namespace` alone.
+    validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (function, scope) = state
+        .resolve(Kind::Function, &deployment.service, deployment.namespace.as_deref())
+        .await?;
+    let function = caller.authorize(state, Action::Write, &scope, function)?;
+    // Stored as given unless default, so a function's id is `name` or `name.namespace`.
+    deployment.namespace =
+        (function.namespace != DEFAULT_NAMESPACE).then(|| function.namespace.clone());
     validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
     validate_tuning(&deployment).map_err(ApiError::BadRequest)?;
     super::secrets::check_deployment_secrets(state, &deployment).await?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
-    Ok(deployment)
+    Ok(function.map(|_| deployment))
 }

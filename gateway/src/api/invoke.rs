@@ -73,7 +73,23 @@ pub(crate) async fn invoke_root(state: State<Arc<AppState>>, request: Request<Bo
 /// Every synchronous invoke route: the target comes from the request's own path or header.
 async fn invoke_any(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let (name, path) = target_of(&request);
-    invoke_function(state, request, name, path).await
+    let mut response = invoke_function(state, request, name, path).await;
+    sandbox(response.headers_mut());
+    response
+}
+
+/// A function's answer served on the gateway's origin runs in a sandbox of its own origin: a
+/// page it returns cannot act as the UI or call `/system` with the browser's credentials
+/// (scripts, forms and pop-ups still work, so a function's own web page does).
+pub(crate) fn sandbox(headers: &mut axum::http::HeaderMap) {
+    headers.append(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox allow-scripts allow-forms allow-popups allow-downloads"),
+    );
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// Invokes function `name` (a reference: `name` or `name.namespace`) with `request`, the
@@ -96,7 +112,7 @@ pub(crate) async fn invoke_function(
         .unwrap_or_else(new_call_id);
     let span = tracing::info_span!("invoke", call_id = %call_id, function = %name);
     let outcome = async {
-        let function = registered_function(&state, &name).await?;
+        let function = registered_function(&state, &name).await?.id();
         state
             .metrics
             .started

@@ -10,7 +10,12 @@ use axum::Json;
 use serde::Deserialize;
 use switchyard_broker::jobs::{validate_call_id, JobFilter, JobRecord, JobStatus};
 
+use switchyard_access::Authorized;
+use switchyard_broker::records::{split_qualified, Action};
+
 use super::AppState;
+use crate::access::resolve::{given, Kind};
+use crate::access::Caller;
 use crate::error::ApiError;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -32,8 +37,20 @@ pub(crate) struct ListQuery {
     responses((status = 200, body = Vec<JobRecord>), (status = 400, description = "A bad filter", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<JobRecord>>, ApiError> {
+    // One function's jobs in its namespace; everyone's only for operators.
+    let function = match given(query.function.as_deref()) {
+        Some(reference) => {
+            let (function, scope) = state.resolve(Kind::Function, reference, None).await?;
+            Some(caller.authorize(&state, Action::Read, &scope, function)?.id())
+        }
+        None => {
+            caller.operator(&state, "the jobs of every function")?;
+            None
+        }
+    };
     let status = query
         .status
         .as_deref()
@@ -47,7 +64,7 @@ pub(crate) async fn list(
         )));
     }
     let filter = JobFilter {
-        function: query.function,
+        function,
         status,
         limit,
     };
@@ -63,16 +80,43 @@ pub(crate) async fn list(
     responses((status = 200, body = JobRecord), (status = 400, description = "Not a call id", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(call_id): Path<String>,
 ) -> Result<Json<JobRecord>, ApiError> {
+    let job = authorized_job(&state, &caller, call_id).await?;
+    Ok(Json(job.into_target().0))
+}
+
+/// A job record as a target: it lives in its function's namespace.
+pub(crate) struct JobTarget(pub(crate) JobRecord);
+
+impl std::fmt::Display for JobTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "job `{}` of function `{}`", self.0.call_id, self.0.function)
+    }
+}
+
+/// The job `call_id`, authorized for reading in its function's namespace. 404 when there is
+/// none, and for a job older than its namespace: it belonged to a namespace of that name that
+/// was deleted, whose records are not the new owner's.
+pub(crate) async fn authorized_job(
+    state: &AppState,
+    caller: &Caller,
+    call_id: String,
+) -> Result<Authorized<JobTarget>, ApiError> {
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    state
+    let record = state
         .jobs
         .get(&call_id)
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map(Json)
-        .ok_or(ApiError::JobNotFound(call_id))
+        .ok_or_else(|| ApiError::JobNotFound(call_id.clone()))?;
+    let namespace = split_qualified(&record.function).1;
+    if !state.namespace_holds(namespace, record.created_at) {
+        return Err(ApiError::JobNotFound(call_id));
+    }
+    let scope = state.scope_of(namespace);
+    caller.authorize(state, Action::Read, &scope, JobTarget(record))
 }
 
 /// The stored answer: the function's body and headers, its status in `X-Function-Status`.
@@ -82,9 +126,10 @@ pub(crate) async fn get(
         (status = 400, body = String, content_type = "text/plain"), (status = 404, description = "Not finished, too large or expired", body = String, content_type = "text/plain")))]
 pub(crate) async fn result(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(call_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let call_id = authorized_job(&state, &caller, call_id).await?.into_target().0.call_id;
     let stored = state
         .results
         .get(&call_id)
@@ -95,6 +140,7 @@ pub(crate) async fn result(
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     super::append_headers(headers, &stored.headers);
+    crate::api::invoke::sandbox(headers);
     headers.insert("x-function-status", HeaderValue::from(stored.status));
     headers.insert(
         "x-call-id",

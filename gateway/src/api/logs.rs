@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use super::namespaces::NamespaceQuery;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::AppState;
+use crate::access::resolve::Kind;
+use crate::access::Caller;
 use crate::error::ApiError;
+use switchyard_broker::records::Action;
 use crate::provider_client;
 use switchyard_broker::provider::LogsRequest;
 
@@ -31,6 +33,7 @@ pub(crate) struct LogParams {
         (status = 400, description = "No name", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 501, description = "The provider keeps no logs", body = String, content_type = "text/plain")))]
 pub(crate) async fn logs(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(params): Query<LogParams>,
 ) -> Result<Response, ApiError> {
     let name = params
@@ -40,14 +43,10 @@ pub(crate) async fn logs(
         .ok_or_else(|| {
             ApiError::BadRequest("`name` is required: the function whose logs to read".into())
         })?;
-    let function = state
-        .qualified(
-            name,
-            &NamespaceQuery {
-                namespace: params.namespace.clone(),
-            },
-        )
+    let (function, scope) = state
+        .resolve(Kind::Function, name, params.namespace.as_deref())
         .await?;
+    let function = caller.authorize(&state, Action::Read, &scope, function)?.id();
     if !state.registry.contains(&function) {
         return Err(ApiError::FunctionNotFound(function));
     }

@@ -86,6 +86,8 @@ pub(crate) struct AppState {
     /// Single sign-on, when an OpenID Connect issuer is configured.
     pub(crate) oidc: Option<crate::identity::oidc::Oidc>,
     pub(crate) metrics: Metrics,
+    /// Refused changes recorded per principal (the rest only counted).
+    pub(crate) audit_denials: crate::access::DenialLimiter,
 }
 
 /// Why the gateway could not start or stopped.
@@ -218,6 +220,7 @@ async fn app_serving(
         tokens,
         oidc,
         metrics: Metrics::new(metrics),
+        audit_denials: Default::default(),
     });
     for name in configured_namespaces {
         validate_namespace(&name).map_err(GatewayError::Namespace)?;

@@ -12,12 +12,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
+use switchyard_access::Scope;
 use switchyard_broker::records::{
-    qualify, resolve_reference, validate_namespace, Namespace, DEFAULT_NAMESPACE,
-    DEFAULT_ORGANIZATION,
+    validate_namespace, Action, Namespace, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
 };
 
 use super::AppState;
+use crate::access::resolve::{given, NamespaceName};
+use crate::access::Caller;
 use crate::error::ApiError;
 
 /// `?namespace=` on the routes that take one.
@@ -58,28 +60,19 @@ impl AppState {
             self.namespace_names().join(", ")
         )))
     }
-
-    /// The id of the function or secret a path or body names, with `?namespace=`; 400 when the
-    /// namespace does not exist or the two disagree.
-    pub(crate) async fn qualified(
-        &self,
-        reference: &str,
-        query: &NamespaceQuery,
-    ) -> Result<String, ApiError> {
-        let (name, namespace) =
-            resolve_reference(reference, query.get()).map_err(ApiError::BadRequest)?;
-        self.existing_namespace(namespace).await?;
-        Ok(qualify(name, Some(namespace)))
-    }
 }
 
 #[utoipa::path(get, path = "/system/namespaces", tag = "namespaces",
     responses((status = 200, description = "Every namespace, `openfaas-fn` first", body = Vec<String>)))]
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<String>> {
-    Json(state.namespace_names())
+pub(crate) async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Vec<String>> {
+    // Only the namespaces the caller may read: other organizations' names are theirs.
+    let mut names = state.namespace_names();
+    names.retain(|name| caller.may(&state, Action::Read, &state.scope_of(name)));
+    Json(names)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NamespaceRequest {
     #[serde(default)]
     name: String,
@@ -97,28 +90,32 @@ pub(crate) struct NamespaceRequest {
     responses((status = 201, description = "Created"), (status = 400, description = "Not a DNS label", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: NamespaceRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid namespace request: {e}")))?;
     validate_namespace(&request.name).map_err(ApiError::BadRequest)?;
-    if request.name == DEFAULT_NAMESPACE {
+    let organization = given(request.organization.as_deref())
+        .unwrap_or(DEFAULT_ORGANIZATION)
+        .to_string();
+    if organization != DEFAULT_ORGANIZATION && !state.organizations.contains(&organization) {
+        return Err(ApiError::BadRequest(format!(
+            "organization `{organization}` does not exist"
+        )));
+    }
+    let scope = Scope::Organization(organization.clone());
+    let name = caller.authorize(&state, Action::Admin, &scope, NamespaceName(request.name))?;
+    if name.0 == DEFAULT_NAMESPACE {
         return Err(ApiError::Conflict(format!(
             "namespace `{DEFAULT_NAMESPACE}` already exists"
         )));
     }
-    if let Some(organization) = &request.organization {
-        if organization != DEFAULT_ORGANIZATION && !state.organizations.contains(organization) {
-            return Err(ApiError::BadRequest(format!(
-                "organization `{organization}` does not exist"
-            )));
-        }
-    }
     let record = Namespace {
-        name: request.name,
+        name: name.into_target().0,
         labels: request.labels,
         annotations: request.annotations,
-        organization: request.organization.filter(|o| o != DEFAULT_ORGANIZATION),
+        organization: (organization != DEFAULT_ORGANIZATION).then_some(organization),
         created_at: Utc::now(),
     };
     ensure(&state, record).await?;
@@ -145,8 +142,10 @@ pub(crate) async fn ensure(state: &AppState, record: Namespace) -> Result<(), Ap
     responses((status = 200, body = Namespace), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Namespace>, ApiError> {
+    let name = authorized_namespace(&state, &caller, Action::Read, name)?;
     if name == DEFAULT_NAMESPACE {
         return Ok(Json(Namespace {
             name,
@@ -168,11 +167,18 @@ pub(crate) async fn get(
     responses((status = 202, description = "Updated"), (status = 400, description = "The default namespace, or a name that differs from the path's", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let request: NamespaceRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid namespace request: {e}")))?;
+    let name = authorized_namespace(&state, &caller, Action::Admin, name)?;
+    if given(request.organization.as_deref()).is_some_and(|o| state.scope_of(&name).organization() != Some(o)) {
+        return Err(ApiError::BadRequest(
+            "a namespace's organization is fixed when it is created".into(),
+        ));
+    }
     if name == DEFAULT_NAMESPACE {
         return Err(ApiError::BadRequest(format!(
             "namespace `{DEFAULT_NAMESPACE}` has no labels or annotations to change"
@@ -206,8 +212,10 @@ pub(crate) async fn update(
     responses((status = 202, description = "Deleted"), (status = 400, description = "The default namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Functions or secrets still live in it", body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let name = authorized_namespace(&state, &caller, Action::Admin, name)?;
     if name == DEFAULT_NAMESPACE {
         return Err(ApiError::BadRequest(format!(
             "namespace `{DEFAULT_NAMESPACE}` cannot be deleted"
@@ -247,4 +255,20 @@ pub(crate) async fn remove(
     })?;
     tracing::info!(namespace = %name, "namespace deleted");
     Ok(StatusCode::ACCEPTED)
+}
+
+/// The namespace a path names, valid and authorized for `action` (whether it exists is the
+/// handler's to say: 404).
+fn authorized_namespace(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    name: String,
+) -> Result<String, ApiError> {
+    validate_namespace(&name).map_err(ApiError::BadRequest)?;
+    let scope = state.scope_of(&name);
+    Ok(caller
+        .authorize(state, action, &scope, NamespaceName(name))?
+        .into_target()
+        .0)
 }

@@ -9,9 +9,9 @@ use chrono::Utc;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
-use switchyard_broker::records::{qualify, resolve_reference};
 
 use super::AppState;
+use crate::access::resolve::{split_reference, Kind, Named};
 use crate::error::ApiError;
 
 /// Request headers not forwarded to the function.
@@ -59,18 +59,19 @@ pub(crate) fn split_path(prefix: &str, path: &str) -> (String, String) {
     }
 }
 
-/// The registered function `name` or `name.namespace` refers to, or 404. A function another
-/// gateway has just deployed may not be in this one's copy yet: then the registry itself is
-/// asked.
-pub(crate) async fn registered_function(state: &AppState, name: &str) -> Result<String, ApiError> {
+/// The registered function `name` or `name.namespace` refers to, or 404 (also for a reference
+/// that names no function at all, as faas-netes answers `echo.team-b.openfaas-fn`). A
+/// function another gateway has just deployed may not be in this one's copy yet: then the
+/// registry itself is asked.
+pub(crate) async fn registered_function(state: &AppState, name: &str) -> Result<Named, ApiError> {
     let not_found = || ApiError::FunctionNotFound(name.to_string());
-    let (function, namespace) = resolve_reference(name, None).map_err(|_| not_found())?;
-    let id = qualify(function, Some(namespace));
+    let function = split_reference(Kind::Function, name, None).map_err(|_| not_found())?;
+    let id = function.id();
     if state.registry.contains(&id) {
-        return Ok(id);
+        return Ok(function);
     }
     match state.registry.fetch(&id).await {
-        Ok(Some(_)) => Ok(id),
+        Ok(Some(_)) => Ok(function),
         _ => Err(not_found()),
     }
 }

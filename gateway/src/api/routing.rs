@@ -10,10 +10,12 @@ use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use switchyard_broker::records::{
-    api_key_digest, qualify, Cors, PathMatch, Route, RouteAuth, DEFAULT_NAMESPACE,
+    api_key_digest, Action, Cors, PathMatch, Route, RouteAuth, DEFAULT_NAMESPACE,
 };
 
 use super::AppState;
+use crate::access::resolve::{given, Kind};
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 
 /// A route as clients send it (API keys in the clear, once; they are stored as digests).
@@ -142,27 +144,41 @@ pub(crate) struct NamespaceQuery {
     responses((status = 200, body = Vec<RouteView>)))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
-) -> Json<Vec<RouteView>> {
+) -> Result<Json<Vec<RouteView>>, ApiError> {
+    // One namespace's routes when it is named; else those of every namespace the caller reads.
+    let only = match given(query.namespace.as_deref()) {
+        Some(namespace) => {
+            let (namespace, scope) = state.namespace_named(Some(namespace)).await?;
+            Some(caller.authorize(&state, Action::Read, &scope, namespace)?.into_target().0)
+        }
+        None => None,
+    };
     let mut routes: Vec<RouteView> = state
         .routes
         .list()
         .iter()
-        .filter(|r| query.namespace.as_ref().is_none_or(|n| &r.namespace == n))
+        .filter(|r| match &only {
+            Some(namespace) => &r.namespace == namespace,
+            None => caller.may(&state, Action::Read, &state.scope_of(&r.namespace)),
+        })
         .map(RouteView::from)
         .collect();
     routes.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Json(routes)
+    Ok(Json(routes))
 }
 
 #[utoipa::path(get, path = "/system/routes/{name}", tag = "routes", params(("name" = String, Path), NamespaceQuery),
     responses((status = 200, body = RouteView), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<RouteView>, ApiError> {
-    let key = qualify(&name, query.namespace.as_deref());
+    let (route, scope) = state.resolve(Kind::Route, &name, query.namespace.as_deref()).await?;
+    let key = caller.authorize(&state, Action::Read, &scope, route)?.id();
     state
         .routes
         .get(&key)
@@ -175,11 +191,15 @@ pub(crate) async fn get(
         (status = 409, description = "The name exists, or another route already answers the same host, path and method (named)", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RouteView>), ApiError> {
     let request = parse(&body)?;
+    let (route, scope) = state
+        .resolve(Kind::Route, &request.name, request.namespace.as_deref())
+        .await?;
+    let key = caller.authorize(&state, Action::Write, &scope, route)?.id();
     let route = checked(&state, request, None)?;
-    let key = qualify(&route.name, Some(&route.namespace));
     state
         .routes
         .create(&key, &route)
@@ -194,6 +214,7 @@ pub(crate) async fn create(
         (status = 404, body = String, content_type = "text/plain"), (status = 409, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<RouteView>, ApiError> {
@@ -204,7 +225,10 @@ pub(crate) async fn update(
             request.name
         )));
     }
-    let key = qualify(&name, request.namespace.as_deref());
+    let (route, scope) = state
+        .resolve(Kind::Route, &request.name, request.namespace.as_deref())
+        .await?;
+    let key = caller.authorize(&state, Action::Write, &scope, route)?.id();
     let current = state.routes.get(&key).ok_or_else(|| not_found(&key))?;
     let route = checked(&state, request, Some(&current))?;
     state
@@ -220,10 +244,12 @@ pub(crate) async fn update(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let key = qualify(&name, query.namespace.as_deref());
+    let (route, scope) = state.resolve(Kind::Route, &name, query.namespace.as_deref()).await?;
+    let key = caller.authorize(&state, Action::Write, &scope, route)?.id();
     state
         .routes
         .delete(&key)

@@ -11,17 +11,20 @@ use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
 use switchyard_broker::errors::error_chain;
-use switchyard_broker::records::{split_qualified, validate_function_name};
+use switchyard_access::Authorized;
+use switchyard_broker::records::{validate_function_name, Action};
 use switchyard_broker::secrets::{SecretError, SecretName, Secrets, MAX_SECRET_BYTES};
 use switchyard_broker::table::TableError;
 
 use super::namespaces::NamespaceQuery;
 use super::AppState;
+use crate::access::resolve::{given, Kind};
+use crate::access::Caller;
 use crate::error::ApiError;
 
 /// OpenFaaS's `Secret`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SecretRequest {
     #[serde(default)]
     name: String,
@@ -61,29 +64,34 @@ fn failed(name: &str) -> impl Fn(SecretError) -> ApiError + '_ {
     }
 }
 
+/// The secret a request names, resolved (a bare name; `namespace` from the body or the
+/// query) and authorized for writing, with its value.
 async fn checked(
     state: &AppState,
+    caller: &Caller,
     body: &[u8],
     query: &NamespaceQuery,
     needs_value: bool,
-) -> Result<Checked, ApiError> {
+) -> Result<Authorized<Checked>, ApiError> {
     let request: SecretRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid secret: {e}")))?;
+    // A bare name: the namespace is never taken from a dot in it.
     validate_function_name(&request.name).map_err(|_| {
         ApiError::BadRequest(format!(
             "secret name `{}`: use 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit",
             request.name
         ))
     })?;
-    let qualified = state
-        .qualified(
-            &request.name,
-            &NamespaceQuery {
-                namespace: request.namespace.or_else(|| query.namespace.clone()),
-            },
-        )
-        .await?;
-    let (name, namespace) = split_qualified(&qualified);
+    let namespace = match (given(request.namespace.as_deref()), query.get()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::BadRequest(format!(
+                "the body names namespace `{a}` but the query says `{b}`"
+            )))
+        }
+        (a, b) => a.or(b),
+    };
+    let (secret, scope) = state.resolve(Kind::Secret, &request.name, namespace).await?;
+    let secret = caller.authorize(state, Action::Write, &scope, secret)?;
     let value = match (request.value, request.raw_value) {
         (_, Some(raw)) if !raw.is_empty() => base64::engine::general_purpose::STANDARD
             .decode(raw.as_bytes())
@@ -98,15 +106,16 @@ async fn checked(
     };
     if value.len() > MAX_SECRET_BYTES {
         return Err(ApiError::BadRequest(format!(
-            "secret `{name}` is {} bytes; at most {MAX_SECRET_BYTES} are accepted",
+            "secret `{}` is {} bytes; at most {MAX_SECRET_BYTES} are accepted",
+            secret.name,
             value.len()
         )));
     }
-    Ok(Checked {
-        name: name.to_string(),
-        namespace: namespace.to_string(),
+    Ok(secret.map(|secret| Checked {
+        name: secret.name,
+        namespace: secret.namespace,
         value,
-    })
+    }))
 }
 
 /// `GET /system/secrets[?namespace=]`: names only.
@@ -114,14 +123,13 @@ async fn checked(
     responses((status = 200, description = "Names only; values never leave", body = Vec<SecretName>), (status = 400, description = "Unknown namespace", body = String, content_type = "text/plain"), (status = 503, description = "No secrets key configured", body = String, content_type = "text/plain")))]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<Vec<SecretName>>, ApiError> {
-    let namespace = query
-        .get()
-        .unwrap_or(switchyard_broker::records::DEFAULT_NAMESPACE);
-    state.existing_namespace(namespace).await?;
+    let (namespace, scope) = state.namespace_named(query.get()).await?;
+    let namespace = caller.authorize(&state, Action::Read, &scope, namespace)?;
     let names = store(&state)?
-        .names(namespace)
+        .names(&namespace.0)
         .await
         .map_err(|e| ApiError::Unavailable(error_chain(&e)))?;
     Ok(Json(names))
@@ -132,10 +140,11 @@ pub(crate) async fn list(
     responses((status = 201, description = "Created"), (status = 400, body = String, content_type = "text/plain"), (status = 409, description = "It exists: update with PUT", body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &body, &query, true).await?;
+    let secret = checked(&state, &caller, &body, &query, true).await?.into_target();
     store(&state)?
         .create(&secret.name, &secret.namespace, &secret.value)
         .await
@@ -150,10 +159,11 @@ pub(crate) async fn create(
     responses((status = 202, description = "Updated"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &body, &query, true).await?;
+    let secret = checked(&state, &caller, &body, &query, true).await?.into_target();
     store(&state)?
         .update(&secret.name, &secret.namespace, &secret.value)
         .await
@@ -167,10 +177,11 @@ pub(crate) async fn update(
     responses((status = 202, description = "Removed"), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 503, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &body, &query, false).await?;
+    let secret = checked(&state, &caller, &body, &query, false).await?.into_target();
     store(&state)?
         .delete(&secret.name, &secret.namespace)
         .await

@@ -9,19 +9,22 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde_json::{json, Value};
-use switchyard_broker::records::{validate_function_name, EventSource, SourceSpec};
+use switchyard_access::Authorized;
+use switchyard_broker::records::{validate_function_name, Action, EventSource, SourceSpec};
 
 use super::AppState;
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 
 #[utoipa::path(get, path = "/system/event-sources", tag = "events",
     responses((status = 200, description = "Sources without their credentials, each with its `status`", body = Vec<EventSource>)))]
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Value>> {
+pub(crate) async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Vec<Value>> {
     Json(
         state
             .sources
             .list()
             .iter()
+            .filter(|s| caller.may(&state, Action::Read, &state.scope_of(s.namespace())))
             .map(|s| shown(&state, s))
             .collect(),
     )
@@ -31,22 +34,21 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Value>>
     responses((status = 200, description = "Without credentials, with `status`", body = EventSource), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .sources
-        .get(&name)
-        .map(|s| Json(shown(&state, &s)))
-        .ok_or(ApiError::SourceNotFound(name))
+    let source = existing(&state, &caller, Action::Read, name).await?;
+    Ok(Json(shown(&state, &source.0)))
 }
 
 #[utoipa::path(post, path = "/system/event-sources", tag = "events", request_body = EventSource,
     responses((status = 201, description = "Without credentials", body = EventSource), (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut source: EventSource = serde_json::from_slice(&body)
+    let source: EventSource = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
     if validate_function_name(&source.name).is_err() {
         return Err(ApiError::BadRequest(format!(
@@ -54,9 +56,17 @@ pub(crate) async fn create(
             source.name
         )));
     }
+    if EventSource::RESERVED_NAMES.contains(&source.name.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid event source: `name` `{}` is reserved for Switchyard's own events",
+            source.name
+        )));
+    }
+    let (_, scope) = state.namespace_named(Some(source.namespace())).await?;
+    let mut source = caller.authorize(&state, Action::Write, &scope, SourceTarget(source))?.into_target().0;
+    operators_only_settings(&state, &caller, &source)?;
     validate_config(&source.spec)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
-    state.existing_namespace(source.namespace()).await?;
     source.created_at = Some(Utc::now());
     state
         .sources
@@ -74,9 +84,11 @@ pub(crate) async fn create(
         (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let current = existing(&state, &caller, Action::Write, name.clone()).await?.into_target().0;
     let mut source: EventSource = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
     if source.name != name {
@@ -85,12 +97,7 @@ pub(crate) async fn update(
             source.name
         )));
     }
-    let current = state
-        .sources
-        .fetch(&name)
-        .await
-        .map_err(ApiError::from_table(Record::Source))?
-        .ok_or_else(|| ApiError::SourceNotFound(name.clone()))?;
+    operators_only_settings(&state, &caller, &source)?;
     source
         .keep_credentials_of(&current)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
@@ -116,8 +123,10 @@ pub(crate) async fn update(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let name = existing(&state, &caller, Action::Write, name).await?.into_target().0.name;
     state
         .sources
         .delete(&name)
@@ -127,6 +136,42 @@ pub(crate) async fn remove(
     let _ = state.checkpoints.remove(&name).await;
     let _ = state.source_status.delete(&name).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An event source as a target: it lives in its namespace.
+pub(crate) struct SourceTarget(EventSource);
+
+impl std::fmt::Display for SourceTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "event source `{}` in namespace `{}`", self.0.name, self.0.namespace())
+    }
+}
+
+/// The stored source `name`, authorized for `action` in its namespace; 404 when none.
+async fn existing(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    name: String,
+) -> Result<Authorized<SourceTarget>, ApiError> {
+    let current = state
+        .sources
+        .fetch(&name)
+        .await
+        .map_err(ApiError::from_table(Record::Source))?
+        .ok_or(ApiError::SourceNotFound(name))?;
+    let scope = state.scope_of(current.namespace());
+    caller.authorize(state, action, &scope, SourceTarget(current))
+}
+
+/// `caFile` opens a file on the server: operators only (tenants give PEM they own).
+fn operators_only_settings(state: &AppState, caller: &Caller, source: &EventSource) -> Result<(), ApiError> {
+    if let SourceSpec::Vcenter(config) = &source.spec {
+        if config.ca_file.is_some() {
+            caller.operator(state, "an event source's `caFile` (a path on the server)")?;
+        }
+    }
+    Ok(())
 }
 
 fn validate_config(spec: &SourceSpec) -> Result<(), String> {

@@ -10,34 +10,43 @@ use chrono::Utc;
 use switchyard_broker::events::{StartAt, Subscription};
 use switchyard_broker::streams;
 
+use switchyard_access::{Authorized, Scope};
+use switchyard_broker::records::{split_qualified, Action};
+
 use super::AppState;
+use crate::access::resolve::Kind;
+use crate::access::Caller;
 use crate::error::{ApiError, Record};
 
 #[utoipa::path(get, path = "/system/subscriptions", tag = "events", responses((status = 200, body = Vec<Subscription>)))]
-pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Subscription>> {
-    Json(state.subscriptions.list())
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Json<Vec<Subscription>> {
+    let mut subscriptions = state.subscriptions.list();
+    subscriptions.retain(|s| caller.may(&state, Action::Read, &scope_of_function(&state, &s.function)));
+    Json(subscriptions)
 }
 
 #[utoipa::path(get, path = "/system/subscriptions/{name}", tag = "events", params(("name" = String, Path)),
     responses((status = 200, body = Subscription), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Subscription>, ApiError> {
-    state
-        .subscriptions
-        .get(&name)
-        .map(Json)
-        .ok_or(ApiError::SubscriptionNotFound(name))
+    let current = existing(&state, &caller, Action::Read, name)?;
+    Ok(Json(current.into_target().0))
 }
 
 #[utoipa::path(post, path = "/system/subscriptions", tag = "events", request_body = Subscription,
     responses((status = 201, body = Subscription), (status = 400, description = "What is wrong, by field", body = String, content_type = "text/plain"), (status = 409, description = "It exists", body = String, content_type = "text/plain")))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    let mut subscription = checked(&state, &body)?;
+    let mut subscription = checked(&state, &caller, &body).await?.into_target().0;
     subscription.created_at = Some(Utc::now());
     subscription.start_sequence = start_sequence(&state, &subscription, None).await?;
     state
@@ -53,20 +62,19 @@ pub(crate) async fn create(
     responses((status = 200, body = Subscription), (status = 400, body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn update(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Subscription>, ApiError> {
-    let mut subscription = checked(&state, &body)?;
+    // Both the subscription as it is and the function it will call must be the caller's.
+    let current = existing(&state, &caller, Action::Write, name.clone())?.into_target().0;
+    let mut subscription = checked(&state, &caller, &body).await?.into_target().0;
     if subscription.name != name {
         return Err(ApiError::BadRequest(format!(
             "`name` `{}` differs from the path's `{name}`",
             subscription.name
         )));
     }
-    let current = state
-        .subscriptions
-        .get(&name)
-        .ok_or_else(|| ApiError::SubscriptionNotFound(name.clone()))?;
     subscription.created_at = current.created_at;
     subscription.start_sequence = start_sequence(&state, &subscription, Some(&current)).await?;
     state
@@ -81,8 +89,10 @@ pub(crate) async fn update(
     responses((status = 204, description = "Removed"), (status = 404, body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let name = existing(&state, &caller, Action::Write, name)?.into_target().0.name;
     state
         .subscriptions
         .delete(&name)
@@ -114,8 +124,43 @@ async fn start_sequence(
         .map_err(|e| ApiError::Unavailable(format!("events unavailable: {e}")))
 }
 
-/// Parses and validates; the function must exist.
-fn checked(state: &AppState, body: &[u8]) -> Result<Subscription, ApiError> {
+/// A subscription as a target: it lives in its function's namespace.
+pub(crate) struct SubscriptionTarget(Subscription);
+
+impl std::fmt::Display for SubscriptionTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "subscription `{}` of function `{}`", self.0.name, self.0.function)
+    }
+}
+
+/// The scope of a stored function id (`name` or `name.namespace`).
+fn scope_of_function(state: &AppState, function: &str) -> Scope {
+    state.scope_of(split_qualified(function).1)
+}
+
+/// The stored subscription `name`, authorized for `action` in its function's namespace; 404
+/// when there is none.
+fn existing(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    name: String,
+) -> Result<Authorized<SubscriptionTarget>, ApiError> {
+    let current = state
+        .subscriptions
+        .get(&name)
+        .ok_or(ApiError::SubscriptionNotFound(name))?;
+    let scope = scope_of_function(state, &current.function);
+    caller.authorize(state, action, &scope, SubscriptionTarget(current))
+}
+
+/// Parses and validates; resolves the function (it must exist) and authorizes writing in its
+/// namespace. The stored `function` is the function's id.
+async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Authorized<SubscriptionTarget>, ApiError> {
     let mut subscription: Subscription = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid subscription: {e}")))?;
     // Server-set fields are not the client's to choose.
@@ -124,11 +169,19 @@ fn checked(state: &AppState, body: &[u8]) -> Result<Subscription, ApiError> {
     subscription
         .validate()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if !state.registry.contains(&subscription.function) {
+    let (function, scope) = state
+        .resolve(Kind::Function, &subscription.function, None)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("invalid subscription: `function`: {e}")))?;
+    let function = caller.authorize(state, Action::Write, &scope, function)?;
+    if !state.registry.contains(&function.id()) {
         return Err(ApiError::BadRequest(format!(
             "invalid subscription: `function`: function `{}` not found",
             subscription.function
         )));
     }
-    Ok(subscription)
+    Ok(function.map(|function| {
+        subscription.function = function.id();
+        SubscriptionTarget(subscription)
+    }))
 }

@@ -10,14 +10,20 @@ use switchyard_broker::provider;
 use switchyard_broker::records::endpoints_of;
 
 use super::AppState;
+use crate::access::Caller;
+use crate::error::ApiError;
 use crate::metrics::metric_name;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What `faas-cli version` reads.
 #[utoipa::path(get, path = "/system/info", tag = "system", responses((status = 200, description = "Version and provider, as faas-cli version reads them", body = Object)))]
-pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(json!({
+pub(crate) async fn info(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.signed_in(&state, "the gateway's version")?;
+    Ok(Json(json!({
         "provider": {
             "provider": "switchyard",
             "orchestration": provider::active(&state.js).await.map_or_else(|| "none".to_string(), |lease| lease.kind),
@@ -25,7 +31,7 @@ pub(crate) async fn info(State(state): State<Arc<AppState>>) -> Json<serde_json:
         },
         "version": { "release": VERSION, "sha": "", "commit_message": "" },
         "arch": std::env::consts::ARCH,
-    }))
+    })))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()), responses((status = 200, description = "OK", body = String, content_type = "text/plain")))]
