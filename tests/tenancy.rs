@@ -262,8 +262,14 @@ async fn two_organizations_see_change_and_invoke_only_what_their_policies_give()
     let subscription = |name: &str, ns: &str| json!({"name": name, "function": format!("app.{ns}"), "filters": []});
     owned_by_namespace(&globex, &acme, "/system/event-sources", hook).await;
     owned_by_namespace(&globex, &acme, "/system/subscriptions", subscription).await;
-    acme.expect(403, Method::GET, "/system/event-sources", None)
-        .await;
+    // Lists hold only what the caller may read: globex's source and subscription are not in
+    // acme's.
+    for collection in ["/system/event-sources", "/system/subscriptions"] {
+        let listed = acme.expect(200, Method::GET, collection, None).await;
+        assert!(!listed.contains("theirs"), "{collection}: {listed}");
+        let listed = globex.expect(200, Method::GET, collection, None).await;
+        assert!(listed.contains("theirs"), "{collection}: {listed}");
+    }
     acme.expect(403, Method::GET, "/system/jobs", None).await;
     // The super-user sees everything.
     let all = admin

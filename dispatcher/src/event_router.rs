@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::event_owners::EventOwners;
 use crate::jobs::context::JobContext;
 use crate::jobs::{pull, MAX_ACK_PENDING};
 
@@ -113,15 +114,17 @@ pub(crate) fn start(
     context: Arc<JobContext>,
     subscriptions: KvCache<Subscription>,
     registry: KvCache<FunctionSpec>,
+    owners: EventOwners,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(follow(context, subscriptions, registry, shutdown))
+    tokio::spawn(follow(context, subscriptions, registry, owners, shutdown))
 }
 
 async fn follow(
     context: Arc<JobContext>,
     subscriptions: KvCache<Subscription>,
     registry: KvCache<FunctionSpec>,
+    owners: EventOwners,
     shutdown: CancellationToken,
 ) {
     let mut running: HashMap<String, Running> = HashMap::new();
@@ -157,7 +160,10 @@ async fn follow(
             running.entry(name).or_insert_with(|| {
                 let stop = shutdown.child_token();
                 let span = tracing::info_span!("route", consumer = %route.consumer, function = %route.function);
-                let task = tokio::spawn(run_route(context.clone(), route.clone(), stop.clone()).instrument(span));
+                let task = tokio::spawn(
+                    run_route(context.clone(), owners.clone(), route.clone(), stop.clone())
+                        .instrument(span),
+                );
                 Running { route, stop, task }
             });
         }
@@ -172,7 +178,12 @@ async fn follow(
     tracing::info!("event router stopped");
 }
 
-async fn run_route(context: Arc<JobContext>, route: Route, stop: CancellationToken) {
+async fn run_route(
+    context: Arc<JobContext>,
+    owners: EventOwners,
+    route: Route,
+    stop: CancellationToken,
+) {
     let Some(consumer) =
         pull::open_with_retry(&route.consumer, &stop, || consumer(&context, &route)).await
     else {
@@ -181,8 +192,9 @@ async fn run_route(context: Arc<JobContext>, route: Route, stop: CancellationTok
     tracing::info!(subject = %route.filter_subject, "routing events");
     let route = Arc::new(route);
     let grace = context.config.jobs.shutdown_grace;
+    let owners = Arc::new(owners);
     pull::consume(consumer, CONCURRENCY, stop, grace, move |message| {
-        route_event(context.clone(), route.clone(), message)
+        route_event(context.clone(), owners.clone(), route.clone(), message)
     })
     .await;
 }
@@ -236,7 +248,12 @@ async fn delete_consumer(context: &JobContext, name: &str) {
 }
 
 /// Turns one event into an invocation (if it matches), stored before the event is acked.
-async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetstream::Message) {
+async fn route_event(
+    context: Arc<JobContext>,
+    owners: Arc<EventOwners>,
+    route: Arc<Route>,
+    message: jetstream::Message,
+) {
     let event = match codec::decode(message.headers.as_ref(), &message.payload) {
         Ok(event) => event,
         Err(error) => {
@@ -245,7 +262,8 @@ async fn route_event(context: Arc<JobContext>, route: Arc<Route>, message: jetst
             return;
         }
     };
-    if !route.filters.iter().all(|f| f.matches(&event)) {
+    // Another organization's event does not exist for this route, whatever its filters say.
+    if !owners.may_deliver(&event, &route.function) || !route.filters.iter().all(|f| f.matches(&event)) {
         let _ = message.ack().await;
         return;
     }

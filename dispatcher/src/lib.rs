@@ -42,6 +42,7 @@ mod catalog;
 mod config;
 mod delivery;
 mod endpoints;
+mod event_owners;
 mod event_router;
 mod forward;
 mod jobs;

@@ -9,6 +9,7 @@ use switchyard_broker::{buckets, keys, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::event_owners::EventOwners;
 use crate::config::DispatcherConfig;
 use crate::delivery::Delivery;
 use crate::endpoints::Directory;
@@ -90,6 +91,11 @@ impl Dispatcher {
                 job_context.clone(),
                 subscriptions,
                 registry,
+                EventOwners {
+                    namespaces: KvCache::start(buckets::namespaces(&js).await?, shutdown.clone())
+                        .await,
+                    sources: KvCache::start(buckets::sources(&js).await?, shutdown.clone()).await,
+                },
                 shutdown.clone(),
             ),
             catalog::start(

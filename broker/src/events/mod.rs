@@ -73,6 +73,24 @@ pub const INGRESS_EXTENSION: &str = "syingress";
 /// The ingress of events that are functions' replies.
 pub const REPLY_INGRESS: &str = "reply";
 
+/// Extension naming the namespace an event belongs to: its source's (a reply's: its
+/// function's). Set by Switchyard on every stored event, whatever the producer sent; the
+/// router delivers an event only to functions of the organization that owns that namespace,
+/// unless its source is shared ([`may_deliver`]).
+pub const NAMESPACE_EXTENSION: &str = "synamespace";
+
+/// `sharedWith` entry that shares a source's events with every organization.
+pub const SHARED_WITH_EVERYONE: &str = "*";
+
+/// Whether an event of organization `event_organization`, from a source shared with
+/// `shared_with`, may be delivered to a function of `function_organization`.
+pub fn may_deliver(event_organization: &str, function_organization: &str, shared_with: &[String]) -> bool {
+    event_organization == function_organization
+        || shared_with
+            .iter()
+            .any(|o| o == SHARED_WITH_EVERYONE || o == function_organization)
+}
+
 /// The `Nats-Msg-Id` of an event: its `(ingress, source, id)`, unambiguous and header-safe. The
 /// ingress scopes it: one producer cannot make another source's events look like duplicates.
 pub fn message_id(ingress: &str, source: &str, id: &str) -> String {
@@ -103,15 +121,17 @@ pub fn routed_call_id(key: &[u8], consumer: &str, ingress: &str, source: &str, i
         .collect()
 }
 
-/// The message that stores `event`, taken in by `ingress`, in `SY_EVENTS`: its subject, and
-/// binary-mode headers with the ingress extension and a `Nats-Msg-Id` from
-/// `(ingress, source, id)`.
+/// The message that stores `event`, taken in by `ingress` for `namespace`, in `SY_EVENTS`: its
+/// subject, and binary-mode headers with the ingress and namespace extensions (replacing any
+/// the producer sent) and a `Nats-Msg-Id` from `(ingress, source, id)`.
 pub fn to_stored_message(
     ingress: &str,
+    namespace: &str,
     event: &Event,
 ) -> (String, async_nats::HeaderMap, bytes::Bytes) {
     let mut event = event.clone();
     event.set_extension(INGRESS_EXTENSION, ingress);
+    event.set_extension(NAMESPACE_EXTENSION, namespace);
     let (mut headers, payload) = codec::encode_binary(&event);
     crate::headers::set_msg_id(
         &mut headers,
@@ -123,6 +143,21 @@ pub fn to_stored_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_reach_their_own_organization_and_those_shared_with() {
+        let none: Vec<String> = Vec::new();
+        let table = [
+            ("a", "a", none.clone(), true),
+            ("a", "b", none.clone(), false),
+            ("a", "b", vec!["c".to_string()], false),
+            ("a", "b", vec!["c".to_string(), "b".to_string()], true),
+            ("default", "b", vec!["*".to_string()], true),
+        ];
+        for (event, function, shared, expected) in table {
+            assert_eq!(may_deliver(event, function, &shared), expected, "{event} → {function} {shared:?}");
+        }
+    }
 
     #[test]
     fn routed_call_ids_are_stable_and_distinct_per_route() {
@@ -148,7 +183,7 @@ mod tests {
             .ty("com.vmware.vsphere.VmPoweredOffEvent.v0")
             .build()
             .expect("valid");
-        let (subject, headers, payload) = to_stored_message("vc1", &event);
+        let (subject, headers, payload) = to_stored_message("vc1", "openfaas-fn", &event);
         assert_eq!(subject, "sy.event.com.vmware.vsphere.VmPoweredOffEvent.v0");
         assert_eq!(
             crate::headers::msg_id(&headers),
@@ -159,7 +194,7 @@ mod tests {
         expected.set_extension(INGRESS_EXTENSION, "vc1");
         assert_eq!(decoded, expected);
         // The same event through another ingress is another event.
-        let (_, other, _) = to_stored_message("github", &event);
+        let (_, other, _) = to_stored_message("github", "openfaas-fn", &event);
         assert_ne!(
             crate::headers::msg_id(&other),
             crate::headers::msg_id(&headers)

@@ -17,6 +17,10 @@ pub struct EventSource {
     /// `kind` and `config`, typed per kind.
     #[serde(flatten)]
     pub spec: SourceSpec,
+    /// Organizations besides its own whose subscriptions receive its events (`*`: every
+    /// organization; operators only). None: its own organization only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
 }

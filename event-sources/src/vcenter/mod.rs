@@ -44,6 +44,7 @@ pub struct VcenterSources {
 }
 
 struct Running {
+    namespace: String,
     config: VcenterConfig,
     stop: CancellationToken,
     task: JoinHandle<()>,
@@ -101,16 +102,21 @@ impl Supervisor {
 
     /// Makes the running pollers match the vCenter sources in the bucket.
     async fn reconcile(&mut self, shutdown: &CancellationToken) {
-        let wanted: HashMap<String, VcenterConfig> = self.sources.read(|map| {
+        let wanted: HashMap<String, (String, VcenterConfig)> = self.sources.read(|map| {
             map.values()
-                .filter_map(|s| s.vcenter().map(|c| (s.name.clone(), c.clone())))
-                .filter(|(_, c)| c.validate().is_ok())
+                .filter_map(|s| {
+                    s.vcenter()
+                        .map(|c| (s.name.clone(), (s.namespace().to_string(), c.clone())))
+                })
+                .filter(|(_, (_, c))| c.validate().is_ok())
                 .collect()
         });
         let stale: Vec<String> = self
             .running
             .iter()
-            .filter(|(name, running)| wanted.get(*name) != Some(&running.config))
+            .filter(|(name, running)| {
+                wanted.get(*name) != Some(&(running.namespace.clone(), running.config.clone()))
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in stale {
@@ -125,13 +131,14 @@ impl Supervisor {
                 tracing::info!(source = %name, "vCenter source removed");
             }
         }
-        for (name, config) in wanted {
+        for (name, (namespace, config)) in wanted {
             if self.running.contains_key(&name) {
                 continue;
             }
             let stop = shutdown.child_token();
             let poller = Poller {
                 name: name.clone(),
+                namespace: namespace.clone(),
                 config: config.clone(),
                 js: self.js.clone(),
                 checkpoints: Checkpoints::new(self.checkpoints.clone(), &name),
@@ -141,7 +148,15 @@ impl Supervisor {
             };
             tracing::info!(source = %name, url = %config.url, "vCenter poller starting");
             let task = tokio::spawn(poller.run());
-            self.running.insert(name, Running { config, stop, task });
+            self.running.insert(
+                name,
+                Running {
+                    namespace,
+                    config,
+                    stop,
+                    task,
+                },
+            );
         }
     }
 }

@@ -54,6 +54,8 @@ impl PollError {
 
 pub(crate) struct Poller {
     pub(crate) name: String,
+    /// The source's namespace: its events belong to that namespace's organization.
+    pub(crate) namespace: String,
     pub(crate) config: VcenterConfig,
     pub(crate) js: jetstream::Context,
     pub(crate) checkpoints: Checkpoints,
@@ -269,6 +271,7 @@ impl Poller {
             .map(|event| {
                 events::to_stored_message(
                     &self.name,
+                    &self.namespace,
                     &event.to_cloudevent(
                         &self.config.url,
                         api_version,

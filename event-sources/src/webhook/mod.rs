@@ -140,7 +140,7 @@ async fn ingest(
             format!("event source `{name}` {refusal}"),
         );
     }
-    match ingester.store(&name, &events).await {
+    match ingester.store(&name, source.namespace(), &events).await {
         Ok(()) => {
             tracing::debug!(source = %name, count = events.len(), "events stored");
             StatusCode::ACCEPTED.into_response()
@@ -182,11 +182,11 @@ impl Ingester {
     }
 
     /// Publishes every event with a deduplication id from its (source, id) and waits for all acks.
-    /// Stores events taken in by the source `ingress`.
-    async fn store(&self, ingress: &str, events: &[Event]) -> Result<(), String> {
+    /// Stores events taken in by the source `ingress` of `namespace`.
+    async fn store(&self, ingress: &str, namespace: &str, events: &[Event]) -> Result<(), String> {
         let messages: Vec<_> = events
             .iter()
-            .map(|event| events::to_stored_message(ingress, event))
+            .map(|event| events::to_stored_message(ingress, namespace, event))
             .collect();
         streams::publish_acked_many(&self.js, messages)
             .await

@@ -164,11 +164,31 @@ async fn existing(
     caller.authorize(state, action, &scope, SourceTarget(current))
 }
 
-/// `caFile` opens a file on the server: operators only (tenants give PEM they own).
+/// The most organizations a source is shared with by name.
+const MAX_SHARED_WITH: usize = 64;
+
+/// `caFile` opens a file on the server, and `sharedWith: ["*"]` gives a source's events to
+/// every organization: operators only. Sharing with named organizations is the owner's to do.
 fn operators_only_settings(state: &AppState, caller: &Caller, source: &EventSource) -> Result<(), ApiError> {
     if let SourceSpec::Vcenter(config) = &source.spec {
         if config.ca_file.is_some() {
             caller.operator(state, "an event source's `caFile` (a path on the server)")?;
+        }
+    }
+    if source.shared_with.len() > MAX_SHARED_WITH {
+        return Err(ApiError::BadRequest(format!(
+            "invalid event source: `sharedWith`: at most {MAX_SHARED_WITH} organizations"
+        )));
+    }
+    for organization in &source.shared_with {
+        if organization == switchyard_broker::events::SHARED_WITH_EVERYONE {
+            caller.operator(state, "sharing an event source with every organization")?;
+        } else if organization != switchyard_broker::records::DEFAULT_ORGANIZATION
+            && !state.organizations.contains(organization)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "invalid event source: `sharedWith`: organization `{organization}` does not exist"
+            )));
         }
     }
     Ok(())

@@ -3,13 +3,13 @@
 //! when a token names a key not seen yet), then the issuer, audience and expiry.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use switchyard_broker::networks::{guard, NetworkPolicy};
-use tokio::sync::Mutex;
 
 /// Keys are fetched again after this long.
 const KEYS_FRESH_FOR: Duration = Duration::from_secs(300);
@@ -20,6 +20,11 @@ const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
+/// A failed fetch is answered from memory this long (so that anonymous calls to a route whose
+/// issuer is slow or down cannot make a fetch each).
+const FAILURE_REMEMBERED_FOR: Duration = Duration::from_secs(10);
+/// The most key sets kept (one per `jwksUrl`); beyond it the oldest is forgotten.
+const MAX_KEY_SETS: usize = 1024;
 
 /// Why a token was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -36,16 +41,26 @@ pub enum JwtError {
     Keys { url: String, reason: String },
 }
 
-struct CachedKeys {
-    keys: JwkSet,
-    fetched: Instant,
+/// What the last fetch of one key set gave.
+enum Fetched {
+    Keys { keys: Arc<JwkSet>, at: Instant },
+    Failed { reason: String, at: Instant },
+}
+
+/// One issuer's key set. Its own lock makes fetches single-flight per URL: callers of one
+/// issuer wait for the fetch under way; callers of other issuers never wait for it.
+#[derive(Default)]
+struct KeySet {
+    last: tokio::sync::Mutex<Option<Fetched>>,
+    created: std::sync::OnceLock<Instant>,
 }
 
 /// Verifies tokens against the key sets of any number of issuers, caching each set.
 pub struct JwtVerifier {
     http: reqwest::Client,
     networks: NetworkPolicy,
-    cache: Mutex<HashMap<String, CachedKeys>>,
+    /// Held only to find or add an entry, never across a fetch.
+    sets: std::sync::Mutex<HashMap<String, Arc<KeySet>>>,
 }
 
 impl JwtVerifier {
@@ -58,7 +73,7 @@ impl JwtVerifier {
                 .build()
                 .unwrap_or_default(),
             networks,
-            cache: Mutex::new(HashMap::new()),
+            sets: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,38 +100,74 @@ impl JwtVerifier {
         validation.set_audience(&[audience]);
         validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.validate_nbf = true;
         jsonwebtoken::decode::<Value>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(JwtError::Invalid)
     }
 
+    /// The key set of `url`, found or added.
+    fn set(&self, url: &str) -> Arc<KeySet> {
+        let mut sets = match self.sets.lock() {
+            Ok(sets) => sets,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(set) = sets.get(url) {
+            return set.clone();
+        }
+        if sets.len() >= MAX_KEY_SETS {
+            let oldest = sets
+                .iter()
+                .min_by_key(|(_, set)| set.created.get().copied())
+                .map(|(url, _)| url.clone());
+            if let Some(oldest) = oldest {
+                sets.remove(&oldest);
+            }
+        }
+        let set = Arc::new(KeySet::default());
+        let _ = set.created.set(Instant::now());
+        sets.insert(url.to_string(), set.clone());
+        set
+    }
+
     /// The key `kid` (or, for a token without one, the only key of the right kind).
     async fn key(&self, url: &str, kid: &str, alg: Algorithm) -> Result<DecodingKey, JwtError> {
-        let mut cache = self.cache.lock().await;
-        let stale = cache
-            .get(url)
-            .is_none_or(|c| c.fetched.elapsed() > KEYS_FRESH_FOR);
-        let missing = cache
-            .get(url)
-            .is_some_and(|c| find(&c.keys, kid, alg).is_none());
-        let may_refetch = cache
-            .get(url)
-            .is_none_or(|c| c.fetched.elapsed() > REFETCH_AT_MOST_EVERY);
-        if stale || (missing && may_refetch) {
-            let keys = self.fetch(url).await?;
-            cache.insert(
-                url.to_string(),
-                CachedKeys {
-                    keys,
-                    fetched: Instant::now(),
+        let set = self.set(url);
+        let mut last = set.last.lock().await;
+        let fetch_now = match &*last {
+            None => true,
+            Some(Fetched::Keys { keys, at }) => {
+                at.elapsed() > KEYS_FRESH_FOR
+                    || (find(keys, kid, alg).is_none() && at.elapsed() > REFETCH_AT_MOST_EVERY)
+            }
+            Some(Fetched::Failed { at, .. }) => at.elapsed() > FAILURE_REMEMBERED_FOR,
+        };
+        if fetch_now {
+            let at = Instant::now();
+            *last = Some(match self.fetch(url).await {
+                Ok(keys) => Fetched::Keys {
+                    keys: Arc::new(keys),
+                    at,
                 },
-            );
+                Err(JwtError::Keys { reason, .. }) => Fetched::Failed { reason, at },
+                Err(other) => Fetched::Failed {
+                    reason: other.to_string(),
+                    at,
+                },
+            });
         }
-        let keys = &cache
-            .get(url)
-            .ok_or_else(|| JwtError::UnknownKey(kid.into()))?
-            .keys;
-        let jwk = find(keys, kid, alg).ok_or_else(|| JwtError::UnknownKey(kid.into()))?;
+        let keys = match &*last {
+            Some(Fetched::Keys { keys, .. }) => keys.clone(),
+            Some(Fetched::Failed { reason, .. }) => {
+                return Err(JwtError::Keys {
+                    url: url.to_string(),
+                    reason: reason.clone(),
+                })
+            }
+            None => return Err(JwtError::UnknownKey(kid.into())),
+        };
+        drop(last);
+        let jwk = find(&keys, kid, alg).ok_or_else(|| JwtError::UnknownKey(kid.into()))?;
         DecodingKey::from_jwk(jwk).map_err(JwtError::Invalid)
     }
 

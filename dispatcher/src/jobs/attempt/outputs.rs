@@ -39,7 +39,10 @@ impl Attempt {
             return Ok(());
         }
         event.set_extension(HOPS_EXTENSION, i64::from(hops));
-        let (subject, headers, payload) = events::to_stored_message(events::REPLY_INGRESS, &event);
+        // A reply belongs to its function's namespace, and so to its organization.
+        let namespace = switchyard_broker::records::split_qualified(&self.invocation.function).1;
+        let (subject, headers, payload) =
+            events::to_stored_message(events::REPLY_INGRESS, namespace, &event);
         streams::publish_acked(&self.context.js, subject, headers, payload)
             .await
             .map_err(|e| error_chain(&e))?;
