@@ -244,6 +244,14 @@ pub async fn routes(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
     open(js, ROUTES, "Switchyard API routes", Duration::ZERO).await
 }
 
+/// Host names given to organizations: key = [`crate::records::HostAssignment::key`].
+pub const HOSTS: &str = "sy_hosts";
+
+/// Opens (creating if needed) the host assignments.
+pub async fn hosts(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, HOSTS, "Switchyard host names given to organizations", Duration::ZERO).await
+}
+
 /// TLS certificates uploaded through the API: key = name, value =
 /// [`crate::records::StoredCertificate`] (private keys sealed).
 pub const CERTIFICATES: &str = "sy_certificates";

@@ -5,37 +5,19 @@
 //! else). An operation the document has and this table lacks fails the test, so a new route
 //! cannot ship without its row.
 //!
-//! The app is called in-process against a real nats-server; a stub answers the provider's
-//! prepare requests. Before each case the fixtures are put back, so a change one case made
+//! The app is called in-process against a real nats-server ([`support`]). Before each case the fixtures are put back, so a change one case made
 //! (a deleted subscription) does not turn the next case's 403 into a 404.
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use futures::StreamExt;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use switchyard_broker::provider::{LogsReply, PrepareReply};
-use switchyard_broker::subjects;
+use axum::http::StatusCode;
+use serde_json::json;
 use switchyard_broker::testing::NatsServer;
-use switchyard_gateway::{app, openapi, GatewayConfig};
-use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+use switchyard_gateway::openapi;
 
-const ROOT: &str = "Basic YWRtaW46c2VjcmV0"; // admin:secret
+mod support;
 
-/// Who asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
-    Anonymous,
-    ViewerA,
-    DeveloperA,
-    AdminA,
-    AdminB,
-    SuperUser,
-}
+use support::{call, set_up, start, Call, Fixtures, Org, Who};
 
 const EVERYONE: [Who; 6] = [
     Who::Anonymous,
@@ -64,13 +46,6 @@ enum Answer {
     Passed,
 }
 
-/// Organization `a` or `b`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Org {
-    A,
-    B,
-}
-
 fn expected(needs: Needs, who: Who, target: Org) -> Answer {
     use Answer::*;
     let own_org = match who {
@@ -95,21 +70,6 @@ fn expected(needs: Needs, who: Who, target: Org) -> Answer {
     }
 }
 
-/// A request: method, URI, JSON body.
-struct Call {
-    method: &'static str,
-    uri: String,
-    body: Option<Value>,
-}
-
-fn call(method: &'static str, uri: impl Into<String>, body: Option<Value>) -> Call {
-    Call {
-        method,
-        uri: uri.into(),
-        body,
-    }
-}
-
 /// The lower-case letter of an organization, for names.
 fn l(org: Org) -> &'static str {
     match org {
@@ -130,7 +90,7 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
         "filters": [{"exact": {"type": "t"}}]});
     let source = json!({"name": format!("hook-{o}"), "kind": "webhook", "namespace": ns,
         "config": {"auth": {"none": true}}});
-    let route = json!({"name": format!("r{o}"), "namespace": ns, "function": f, "path": format!("/{o}")});
+    let route = json!({"name": format!("r{o}"), "namespace": ns, "function": f, "path": format!("/{o}"), "hosts": [format!("{o}.example.test")]});
     let policy = json!({"name": "tmp", "organization": o, "subjects": ["serviceaccount:nobody"], "role": "viewer"});
     use Needs::*;
     let found = match (method, path) {
@@ -175,7 +135,7 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
         ("get", "/system/jobs/{call_id}") => (Read, call("GET", format!("/system/jobs/job-{o}"), None)),
         ("get", "/system/jobs/{call_id}/result") => (Read, call("GET", format!("/system/jobs/job-{o}/result"), None)),
 
-        ("post", "/system/routes") => (Write, call("POST", "/system/routes", Some(json!({"name": format!("n{o}"), "namespace": ns, "function": f, "path": format!("/new-{o}")})))),
+        ("post", "/system/routes") => (Write, call("POST", "/system/routes", Some(json!({"name": format!("n{o}"), "namespace": ns, "function": f, "path": format!("/new-{o}"), "hosts": [format!("{o}.example.test")]})))),
         ("get", "/system/routes/{name}") => (Read, call("GET", format!("/system/routes/r{o}?namespace={ns}"), None)),
         ("put", "/system/routes/{name}") => (Write, call("PUT", format!("/system/routes/r{o}"), Some(route))),
         ("delete", "/system/routes/{name}") => (Write, call("DELETE", format!("/system/routes/r{o}?namespace={ns}"), None)),
@@ -201,6 +161,9 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
         ("get", "/system/dead-letters/{id}") => (Operator, call("GET", "/system/dead-letters/1", None)),
         ("delete", "/system/dead-letters/{id}") => (Operator, call("DELETE", "/system/dead-letters/1", None)),
         ("post", "/system/dead-letters/{id}/redrive") => (Operator, call("POST", "/system/dead-letters/1/redrive", None)),
+        ("get", "/system/hosts") => (Operator, call("GET", "/system/hosts", None)),
+        ("post", "/system/hosts") => (Operator, call("POST", "/system/hosts", Some(json!({"host": format!("new.{o}.example.test"), "organization": o})))),
+        ("delete", "/system/hosts/{host}") => (Operator, call("DELETE", format!("/system/hosts/new.{o}.example.test"), None)),
         ("get", "/system/certificates") => (Operator, call("GET", "/system/certificates", None)),
         ("post", "/system/certificates") => (Operator, call("POST", "/system/certificates", Some(json!({"name": "c", "certificate": "", "privateKey": ""})))),
         ("delete", "/system/certificates/{name}") => (Operator, call("DELETE", "/system/certificates/c", None)),
@@ -210,194 +173,6 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
         _ => return None,
     };
     Some(found)
-}
-
-/// What the super-user sets up, and the tokens the others sign in with.
-struct Fixtures {
-    tokens: Vec<(Who, String)>,
-    tmp_tokens: Vec<(Org, String)>,
-}
-
-impl Fixtures {
-    fn token(&self, who: Who) -> Option<&str> {
-        self.tokens
-            .iter()
-            .find(|(w, _)| *w == who)
-            .map(|(_, t)| t.as_str())
-    }
-
-    fn tmp_token(&self, org: Org) -> &str {
-        self.tmp_tokens
-            .iter()
-            .find(|(o, _)| *o == org)
-            .map(|(_, t)| t.as_str())
-            .expect("a tmp token per organization")
-    }
-}
-
-struct App {
-    router: Router,
-}
-
-impl App {
-    async fn send(&self, authorization: Option<&str>, call: &Call) -> StatusCode {
-        let mut request = Request::builder().method(call.method).uri(&call.uri);
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        let body = match &call.body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).expect("request"))
-            .await
-            .expect("answers");
-        // Status only: the event stream's body never ends.
-        response.status()
-    }
-
-    /// As the super-user, a change whose answer must be success or "it exists already".
-    async fn put_back(&self, method: &'static str, uri: &str, body: Value) -> StatusCode {
-        let (status, answer) = self.root(method, uri, body.clone()).await;
-        assert!(
-            status.is_success() || status == StatusCode::CONFLICT || status == StatusCode::NOT_FOUND,
-            "fixture {method} {uri} {body}: {status} {answer}"
-        );
-        status
-    }
-
-    async fn root(&self, method: &'static str, uri: &str, body: Value) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", ROOT)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("answers");
-        let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    /// Creates (or puts back) what the cases act on; idempotent.
-    async fn ensure_fixtures(&self) {
-        for o in ["a", "b"] {
-            let ns = format!("{o}-ns");
-            let f = format!("f{o}");
-            self.put_back("POST", "/system/organizations", json!({"name": o})).await;
-            self.put_back("POST", "/system/namespace/", json!({"name": ns, "organization": o})).await;
-            let deployment = json!({"service": f, "namespace": ns, "envProcess": "cat"});
-            if self.put_back("PUT", "/system/functions", deployment.clone()).await == StatusCode::NOT_FOUND {
-                self.put_back("POST", "/system/functions", deployment).await;
-            }
-            self.put_back("POST", "/system/secrets", json!({"name": format!("s{o}"), "namespace": ns, "value": "v"})).await;
-            self.put_back("POST", "/system/subscriptions", json!({"name": format!("sub-{o}"), "function": format!("{f}.{ns}"), "filters": []})).await;
-            self.put_back("POST", "/system/event-sources", json!({"name": format!("hook-{o}"), "kind": "webhook", "namespace": ns, "config": {"auth": {"none": true}}})).await;
-            self.put_back("POST", "/system/routes", json!({"name": format!("r{o}"), "namespace": ns, "function": f, "path": format!("/{o}")})).await;
-            self.put_back("POST", "/system/policies", json!({"name": "tmp", "organization": o, "subjects": ["serviceaccount:nobody"], "role": "viewer"})).await;
-            self.put_back("POST", "/system/service-accounts", json!({"name": "tmp", "organization": o})).await;
-        }
-    }
-}
-
-/// Stands in for the provider: accepts every deployment, keeps no logs.
-async fn answer_as_provider(client: async_nats::Client) {
-    let prepares = client
-        .subscribe(subjects::PROVIDER_PREPARE)
-        .await
-        .expect("subscribes");
-    let logs = client
-        .subscribe(subjects::PROVIDER_LOGS)
-        .await
-        .expect("subscribes");
-    client.flush().await.expect("flushes");
-    tokio::spawn(async move {
-        let mut requests = futures::stream::select(prepares, logs);
-        while let Some(request) = requests.next().await {
-            let answer = if request.subject.as_str() == subjects::PROVIDER_LOGS {
-                serde_json::to_vec(&LogsReply::NotSupported {
-                    message: "no logs here".into(),
-                })
-            } else {
-                serde_json::to_vec(&PrepareReply { refused: None })
-            }
-            .expect("json");
-            if let Some(reply) = request.reply {
-                let _ = client.publish(reply, answer.into()).await;
-            }
-        }
-    });
-}
-
-async fn start(nats: &NatsServer) -> App {
-    let client = async_nats::connect(nats.url()).await.expect("connects");
-    answer_as_provider(client.clone()).await;
-    let mut config = GatewayConfig::new("admin", "secret");
-    config.secrets_key_file = Some(nats.store_dir().with_extension("secrets.key"));
-    let router = app(
-        config,
-        client,
-        &prometheus::Registry::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the app builds");
-    App { router }
-}
-
-/// Organizations `a` and `b`, their namespaces and records, a job in each, and the tokens of
-/// the principals.
-async fn set_up(app: &App) -> Fixtures {
-    app.ensure_fixtures().await;
-    for o in ["a", "b"] {
-        let request = Request::post(format!("/async-function/f{o}.{o}-ns"))
-            .header("x-call-id", format!("job-{o}"))
-            .body(Body::from("x"))
-            .expect("request");
-        let status = app.router.clone().oneshot(request).await.expect("answers").status();
-        assert_eq!(status, StatusCode::ACCEPTED, "job of {o}");
-    }
-    let mut tokens = Vec::new();
-    let accounts = [
-        (Who::ViewerA, "a", "viewer"),
-        (Who::DeveloperA, "a", "developer"),
-        (Who::AdminA, "a", "admin"),
-        (Who::AdminB, "b", "admin"),
-    ];
-    for (who, o, role) in accounts {
-        let (status, _) = app
-            .root("POST", "/system/service-accounts", json!({"name": role, "organization": o}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{who:?}");
-        let (status, _) = app
-            .root("POST", "/system/policies", json!({"name": role, "organization": o,
-                "subjects": [format!("serviceaccount:{role}")], "role": role}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{who:?}");
-        let (status, token) = app
-            .root("POST", &format!("/system/service-accounts/{o}/{role}/tokens"), json!({}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{who:?}");
-        let token = token["token"].as_str().expect("token shown once").to_string();
-        tokens.push((who, format!("Bearer {token}")));
-    }
-    tokens.push((Who::SuperUser, ROOT.to_string()));
-    let mut tmp_tokens = Vec::new();
-    for (org, o) in [(Org::A, "a"), (Org::B, "b")] {
-        let (status, token) = app
-            .root("POST", &format!("/system/service-accounts/{o}/tmp/tokens"), json!({}))
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
-        tmp_tokens.push((org, token["id"].as_str().expect("id").to_string()));
-    }
-    Fixtures { tokens, tmp_tokens }
 }
 
 /// Every operation of the document under `/system`, as (method, path).

@@ -4,6 +4,7 @@ mod access;
 mod certificate;
 mod endpoint;
 mod function;
+mod host;
 mod namespace;
 mod route;
 mod source;
@@ -21,6 +22,7 @@ pub use function::{
     FunctionSpec, FunctionStatus, InvalidFunctionName, Resources, ENDPOINT_ANNOTATION,
     MAX_REPLICAS,
 };
+pub use host::{host_covers, host_owner, HostAssignment};
 pub use namespace::{
     qualify, resolve_reference, split_qualified, validate_namespace, Namespace, DEFAULT_NAMESPACE,
 };

@@ -7,6 +7,7 @@ mod dead_letters;
 mod event_stream;
 mod event_types;
 mod functions;
+mod hosts;
 mod invoke;
 mod invoke_docs;
 mod jobs;
@@ -73,6 +74,8 @@ pub(crate) struct AppState {
     pub(crate) viewers: Arc<tokio::sync::Semaphore>,
     pub(crate) catalog: switchyard_broker::catalog::Catalog,
     pub(crate) routes: CachedTable<switchyard_broker::records::Route>,
+    /// Host names given to organizations.
+    pub(crate) hosts: CachedTable<switchyard_broker::records::HostAssignment>,
     /// Checks the bearer tokens of `jwt` routes, caching issuers' keys.
     pub(crate) jwt: crate::identity::jwt::JwtVerifier,
     /// Certificates uploaded for the TLS listener (keys sealed).
@@ -154,6 +157,7 @@ async fn app_serving(
     let redrives = Table::new(buckets::redrives(&js, config.retention.dead_ttl).await?);
     let namespaces = CachedTable::start(buckets::namespaces(&js).await?, shutdown.clone()).await;
     let api_routes = CachedTable::start(buckets::routes(&js).await?, shutdown.clone()).await;
+    let hosts = CachedTable::start(buckets::hosts(&js).await?, shutdown.clone()).await;
     let secrets = match &config.secrets_key_file {
         Some(path) => Some(Secrets::open(&js, SecretKey::load_or_create(path)?).await?),
         None => None,
@@ -211,6 +215,7 @@ async fn app_serving(
         viewers: event_stream::viewers(),
         catalog: switchyard_broker::catalog::Catalog::open(&js_for_catalog).await?,
         routes: api_routes,
+        hosts,
         jwt: crate::identity::jwt::JwtVerifier::new(callback_networks),
         certificates,
         secret_key,
@@ -322,6 +327,8 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(certificates::remove))
         .routes(routes!(routing::list, routing::create))
         .routes(routes!(routing::get, routing::update, routing::remove))
+        .routes(routes!(hosts::list, hosts::create))
+        .routes(routes!(hosts::remove))
 }
 
 /// The routes anyone may call: invoke, health, metrics, and the UI's (data-free) files.

@@ -14,7 +14,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use switchyard_access::Scope;
 use switchyard_broker::records::{
-    validate_namespace, Action, Namespace, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
+    split_qualified, validate_namespace, Action, Namespace, DEFAULT_NAMESPACE,
+    DEFAULT_ORGANIZATION,
 };
 
 use super::AppState;
@@ -209,7 +210,7 @@ pub(crate) async fn update(
 
 /// `DELETE /system/namespace/{name}`: refused while functions or secrets live in it.
 #[utoipa::path(delete, path = "/system/namespace/{name}", tag = "namespaces", params(("name" = String, Path)),
-    responses((status = 202, description = "Deleted"), (status = 400, description = "The default namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Functions or secrets still live in it", body = String, content_type = "text/plain")))]
+    responses((status = 202, description = "Deleted"), (status = 400, description = "The default namespace", body = String, content_type = "text/plain"), (status = 404, body = String, content_type = "text/plain"), (status = 409, description = "Functions, secrets, routes, subscriptions or event sources still live in it", body = String, content_type = "text/plain")))]
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -232,6 +233,39 @@ pub(crate) async fn remove(
         return Err(ApiError::Conflict(format!(
             "namespace `{name}` still has functions: {}; remove them first",
             functions.join(", ")
+        )));
+    }
+    // Whatever else lives in it or points into it keeps it: a namespace deleted and created
+    // again (perhaps by another organization) must start empty.
+    let mut referring: Vec<String> = Vec::new();
+    referring.extend(
+        state
+            .routes
+            .list()
+            .into_iter()
+            .filter(|r| r.namespace == name)
+            .map(|r| format!("route `{}`", r.name)),
+    );
+    referring.extend(
+        state
+            .subscriptions
+            .list()
+            .into_iter()
+            .filter(|s| split_qualified(&s.function).1 == name)
+            .map(|s| format!("subscription `{}`", s.name)),
+    );
+    referring.extend(
+        state
+            .sources
+            .list()
+            .into_iter()
+            .filter(|s| s.namespace() == name)
+            .map(|s| format!("event source `{}`", s.name)),
+    );
+    if !referring.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "namespace `{name}` still has {}; remove them first",
+            referring.join(", ")
         )));
     }
     if let Some(secrets) = &state.secrets {

@@ -10,7 +10,8 @@ use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use switchyard_broker::records::{
-    api_key_digest, Action, Cors, PathMatch, Route, RouteAuth, DEFAULT_NAMESPACE,
+    api_key_digest, host_owner, Action, Cors, PathMatch, Route, RouteAuth, DEFAULT_NAMESPACE,
+    DEFAULT_ORGANIZATION,
 };
 
 use super::AppState;
@@ -332,6 +333,29 @@ fn checked(
     route
         .validate()
         .map_err(|e| ApiError::BadRequest(format!("invalid route: {e}")))?;
+    // Hosts are owned: a route uses only its organization's, and only the default
+    // organization's routes may answer on any host.
+    let organization = state
+        .scope_of(&route.namespace)
+        .organization()
+        .unwrap_or(DEFAULT_ORGANIZATION)
+        .to_string();
+    if route.hosts.is_empty() && organization != DEFAULT_ORGANIZATION {
+        return Err(ApiError::BadRequest(format!(
+            "invalid route: `hosts`: a route of organization `{organization}` names the hosts it was given (an operator gives them: POST /system/hosts)"
+        )));
+    }
+    for host in &route.hosts {
+        let owner = state
+            .hosts
+            .cache()
+            .read(|hosts| host_owner(hosts.values(), host).to_string());
+        if owner != organization {
+            return Err(ApiError::BadRequest(format!(
+                "invalid route: host `{host}` belongs to organization `{owner}`, not `{organization}`"
+            )));
+        }
+    }
     if let RouteAuth::Jwt { jwks_url, .. } = &route.auth {
         let networks = &state.config.callback_networks;
         if let Some(refusal) =

@@ -32,12 +32,20 @@ const ROUTE_NAME_HEADER: &str = "x-route-name";
 pub(crate) async fn serve(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let host = request_host(&request);
     let path = request.uri().path().to_string();
+    // A host answers only its owner's routes (names nobody was given: the default
+    // organization's), so one organization's catch-all never sees another's customers.
+    let owner = state
+        .hosts
+        .cache()
+        .read(|hosts| switchyard_broker::records::host_owner(hosts.values(), &host).to_string());
     // Matched in place: only the route that wins is copied out of the cache.
     let find = |method: &str| {
-        state
-            .routes
-            .cache()
-            .read(|routes| table::find(routes.values(), method, &host, &path))
+        state.routes.cache().read(|routes| {
+            let owned = routes
+                .values()
+                .filter(|r| state.scope_of(&r.namespace).organization() == Some(owner.as_str()));
+            table::find(owned, method, &host, &path)
+        })
     };
     if cors::is_preflight(request.method(), request.headers()) {
         let wanted = request
