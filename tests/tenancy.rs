@@ -479,3 +479,114 @@ async fn owned_by_namespace(
         .expect(204, Method::DELETE, &format!("{collection}/mine"), None)
         .await;
 }
+
+/// Finding 4 of the tenancy issue: an event belongs to the organization of the source that took
+/// it in; another organization's subscription never receives it, whatever its filters say,
+/// unless the source is shared with it. Finding 13: a function's page served on the gateway's
+/// origin runs sandboxed.
+#[tokio::test]
+async fn events_reach_only_their_organization_unless_shared() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let admin = |method: Method, path: &str, body: Value| {
+        let request = api.admin(method, path).json(&body);
+        async move {
+            let response = request.send().await.expect("answers");
+            let status = response.status();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    for (organization, namespace) in [("a", "a-ns"), ("b", "b-ns")] {
+        assert_eq!(
+            admin(
+                Method::POST,
+                "/system/organizations",
+                json!({"name": organization})
+            )
+            .await
+            .0,
+            201
+        );
+        assert_eq!(
+            admin(
+                Method::POST,
+                "/system/namespace/",
+                json!({"name": namespace, "organization": organization})
+            )
+            .await
+            .0,
+            201
+        );
+        let (status, text) = admin(
+            Method::POST,
+            "/system/functions",
+            json!({"service": "sink", "namespace": namespace, "envProcess": "cat"}),
+        )
+        .await;
+        assert_eq!(status, 202, "{text}");
+        api.wait_available(&format!("sink.{namespace}"), 1).await;
+    }
+    for (name, namespace, shared) in [
+        ("b-hook", "b-ns", json!([])),
+        ("shared", "openfaas-fn", json!(["a"])),
+        ("ops", "openfaas-fn", json!([])),
+    ] {
+        let (status, text) = admin(Method::POST, "/system/event-sources", json!({"name": name, "namespace": namespace, "kind": "webhook", "sharedWith": shared, "config": {"auth": {"none": true}}})).await;
+        assert_eq!(status, 201, "{text}");
+    }
+    for (name, function, ingress) in [
+        ("a-spies-on-b", "sink.a-ns", "b-hook"),
+        ("b-own", "sink.b-ns", "b-hook"),
+        ("a-shared", "sink.a-ns", "shared"),
+        ("a-spies-on-ops", "sink.a-ns", "ops"),
+    ] {
+        api.subscribe(json!({"name": name, "function": function, "filters": [{"exact": {"syingress": ingress}}]})).await;
+    }
+    for (hook, id) in [("b-hook", "1"), ("shared", "2"), ("ops", "3")] {
+        let response = api
+            .post_event(hook, ("/test", id, "com.example.t"), "x")
+            .await;
+        assert_eq!(response.status(), 202, "{hook}");
+    }
+    let jobs = |function: &'static str| {
+        let api = &api;
+        async move {
+            api.admin_json(&format!("/system/jobs?function={function}"))
+                .await
+                .as_array()
+                .map_or(0, Vec::len)
+        }
+    };
+    common::eventually(
+        Duration::from_secs(30),
+        "b's and the shared event delivered",
+        || async { jobs("sink.b-ns").await == 1 && jobs("sink.a-ns").await >= 1 },
+    )
+    .await;
+    common::drained(&nats, Duration::from_secs(30)).await;
+    assert_eq!(
+        jobs("sink.a-ns").await,
+        1,
+        "a received only the event shared with it"
+    );
+    assert_eq!(jobs("sink.b-ns").await, 1);
+
+    // A function's answer on the gateway's origin cannot act as the UI.
+    let response = api
+        .http
+        .post(api.url("/function/sink.a-ns"))
+        .body("<script>fetch('/system/secrets')</script>")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        policy.starts_with("sandbox") && !policy.contains("allow-same-origin"),
+        "{policy}"
+    );
+}

@@ -18,7 +18,13 @@ pub fn permits<'p>(
     match scope {
         Scope::SignedIn => true,
         Scope::SuperUser => false,
-        Scope::Operators => bound(principal, policies, Action::Admin, DEFAULT_ORGANIZATION, None),
+        Scope::Operators => bound(
+            principal,
+            policies,
+            Action::Admin,
+            DEFAULT_ORGANIZATION,
+            None,
+        ),
         Scope::Organization(organization) => bound(principal, policies, action, organization, None),
         Scope::Namespace {
             organization,
@@ -52,7 +58,10 @@ fn bound<'p>(
                 (Some(_), None) => false,
             }
             && policy.role.allows(action)
-            && policy.subjects.iter().any(|s| principal.subjects.contains(s))
+            && policy
+                .subjects
+                .iter()
+                .any(|s| principal.subjects.contains(s))
     })
 }
 

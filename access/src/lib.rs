@@ -24,4 +24,6 @@ pub use authorized::{authorize, Authorized, Denied};
 pub use decision::permits;
 pub use principal::Principal;
 pub use scope::Scope;
-pub use switchyard_broker::records::{Action, Policy, Role, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION};
+pub use switchyard_broker::records::{
+    Action, Policy, Role, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
+};

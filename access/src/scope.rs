@@ -48,13 +48,19 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::SignedIn => write!(f, "any signed-in caller"),
-            Scope::Operators => write!(f, "operators (admin of organization `{DEFAULT_ORGANIZATION}`)"),
+            Scope::Operators => write!(
+                f,
+                "operators (admin of organization `{DEFAULT_ORGANIZATION}`)"
+            ),
             Scope::SuperUser => write!(f, "the bootstrap admin"),
             Scope::Organization(organization) => write!(f, "organization `{organization}`"),
             Scope::Namespace {
                 organization,
                 namespace,
-            } => write!(f, "namespace `{namespace}` of organization `{organization}`"),
+            } => write!(
+                f,
+                "namespace `{namespace}` of organization `{organization}`"
+            ),
         }
     }
 }

@@ -249,7 +249,13 @@ pub const HOSTS: &str = "sy_hosts";
 
 /// Opens (creating if needed) the host assignments.
 pub async fn hosts(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
-    open(js, HOSTS, "Switchyard host names given to organizations", Duration::ZERO).await
+    open(
+        js,
+        HOSTS,
+        "Switchyard host names given to organizations",
+        Duration::ZERO,
+    )
+    .await
 }
 
 /// TLS certificates uploaded through the API: key = name, value =

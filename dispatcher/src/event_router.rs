@@ -263,7 +263,9 @@ async fn route_event(
         }
     };
     // Another organization's event does not exist for this route, whatever its filters say.
-    if !owners.may_deliver(&event, &route.function) || !route.filters.iter().all(|f| f.matches(&event)) {
+    if !owners.may_deliver(&event, &route.function)
+        || !route.filters.iter().all(|f| f.matches(&event))
+    {
         let _ = message.ack().await;
         return;
     }

@@ -9,10 +9,10 @@ use switchyard_broker::{buckets, keys, streams};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::event_owners::EventOwners;
 use crate::config::DispatcherConfig;
 use crate::delivery::Delivery;
 use crate::endpoints::Directory;
+use crate::event_owners::EventOwners;
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
 use crate::load::Load;

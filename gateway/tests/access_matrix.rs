@@ -100,76 +100,314 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
         ("get", "/system/organizations") => (SignedIn, call("GET", "/system/organizations", None)),
         ("get", "/system/subscriptions") => (SignedIn, call("GET", "/system/subscriptions", None)),
         ("get", "/system/event-sources") => (SignedIn, call("GET", "/system/event-sources", None)),
-        ("get", "/system/routes") => (Read, call("GET", format!("/system/routes?namespace={ns}"), None)),
+        ("get", "/system/routes") => (
+            Read,
+            call("GET", format!("/system/routes?namespace={ns}"), None),
+        ),
 
-        ("get", "/system/functions") => (Read, call("GET", format!("/system/functions?namespace={ns}"), None)),
-        ("post", "/system/functions") => (Write, call("POST", "/system/functions", Some(json!({"service": "new", "namespace": ns, "envProcess": "cat"})))),
+        ("get", "/system/functions") => (
+            Read,
+            call("GET", format!("/system/functions?namespace={ns}"), None),
+        ),
+        ("post", "/system/functions") => (
+            Write,
+            call(
+                "POST",
+                "/system/functions",
+                Some(json!({"service": "new", "namespace": ns, "envProcess": "cat"})),
+            ),
+        ),
         ("put", "/system/functions") => (Write, call("PUT", "/system/functions", Some(deployment))),
-        ("delete", "/system/functions") => (Write, call("DELETE", "/system/functions", Some(json!({"functionName": f, "namespace": ns})))),
-        ("get", "/system/function/{name}") => (Read, call("GET", format!("/system/function/{f}.{ns}"), None)),
+        ("delete", "/system/functions") => (
+            Write,
+            call(
+                "DELETE",
+                "/system/functions",
+                Some(json!({"functionName": f, "namespace": ns})),
+            ),
+        ),
+        ("get", "/system/function/{name}") => (
+            Read,
+            call("GET", format!("/system/function/{f}.{ns}"), None),
+        ),
         // Percent-encoded: the dot decoded is the namespace that is authorized.
-        ("post", "/system/scale-function/{name}") => (Write, call("POST", format!("/system/scale-function/{f}%2E{ns}"), Some(json!({"replicas": 1})))),
-        ("get", "/system/logs") => (Read, call("GET", format!("/system/logs?name={f}&namespace={ns}"), None)),
+        ("post", "/system/scale-function/{name}") => (
+            Write,
+            call(
+                "POST",
+                format!("/system/scale-function/{f}%2E{ns}"),
+                Some(json!({"replicas": 1})),
+            ),
+        ),
+        ("get", "/system/logs") => (
+            Read,
+            call("GET", format!("/system/logs?name={f}&namespace={ns}"), None),
+        ),
 
-        ("post", "/system/namespace/") => (Admin, call("POST", "/system/namespace/", Some(json!({"name": format!("{o}-new"), "organization": o})))),
-        ("get", "/system/namespace/{name}") => (Read, call("GET", format!("/system/namespace/{ns}"), None)),
-        ("put", "/system/namespace/{name}") => (Admin, call("PUT", format!("/system/namespace/{ns}"), Some(json!({"name": ns, "labels": {"x": "y"}})))),
-        ("delete", "/system/namespace/{name}") => (Admin, call("DELETE", format!("/system/namespace/{ns}"), None)),
+        ("post", "/system/namespace/") => (
+            Admin,
+            call(
+                "POST",
+                "/system/namespace/",
+                Some(json!({"name": format!("{o}-new"), "organization": o})),
+            ),
+        ),
+        ("get", "/system/namespace/{name}") => {
+            (Read, call("GET", format!("/system/namespace/{ns}"), None))
+        }
+        ("put", "/system/namespace/{name}") => (
+            Admin,
+            call(
+                "PUT",
+                format!("/system/namespace/{ns}"),
+                Some(json!({"name": ns, "labels": {"x": "y"}})),
+            ),
+        ),
+        ("delete", "/system/namespace/{name}") => (
+            Admin,
+            call("DELETE", format!("/system/namespace/{ns}"), None),
+        ),
 
-        ("get", "/system/secrets") => (Read, call("GET", format!("/system/secrets?namespace={ns}"), None)),
+        ("get", "/system/secrets") => (
+            Read,
+            call("GET", format!("/system/secrets?namespace={ns}"), None),
+        ),
         ("post", "/system/secrets") => (Write, call("POST", "/system/secrets", Some(secret))),
         ("put", "/system/secrets") => (Write, call("PUT", "/system/secrets", Some(secret))),
-        ("delete", "/system/secrets") => (Write, call("DELETE", "/system/secrets", Some(json!({"name": format!("s{o}"), "namespace": ns})))),
+        ("delete", "/system/secrets") => (
+            Write,
+            call(
+                "DELETE",
+                "/system/secrets",
+                Some(json!({"name": format!("s{o}"), "namespace": ns})),
+            ),
+        ),
 
-        ("post", "/system/subscriptions") => (Write, call("POST", "/system/subscriptions", Some(json!({"name": format!("new-{o}"), "function": format!("{f}.{ns}"), "filters": []})))),
-        ("get", "/system/subscriptions/{name}") => (Read, call("GET", format!("/system/subscriptions/sub-{o}"), None)),
-        ("put", "/system/subscriptions/{name}") => (Write, call("PUT", format!("/system/subscriptions/sub-{o}"), Some(subscription))),
-        ("delete", "/system/subscriptions/{name}") => (Write, call("DELETE", format!("/system/subscriptions/sub-{o}"), None)),
+        ("post", "/system/subscriptions") => (
+            Write,
+            call(
+                "POST",
+                "/system/subscriptions",
+                Some(
+                    json!({"name": format!("new-{o}"), "function": format!("{f}.{ns}"), "filters": []}),
+                ),
+            ),
+        ),
+        ("get", "/system/subscriptions/{name}") => (
+            Read,
+            call("GET", format!("/system/subscriptions/sub-{o}"), None),
+        ),
+        ("put", "/system/subscriptions/{name}") => (
+            Write,
+            call(
+                "PUT",
+                format!("/system/subscriptions/sub-{o}"),
+                Some(subscription),
+            ),
+        ),
+        ("delete", "/system/subscriptions/{name}") => (
+            Write,
+            call("DELETE", format!("/system/subscriptions/sub-{o}"), None),
+        ),
 
-        ("post", "/system/event-sources") => (Write, call("POST", "/system/event-sources", Some(json!({"name": format!("new-{o}"), "kind": "webhook", "namespace": ns, "config": {"auth": {"none": true}}})))),
-        ("get", "/system/event-sources/{name}") => (Read, call("GET", format!("/system/event-sources/hook-{o}"), None)),
-        ("put", "/system/event-sources/{name}") => (Write, call("PUT", format!("/system/event-sources/hook-{o}"), Some(source))),
-        ("delete", "/system/event-sources/{name}") => (Write, call("DELETE", format!("/system/event-sources/hook-{o}"), None)),
+        ("post", "/system/event-sources") => (
+            Write,
+            call(
+                "POST",
+                "/system/event-sources",
+                Some(
+                    json!({"name": format!("new-{o}"), "kind": "webhook", "namespace": ns, "config": {"auth": {"none": true}}}),
+                ),
+            ),
+        ),
+        ("get", "/system/event-sources/{name}") => (
+            Read,
+            call("GET", format!("/system/event-sources/hook-{o}"), None),
+        ),
+        ("put", "/system/event-sources/{name}") => (
+            Write,
+            call(
+                "PUT",
+                format!("/system/event-sources/hook-{o}"),
+                Some(source),
+            ),
+        ),
+        ("delete", "/system/event-sources/{name}") => (
+            Write,
+            call("DELETE", format!("/system/event-sources/hook-{o}"), None),
+        ),
 
-        ("get", "/system/jobs") => (Read, call("GET", format!("/system/jobs?function={f}.{ns}"), None)),
-        ("get", "/system/jobs/{call_id}") => (Read, call("GET", format!("/system/jobs/job-{o}"), None)),
-        ("get", "/system/jobs/{call_id}/result") => (Read, call("GET", format!("/system/jobs/job-{o}/result"), None)),
+        ("get", "/system/jobs") => (
+            Read,
+            call("GET", format!("/system/jobs?function={f}.{ns}"), None),
+        ),
+        ("get", "/system/jobs/{call_id}") => {
+            (Read, call("GET", format!("/system/jobs/job-{o}"), None))
+        }
+        ("get", "/system/jobs/{call_id}/result") => (
+            Read,
+            call("GET", format!("/system/jobs/job-{o}/result"), None),
+        ),
 
-        ("post", "/system/routes") => (Write, call("POST", "/system/routes", Some(json!({"name": format!("n{o}"), "namespace": ns, "function": f, "path": format!("/new-{o}"), "hosts": [format!("{o}.example.test")]})))),
-        ("get", "/system/routes/{name}") => (Read, call("GET", format!("/system/routes/r{o}?namespace={ns}"), None)),
-        ("put", "/system/routes/{name}") => (Write, call("PUT", format!("/system/routes/r{o}"), Some(route))),
-        ("delete", "/system/routes/{name}") => (Write, call("DELETE", format!("/system/routes/r{o}?namespace={ns}"), None)),
+        ("post", "/system/routes") => (
+            Write,
+            call(
+                "POST",
+                "/system/routes",
+                Some(
+                    json!({"name": format!("n{o}"), "namespace": ns, "function": f, "path": format!("/new-{o}"), "hosts": [format!("{o}.example.test")]}),
+                ),
+            ),
+        ),
+        ("get", "/system/routes/{name}") => (
+            Read,
+            call("GET", format!("/system/routes/r{o}?namespace={ns}"), None),
+        ),
+        ("put", "/system/routes/{name}") => (
+            Write,
+            call("PUT", format!("/system/routes/r{o}"), Some(route)),
+        ),
+        ("delete", "/system/routes/{name}") => (
+            Write,
+            call(
+                "DELETE",
+                format!("/system/routes/r{o}?namespace={ns}"),
+                None,
+            ),
+        ),
 
-        ("get", "/system/policies") => (Admin, call("GET", format!("/system/policies?organization={o}"), None)),
-        ("post", "/system/policies") => (Admin, call("POST", "/system/policies", Some(json!({"name": "new", "organization": o, "subjects": ["user:x"], "role": "viewer"})))),
-        ("get", "/system/policies/{organization}/{name}") => (Admin, call("GET", format!("/system/policies/{o}/tmp"), None)),
-        ("put", "/system/policies/{organization}/{name}") => (Admin, call("PUT", format!("/system/policies/{o}/tmp"), Some(policy))),
-        ("delete", "/system/policies/{organization}/{name}") => (Admin, call("DELETE", format!("/system/policies/{o}/tmp"), None)),
-        ("get", "/system/service-accounts") => (Admin, call("GET", format!("/system/service-accounts?organization={o}"), None)),
-        ("post", "/system/service-accounts") => (Admin, call("POST", "/system/service-accounts", Some(json!({"name": "new", "organization": o})))),
-        ("delete", "/system/service-accounts/{organization}/{name}") => (Admin, call("DELETE", format!("/system/service-accounts/{o}/tmp"), None)),
-        ("get", "/system/service-accounts/{organization}/{name}/tokens") => (Admin, call("GET", format!("/system/service-accounts/{o}/tmp/tokens"), None)),
-        ("post", "/system/service-accounts/{organization}/{name}/tokens") => (Admin, call("POST", format!("/system/service-accounts/{o}/tmp/tokens"), None)),
-        ("delete", "/system/tokens/{id}") => (Admin, call("DELETE", format!("/system/tokens/{}", fixtures.tmp_token(org)), None)),
+        ("get", "/system/policies") => (
+            Admin,
+            call("GET", format!("/system/policies?organization={o}"), None),
+        ),
+        ("post", "/system/policies") => (
+            Admin,
+            call(
+                "POST",
+                "/system/policies",
+                Some(
+                    json!({"name": "new", "organization": o, "subjects": ["user:x"], "role": "viewer"}),
+                ),
+            ),
+        ),
+        ("get", "/system/policies/{organization}/{name}") => (
+            Admin,
+            call("GET", format!("/system/policies/{o}/tmp"), None),
+        ),
+        ("put", "/system/policies/{organization}/{name}") => (
+            Admin,
+            call("PUT", format!("/system/policies/{o}/tmp"), Some(policy)),
+        ),
+        ("delete", "/system/policies/{organization}/{name}") => (
+            Admin,
+            call("DELETE", format!("/system/policies/{o}/tmp"), None),
+        ),
+        ("get", "/system/service-accounts") => (
+            Admin,
+            call(
+                "GET",
+                format!("/system/service-accounts?organization={o}"),
+                None,
+            ),
+        ),
+        ("post", "/system/service-accounts") => (
+            Admin,
+            call(
+                "POST",
+                "/system/service-accounts",
+                Some(json!({"name": "new", "organization": o})),
+            ),
+        ),
+        ("delete", "/system/service-accounts/{organization}/{name}") => (
+            Admin,
+            call("DELETE", format!("/system/service-accounts/{o}/tmp"), None),
+        ),
+        ("get", "/system/service-accounts/{organization}/{name}/tokens") => (
+            Admin,
+            call(
+                "GET",
+                format!("/system/service-accounts/{o}/tmp/tokens"),
+                None,
+            ),
+        ),
+        ("post", "/system/service-accounts/{organization}/{name}/tokens") => (
+            Admin,
+            call(
+                "POST",
+                format!("/system/service-accounts/{o}/tmp/tokens"),
+                None,
+            ),
+        ),
+        ("delete", "/system/tokens/{id}") => (
+            Admin,
+            call(
+                "DELETE",
+                format!("/system/tokens/{}", fixtures.tmp_token(org)),
+                None,
+            ),
+        ),
 
         // Everyone's records, and the operators' settings.
         ("get", "/system/audit") => (Operator, call("GET", "/system/audit", None)),
         ("get", "/system/events/stream") => (Operator, call("GET", "/system/events/stream", None)),
         ("get", "/system/event-types") => (Operator, call("GET", "/system/event-types", None)),
         ("get", "/system/dead-letters") => (Operator, call("GET", "/system/dead-letters", None)),
-        ("post", "/system/dead-letters/redrive") => (Operator, call("POST", "/system/dead-letters/redrive?function=nothing", None)),
-        ("get", "/system/dead-letters/{id}") => (Operator, call("GET", "/system/dead-letters/1", None)),
-        ("delete", "/system/dead-letters/{id}") => (Operator, call("DELETE", "/system/dead-letters/1", None)),
-        ("post", "/system/dead-letters/{id}/redrive") => (Operator, call("POST", "/system/dead-letters/1/redrive", None)),
+        ("post", "/system/dead-letters/redrive") => (
+            Operator,
+            call(
+                "POST",
+                "/system/dead-letters/redrive?function=nothing",
+                None,
+            ),
+        ),
+        ("get", "/system/dead-letters/{id}") => {
+            (Operator, call("GET", "/system/dead-letters/1", None))
+        }
+        ("delete", "/system/dead-letters/{id}") => {
+            (Operator, call("DELETE", "/system/dead-letters/1", None))
+        }
+        ("post", "/system/dead-letters/{id}/redrive") => (
+            Operator,
+            call("POST", "/system/dead-letters/1/redrive", None),
+        ),
         ("get", "/system/hosts") => (Operator, call("GET", "/system/hosts", None)),
-        ("post", "/system/hosts") => (Operator, call("POST", "/system/hosts", Some(json!({"host": format!("new.{o}.example.test"), "organization": o})))),
-        ("delete", "/system/hosts/{host}") => (Operator, call("DELETE", format!("/system/hosts/new.{o}.example.test"), None)),
+        ("post", "/system/hosts") => (
+            Operator,
+            call(
+                "POST",
+                "/system/hosts",
+                Some(json!({"host": format!("new.{o}.example.test"), "organization": o})),
+            ),
+        ),
+        ("delete", "/system/hosts/{host}") => (
+            Operator,
+            call(
+                "DELETE",
+                format!("/system/hosts/new.{o}.example.test"),
+                None,
+            ),
+        ),
         ("get", "/system/certificates") => (Operator, call("GET", "/system/certificates", None)),
-        ("post", "/system/certificates") => (Operator, call("POST", "/system/certificates", Some(json!({"name": "c", "certificate": "", "privateKey": ""})))),
-        ("delete", "/system/certificates/{name}") => (Operator, call("DELETE", "/system/certificates/c", None)),
+        ("post", "/system/certificates") => (
+            Operator,
+            call(
+                "POST",
+                "/system/certificates",
+                Some(json!({"name": "c", "certificate": "", "privateKey": ""})),
+            ),
+        ),
+        ("delete", "/system/certificates/{name}") => {
+            (Operator, call("DELETE", "/system/certificates/c", None))
+        }
         // The bootstrap super-user's (no organization admin is an operator here).
-        ("post", "/system/organizations") => (Operator, call("POST", "/system/organizations", Some(json!({"name": "z"})))),
-        ("delete", "/system/organizations/{name}") => (Operator, call("DELETE", format!("/system/organizations/{o}"), None)),
+        ("post", "/system/organizations") => (
+            Operator,
+            call("POST", "/system/organizations", Some(json!({"name": "z"}))),
+        ),
+        ("delete", "/system/organizations/{name}") => (
+            Operator,
+            call("DELETE", format!("/system/organizations/{o}"), None),
+        ),
         _ => return None,
     };
     Some(found)
@@ -204,7 +442,10 @@ async fn every_operation_answers_every_caller_as_the_matrix_says() {
         .filter(|(method, path)| case(method, path, Org::A, &fixtures).is_none())
         .map(|(method, path)| format!("{method} {path}"))
         .collect();
-    assert!(missing.is_empty(), "operations without a row in the access matrix: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "operations without a row in the access matrix: {missing:?}"
+    );
 
     let mut wrong = Vec::new();
     let mut cases = 0;
@@ -232,5 +473,10 @@ async fn every_operation_answers_every_caller_as_the_matrix_says() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} of {cases} cases answered wrongly:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {cases} cases answered wrongly:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

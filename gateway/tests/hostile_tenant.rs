@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
-use switchyard_broker::testing::NatsServer;
 use support::{set_up, start, App, Fixtures, Who, ROOT};
+use switchyard_broker::testing::NatsServer;
 
 const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
 
@@ -91,52 +91,115 @@ async fn what_the_findings_did_no_longer_works() {
             );
         }
         let (status, text) = mallory.send("POST", "/system/secrets", &body).await;
-        assert!(status.is_client_error() && status != StatusCode::NOT_FOUND, "{status} {text}");
+        assert!(
+            status.is_client_error() && status != StatusCode::NOT_FOUND,
+            "{status} {text}"
+        );
     }
     let (status, _) = mallory
-        .send("POST", "/system/secrets", br#"{"name":"planted","namespace":"b-ns","value":"x","z":[[[[1]]]]}"#)
+        .send(
+            "POST",
+            "/system/secrets",
+            br#"{"name":"planted","namespace":"b-ns","value":"x","z":[[[[1]]]]}"#,
+        )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused"
+    );
     let (status, _) = mallory
-        .send("POST", "/system/secrets", br#"{"name":"planted","namespace":"b-ns","value":"x"}"#)
+        .send(
+            "POST",
+            "/system/secrets",
+            br#"{"name":"planted","namespace":"b-ns","value":"x"}"#,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Finding 2: the same target in other spellings.
     for (method, uri, body) in [
-        ("DELETE", "/system/functions", json!({"functionName": "fb.b-ns"})),
-        ("DELETE", "/system/functions?namespace=b-ns", json!({"functionName": "fb", "namespace": ""})),
-        ("POST", "/system/scale-function/fb%2Eb-ns", json!({"replicas": 0})),
-        ("POST", "/system/scale-function/fb", json!({"replicas": 0, "namespace": "b-ns"})),
+        (
+            "DELETE",
+            "/system/functions",
+            json!({"functionName": "fb.b-ns"}),
+        ),
+        (
+            "DELETE",
+            "/system/functions?namespace=b-ns",
+            json!({"functionName": "fb", "namespace": ""}),
+        ),
+        (
+            "POST",
+            "/system/scale-function/fb%2Eb-ns",
+            json!({"replicas": 0}),
+        ),
+        (
+            "POST",
+            "/system/scale-function/fb",
+            json!({"replicas": 0, "namespace": "b-ns"}),
+        ),
         ("DELETE", "/system/routes/rb?namespace=b-ns", Value::Null),
-        ("PUT", "/system/routes/rb", json!({"name": "rb", "namespace": "b-ns", "function": "fb", "path": "/b", "hosts": ["b.example.test"]})),
+        (
+            "PUT",
+            "/system/routes/rb",
+            json!({"name": "rb", "namespace": "b-ns", "function": "fb", "path": "/b", "hosts": ["b.example.test"]}),
+        ),
     ] {
-        let body = if body.is_null() { Vec::new() } else { body.to_string().into_bytes() };
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        };
         let (status, text) = mallory.send(method, uri, &body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {text}");
     }
     // `"namespace": ""` is the default namespace, for the check and the act alike.
     let (status, text) = mallory
-        .send("DELETE", "/system/functions", br#"{"functionName":"fb","namespace":""}"#)
+        .send(
+            "DELETE",
+            "/system/functions",
+            br#"{"functionName":"fb","namespace":""}"#,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
     assert!(text.contains("openfaas-fn"), "{text}");
-    for uri in ["/system/jobs/job%2Db", "/system/jobs/job-b/result", "/system/jobs?function=fb%2Eb-ns"] {
+    for uri in [
+        "/system/jobs/job%2Db",
+        "/system/jobs/job-b/result",
+        "/system/jobs?function=fb%2Eb-ns",
+    ] {
         let (status, text) = viewer.send("GET", uri, b"").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {text}");
     }
     let (status, _) = viewer.send("GET", "/system/jobs/no-such-job", b"").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "an unknown id falls back to nothing");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an unknown id falls back to nothing"
+    );
     let (status, listed) = viewer.send("GET", "/system/routes", b"").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(listed.contains("\"ra\"") && !listed.contains("\"rb\""), "{listed}");
+    assert!(
+        listed.contains("\"ra\"") && !listed.contains("\"rb\""),
+        "{listed}"
+    );
 
     // Finding 3: a subscription of a, turned onto b's function.
     let (status, text) = mallory
-        .send("PUT", "/system/subscriptions/sub-a", json!({"name": "sub-a", "function": "fb.b-ns", "filters": [], "reply": true}).to_string().as_bytes())
+        .send(
+            "PUT",
+            "/system/subscriptions/sub-a",
+            json!({"name": "sub-a", "function": "fb.b-ns", "filters": [], "reply": true})
+                .to_string()
+                .as_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
-    assert_eq!(root_get(&app, "/system/subscriptions/sub-a").await["function"], "fa.a-ns");
+    assert_eq!(
+        root_get(&app, "/system/subscriptions/sub-a").await["function"],
+        "fa.a-ns"
+    );
 
     // Finding 4 (the API side): a source may not take a name the system uses.
     let (status, text) = mallory
@@ -146,40 +209,111 @@ async fn what_the_findings_did_no_longer_works() {
     let (status, _) = mallory
         .send("POST", "/system/event-sources", json!({"name": "everyone", "kind": "webhook", "namespace": "a-ns", "sharedWith": ["*"], "config": {"auth": {"none": true}}}).to_string().as_bytes())
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "sharing with everyone is for operators");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "sharing with everyone is for operators"
+    );
 
     // Finding 5: b's host, no host at all, and the UI's paths in disguise.
-    for (hosts, path) in [(json!(["b.example.test"]), "/x"), (json!([]), "/x"), (json!(["a.example.test"]), "//ui"), (json!(["a.example.test"]), "/a/../system")] {
+    for (hosts, path) in [
+        (json!(["b.example.test"]), "/x"),
+        (json!([]), "/x"),
+        (json!(["a.example.test"]), "//ui"),
+        (json!(["a.example.test"]), "/a/../system"),
+    ] {
         let route = json!({"name": "grab", "namespace": "a-ns", "function": "fa", "path": path, "pathMatch": "prefix", "hosts": hosts});
-        let (status, text) = mallory.send("POST", "/system/routes", route.to_string().as_bytes()).await;
+        let (status, text) = mallory
+            .send("POST", "/system/routes", route.to_string().as_bytes())
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{hosts} {path}: {text}");
     }
     // An operator's catch-all (default organization, any host) does not answer b's host.
-    let catch_all = json!({"name": "all", "function": "f0", "path": "/", "pathMatch": "prefix", "async": true});
+    let catch_all =
+        json!({"name": "all", "function": "f0", "path": "/", "pathMatch": "prefix", "async": true});
     let (status, text) = app
-        .raw(Some(ROOT), "POST", "/system/functions", &JSON, json!({"service": "f0", "envProcess": "cat"}).to_string().into_bytes())
+        .raw(
+            Some(ROOT),
+            "POST",
+            "/system/functions",
+            &JSON,
+            json!({"service": "f0", "envProcess": "cat"})
+                .to_string()
+                .into_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
-    let (status, text) = app.raw(Some(ROOT), "POST", "/system/routes", &JSON, catch_all.to_string().into_bytes()).await;
+    let (status, text) = app
+        .raw(
+            Some(ROOT),
+            "POST",
+            "/system/routes",
+            &JSON,
+            catch_all.to_string().into_bytes(),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
-    let (status, _) = app.raw(None, "POST", "/anything", &[("host", "unowned.example.test")], b"x".to_vec()).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "an unowned host reaches the default organization's routes");
-    let (status, _) = app.raw(None, "POST", "/anything", &[("host", "b.example.test")], b"x".to_vec()).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "b's host reaches only b's routes");
+    let (status, _) = app
+        .raw(
+            None,
+            "POST",
+            "/anything",
+            &[("host", "unowned.example.test")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "an unowned host reaches the default organization's routes"
+    );
+    let (status, _) = app
+        .raw(
+            None,
+            "POST",
+            "/anything",
+            &[("host", "b.example.test")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "b's host reaches only b's routes"
+    );
 
     // Finding 12: what a cross-site page can send.
     for headers in [
         vec![("content-type", "text/plain")],
         vec![("content-type", "application/x-www-form-urlencoded")],
-        vec![("content-type", "application/json"), ("origin", "https://evil.example")],
-        vec![("content-type", "application/json"), ("sec-fetch-site", "cross-site")],
+        vec![
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+        ],
+        vec![
+            ("content-type", "application/json"),
+            ("sec-fetch-site", "cross-site"),
+        ],
     ] {
         let (status, text) = app
-            .raw(Some(ROOT), "POST", "/system/functions", &headers, json!({"service": "csrf", "envProcess": "cat"}).to_string().into_bytes())
+            .raw(
+                Some(ROOT),
+                "POST",
+                "/system/functions",
+                &headers,
+                json!({"service": "csrf", "envProcess": "cat"})
+                    .to_string()
+                    .into_bytes(),
+            )
             .await;
-        assert!(status == StatusCode::FORBIDDEN || status == StatusCode::UNSUPPORTED_MEDIA_TYPE, "{headers:?}: {status} {text}");
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{headers:?}: {status} {text}"
+        );
     }
-    let (status, _) = app.raw(Some(ROOT), "GET", "/system/function/csrf", &[], Vec::new()).await;
+    let (status, _) = app
+        .raw(Some(ROOT), "GET", "/system/function/csrf", &[], Vec::new())
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was deployed");
 
     // Finding 11: the audit log names the target a refused change resolved to.
@@ -200,42 +334,146 @@ async fn a_namespace_deleted_and_made_again_starts_empty() {
     let nats = NatsServer::start();
     let (app, _) = setting_up(&nats).await;
     let root = |method: &'static str, uri: &'static str, body: Value| app.root(method, uri, body);
-    assert_eq!(root("POST", "/system/namespace/", json!({"name": "c-ns", "organization": "a"})).await.0, StatusCode::CREATED);
-    assert_eq!(root("POST", "/system/functions", json!({"service": "fc", "namespace": "c-ns", "envProcess": "cat"})).await.0, StatusCode::ACCEPTED);
-    assert_eq!(root("POST", "/system/hosts", json!({"host": "c.example.test", "organization": "a"})).await.0, StatusCode::CREATED);
+    assert_eq!(
+        root(
+            "POST",
+            "/system/namespace/",
+            json!({"name": "c-ns", "organization": "a"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        root(
+            "POST",
+            "/system/functions",
+            json!({"service": "fc", "namespace": "c-ns", "envProcess": "cat"})
+        )
+        .await
+        .0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        root(
+            "POST",
+            "/system/hosts",
+            json!({"host": "c.example.test", "organization": "a"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
     assert_eq!(root("POST", "/system/routes", json!({"name": "rc", "namespace": "c-ns", "function": "fc", "path": "/c", "hosts": ["c.example.test"]})).await.0, StatusCode::CREATED);
     let (status, _) = app
-        .raw(None, "POST", "/async-function/fc.c-ns", &[("x-call-id", "job-c")], b"x".to_vec())
+        .raw(
+            None,
+            "POST",
+            "/async-function/fc.c-ns",
+            &[("x-call-id", "job-c")],
+            b"x".to_vec(),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(root("DELETE", "/system/functions", json!({"functionName": "fc", "namespace": "c-ns"})).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        root(
+            "DELETE",
+            "/system/functions",
+            json!({"functionName": "fc", "namespace": "c-ns"})
+        )
+        .await
+        .0,
+        StatusCode::ACCEPTED
+    );
 
     let (status, text) = root("DELETE", "/system/namespace/c-ns", Value::Null).await;
     assert_eq!(status, StatusCode::CONFLICT, "{text}");
-    assert_eq!(root("DELETE", "/system/routes/rc?namespace=c-ns", Value::Null).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(root("DELETE", "/system/namespace/c-ns", Value::Null).await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        root("DELETE", "/system/routes/rc?namespace=c-ns", Value::Null)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        root("DELETE", "/system/namespace/c-ns", Value::Null)
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
 
     // Organization b makes a namespace of that name: a's old job is not b's to read.
-    assert_eq!(root("POST", "/system/namespace/", json!({"name": "c-ns", "organization": "b"})).await.0, StatusCode::CREATED);
-    let (status, _) = app.raw(Some(ROOT), "GET", "/system/jobs/job-c", &[], Vec::new()).await;
+    assert_eq!(
+        root(
+            "POST",
+            "/system/namespace/",
+            json!({"name": "c-ns", "organization": "b"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let (status, _) = app
+        .raw(Some(ROOT), "GET", "/system/jobs/job-c", &[], Vec::new())
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// Spellings of `b`'s names, and values that look like them.
 fn b_names() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "fb", "fb.b-ns", "fb%2Eb-ns", "fb%2eb-ns", "fb.b-ns.openfaas-fn", "fb.b-ns%00", "FB.b-ns",
-        "fb%2Fb-ns", "b-ns", "B-NS", "", ".", "..", "fb.", ".b-ns", "sub-b", "hook-b", "rb", "b",
-        "sb", "job-b", "tmp", "fa.b-ns", "fb.a-ns", "a-ns", "b-ns\u{0}", "b\u{2011}ns",
+        "fb",
+        "fb.b-ns",
+        "fb%2Eb-ns",
+        "fb%2eb-ns",
+        "fb.b-ns.openfaas-fn",
+        "fb.b-ns%00",
+        "FB.b-ns",
+        "fb%2Fb-ns",
+        "b-ns",
+        "B-NS",
+        "",
+        ".",
+        "..",
+        "fb.",
+        ".b-ns",
+        "sub-b",
+        "hook-b",
+        "rb",
+        "b",
+        "sb",
+        "job-b",
+        "tmp",
+        "fa.b-ns",
+        "fb.a-ns",
+        "a-ns",
+        "b-ns\u{0}",
+        "b\u{2011}ns",
     ])
     .prop_map(str::to_string)
 }
 
 fn field() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "service", "functionName", "serviceName", "name", "namespace", "function", "organization",
-        "value", "envProcess", "hosts", "path", "kind", "config", "replicas", "filters", "subjects",
-        "role", "sharedWith", "labels", "unknown",
+        "service",
+        "functionName",
+        "serviceName",
+        "name",
+        "namespace",
+        "function",
+        "organization",
+        "value",
+        "envProcess",
+        "hosts",
+        "path",
+        "kind",
+        "config",
+        "replicas",
+        "filters",
+        "subjects",
+        "role",
+        "sharedWith",
+        "labels",
+        "unknown",
     ])
     .prop_map(str::to_string)
 }
@@ -260,16 +498,32 @@ fn body() -> impl Strategy<Value = String> {
 }
 
 fn request() -> impl Strategy<Value = (String, String, String)> {
-    let method = prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]).prop_map(str::to_string);
+    let method =
+        prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]).prop_map(str::to_string);
     let path = (
         prop::sample::select(vec![
-            "/system/functions", "/system/function/{}", "/system/scale-function/{}",
-            "/system/secrets", "/system/namespace/{}", "/system/namespace/", "/system/logs?name={}",
-            "/system/subscriptions", "/system/subscriptions/{}", "/system/event-sources",
-            "/system/event-sources/{}", "/system/routes", "/system/routes/{}", "/system/jobs/{}",
-            "/system/jobs/{}/result", "/system/jobs?function={}", "/system/policies/b/{}",
-            "/system/service-accounts/b/{}", "/system/service-accounts/b/{}/tokens",
-            "/system/policies?organization={}", "/system/tokens/{}", "/system/hosts/{}",
+            "/system/functions",
+            "/system/function/{}",
+            "/system/scale-function/{}",
+            "/system/secrets",
+            "/system/namespace/{}",
+            "/system/namespace/",
+            "/system/logs?name={}",
+            "/system/subscriptions",
+            "/system/subscriptions/{}",
+            "/system/event-sources",
+            "/system/event-sources/{}",
+            "/system/routes",
+            "/system/routes/{}",
+            "/system/jobs/{}",
+            "/system/jobs/{}/result",
+            "/system/jobs?function={}",
+            "/system/policies/b/{}",
+            "/system/service-accounts/b/{}",
+            "/system/service-accounts/b/{}/tokens",
+            "/system/policies?organization={}",
+            "/system/tokens/{}",
+            "/system/hosts/{}",
         ]),
         b_names(),
         prop::option::of(b_names()),
@@ -299,32 +553,46 @@ async fn random_request_shapes_from_a_never_reach_b() {
     let secrets_of_b = ["fb", "sub-b", "hook-b", "\"rb\"", "b-ns", "b.example.test"];
     let mut answers = std::collections::BTreeMap::<u16, usize>::new();
     for _ in 0..400 {
-        let (method, path, body) = strategy
-            .new_tree(&mut runner)
-            .expect("a case")
-            .current();
+        let (method, path, body) = strategy.new_tree(&mut runner).expect("a case").current();
         let Ok(uri) = path.parse::<axum::http::Uri>() else {
             *answers.entry(0).or_default() += 1;
             continue;
         };
-        let (status, answer) = mallory.send(&method, &uri.to_string(), body.as_bytes()).await;
+        let (status, answer) = mallory
+            .send(&method, &uri.to_string(), body.as_bytes())
+            .await;
         *answers.entry(status.as_u16()).or_default() += 1;
         if status.is_success() {
             // Whatever a succeeded, it read none of b's names.
             for name in secrets_of_b {
-                assert!(!answer.contains(name), "{method} {path} {body} → {status}: {answer}");
+                assert!(
+                    !answer.contains(name),
+                    "{method} {path} {body} → {status}: {answer}"
+                );
             }
         }
     }
     // The shapes reached every stage: refused as malformed, refused access, not found, done.
     for status in [400, 403, 404] {
-        assert!(answers.get(&status).is_some_and(|n| *n >= 10), "{answers:?}");
+        assert!(
+            answers.get(&status).is_some_and(|n| *n >= 10),
+            "{answers:?}"
+        );
     }
-    assert!(answers.keys().any(|s| (200..300).contains(s)), "{answers:?}");
+    assert!(
+        answers.keys().any(|s| (200..300).contains(s)),
+        "{answers:?}"
+    );
     // The shapes reached every stage: refused as malformed, refused access, not found, done.
     for status in [400, 403, 404] {
-        assert!(answers.get(&status).is_some_and(|n| *n >= 10), "{answers:?}");
+        assert!(
+            answers.get(&status).is_some_and(|n| *n >= 10),
+            "{answers:?}"
+        );
     }
-    assert!(answers.keys().any(|s| (200..300).contains(s)), "{answers:?}");
+    assert!(
+        answers.keys().any(|s| (200..300).contains(s)),
+        "{answers:?}"
+    );
     assert_eq!(b_as_it_is(&app).await, before, "b is as it was");
 }

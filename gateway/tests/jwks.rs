@@ -111,5 +111,9 @@ async fn key_sets_are_fetched_once_per_issuer_and_failures_remembered() {
             .expect_err("no key k");
         assert!(error.to_string().contains("no key"), "{error}");
     }
-    assert_eq!(issuer.slow_fetches.load(Ordering::SeqCst), 1, "single flight");
+    assert_eq!(
+        issuer.slow_fetches.load(Ordering::SeqCst),
+        1,
+        "single flight"
+    );
 }

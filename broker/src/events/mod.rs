@@ -84,7 +84,11 @@ pub const SHARED_WITH_EVERYONE: &str = "*";
 
 /// Whether an event of organization `event_organization`, from a source shared with
 /// `shared_with`, may be delivered to a function of `function_organization`.
-pub fn may_deliver(event_organization: &str, function_organization: &str, shared_with: &[String]) -> bool {
+pub fn may_deliver(
+    event_organization: &str,
+    function_organization: &str,
+    shared_with: &[String],
+) -> bool {
     event_organization == function_organization
         || shared_with
             .iter()
@@ -155,7 +159,11 @@ mod tests {
             ("default", "b", vec!["*".to_string()], true),
         ];
         for (event, function, shared, expected) in table {
-            assert_eq!(may_deliver(event, function, &shared), expected, "{event} → {function} {shared:?}");
+            assert_eq!(
+                may_deliver(event, function, &shared),
+                expected,
+                "{event} → {function} {shared:?}"
+            );
         }
     }
 

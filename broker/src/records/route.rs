@@ -164,7 +164,10 @@ impl Route {
         if self.path.contains("//")
             || self.path.contains('%')
             || self.path.contains('\\')
-            || self.path.split('/').any(|segment| segment == "." || segment == "..")
+            || self
+                .path
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
         {
             return Err(format!(
                 "path `{}`: write it normalized (no `//`, `.` or `..` segments, percent-encoding or `\\`)",
@@ -419,9 +422,19 @@ mod tests {
     fn reserved_paths_bad_hosts_and_bad_methods_are_refused_by_name() {
         let mut r = route("r", "f", "/system/functions");
         assert!(r.validate().expect_err("reserved").contains("/system"));
-        for sneaky in ["//ui", "//system/functions", "/x/../system", "/%73ystem", "/./ui", "/UI/x"] {
+        for sneaky in [
+            "//ui",
+            "//system/functions",
+            "/x/../system",
+            "/%73ystem",
+            "/./ui",
+            "/UI/x",
+        ] {
             r.path = sneaky.into();
-            assert!(r.validate().is_err(), "{sneaky} passes as the gateway's own path");
+            assert!(
+                r.validate().is_err(),
+                "{sneaky} passes as the gateway's own path"
+            );
         }
         r.path = "/".into();
         assert!(r.validate().is_err(), "`/` exactly is invoke's");

@@ -101,7 +101,8 @@ impl EventSource {
 
     /// Names the system gives its own events' ingress (`reply`: functions' reply events), so no
     /// source may take them.
-    pub const RESERVED_NAMES: &'static [&'static str] = &["reply", "schedule", "switchyard", "system"];
+    pub const RESERVED_NAMES: &'static [&'static str] =
+        &["reply", "schedule", "switchyard", "system"];
 
     /// The webhook configuration, when this is a webhook source.
     pub fn webhook(&self) -> Option<&WebhookConfig> {

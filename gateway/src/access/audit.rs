@@ -94,7 +94,10 @@ mod tests {
         let admitted = (0..50).filter(|_| limiter.admit("user:mallory")).count();
         assert_eq!(admitted, DENIALS_PER_WINDOW as usize);
         assert!(limiter.admit("user:ann"));
-        assert_eq!(truncated(&"x".repeat(60_000)).chars().count(), MAX_PATH_CHARS + 1);
+        assert_eq!(
+            truncated(&"x".repeat(60_000)).chars().count(),
+            MAX_PATH_CHARS + 1
+        );
         assert_eq!(truncated("/system/functions"), "/system/functions");
     }
 }

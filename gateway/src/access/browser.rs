@@ -13,7 +13,11 @@ pub(crate) fn check(method: &Method, headers: &HeaderMap) -> Result<(), ApiError
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let text = |name| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase())
+    };
     if let Some(site) = text("sec-fetch-site") {
         if site == "cross-site" || site == "same-site" {
             return Err(ApiError::Forbidden(format!(
@@ -64,15 +68,28 @@ mod tests {
         let post = Method::POST;
         let refused = |pairs| check(&post, &headers(pairs)).is_err();
         assert!(refused(&[("content-type", "text/plain")]));
-        assert!(refused(&[("content-type", "application/x-www-form-urlencoded")]));
-        assert!(refused(&[("content-type", "multipart/form-data; boundary=x")]));
+        assert!(refused(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )]));
+        assert!(refused(&[(
+            "content-type",
+            "multipart/form-data; boundary=x"
+        )]));
         assert!(refused(&[("sec-fetch-site", "cross-site")]));
-        assert!(refused(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]));
+        assert!(refused(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ]));
         assert!(refused(&[("origin", "null"), ("host", "127.0.0.1:8080")]));
         // faas-cli, curl and the UI itself.
         assert!(!refused(&[]));
         assert!(!refused(&[("content-type", "application/json")]));
-        assert!(!refused(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080"), ("sec-fetch-site", "same-origin")]));
+        assert!(!refused(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+            ("sec-fetch-site", "same-origin")
+        ]));
         assert!(check(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")])).is_ok());
     }
 }

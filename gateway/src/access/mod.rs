@@ -61,7 +61,13 @@ impl Caller {
             .policies
             .cache()
             .read(|policies| {
-                switchyard_access::authorize(&self.principal, policies.values(), action, scope, target)
+                switchyard_access::authorize(
+                    &self.principal,
+                    policies.values(),
+                    action,
+                    scope,
+                    target,
+                )
             })
             .map_err(|denied| ApiError::Forbidden(denied.to_string()))
     }
@@ -74,12 +80,20 @@ impl Caller {
     }
 
     /// Operators' realm (every organization's records).
-    pub(crate) fn operator(&self, state: &AppState, what: &'static str) -> Result<Authorized<&'static str>, ApiError> {
+    pub(crate) fn operator(
+        &self,
+        state: &AppState,
+        what: &'static str,
+    ) -> Result<Authorized<&'static str>, ApiError> {
         self.authorize(state, Action::Admin, &Scope::Operators, what)
     }
 
     /// Anything any signed-in caller may see.
-    pub(crate) fn signed_in(&self, state: &AppState, what: &'static str) -> Result<Authorized<&'static str>, ApiError> {
+    pub(crate) fn signed_in(
+        &self,
+        state: &AppState,
+        what: &'static str,
+    ) -> Result<Authorized<&'static str>, ApiError> {
         self.authorize(state, Action::Read, &Scope::SignedIn, what)
     }
 }
@@ -97,9 +111,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::Unauthorized("this route needs credentials".into())
-        })
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("this route needs credentials".into()))
     }
 }
 
@@ -143,13 +159,25 @@ pub(crate) async fn require_access(
     let response = next.run(request).await;
     if changes {
         let targets = caller.targets.lock().map(|t| t.clone()).unwrap_or_default();
-        audit::record(&state, &caller.principal, &method, &path, targets, response.status().as_u16(), call_id).await;
+        audit::record(
+            &state,
+            &caller.principal,
+            &method,
+            &path,
+            targets,
+            response.status().as_u16(),
+            call_id,
+        )
+        .await;
     }
     response
 }
 
 /// The caller the headers prove, or 401.
-pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
     if crate::auth::authenticated(&state.config.credentials, headers) {
         return Ok(Principal::super_user(state.config.credentials.user.clone()));
     }
@@ -169,17 +197,19 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
         stored
             .accepts(secret, Utc::now())
             .map_err(|reason| ApiError::Unauthorized(reason.to_string()))?;
-        return Ok(Principal::service_account(&stored.organization, &stored.service_account));
+        return Ok(Principal::service_account(
+            &stored.organization,
+            &stored.service_account,
+        ));
     }
     let Some(oidc) = &state.oidc else {
         return Err(ApiError::Unauthorized(
             "bearer tokens other than Switchyard API tokens need SWITCHYARD_OIDC_ISSUER".into(),
         ));
     };
-    let user = oidc
-        .user(&state.jwt, &token)
-        .await
-        .map_err(|reason| ApiError::Unauthorized(format!("the bearer token was refused: {reason}")))?;
+    let user = oidc.user(&state.jwt, &token).await.map_err(|reason| {
+        ApiError::Unauthorized(format!("the bearer token was refused: {reason}"))
+    })?;
     Ok(Principal::user(&user.name, &user.groups))
 }
 
@@ -210,8 +240,14 @@ pub(crate) async fn check_invoke(
         .map_err(IntoResponse::into_response)?;
     let scope = state.scope_of(&function.namespace);
     let allowed = state.policies.cache().read(|policies| {
-        switchyard_access::authorize(&principal, policies.values(), Action::Invoke, &scope, &function)
-            .map(drop)
+        switchyard_access::authorize(
+            &principal,
+            policies.values(),
+            Action::Invoke,
+            &scope,
+            &function,
+        )
+        .map(drop)
     });
     if let Err(denied) = allowed {
         return Err(ApiError::Forbidden(denied.to_string()).into_response());

@@ -118,7 +118,11 @@ impl AppState {
 
     /// Whether a record made at `made` belongs to the namespace of this name as it exists now:
     /// not to one of the same name deleted before it was created again.
-    pub(crate) fn namespace_holds(&self, namespace: &str, made: chrono::DateTime<chrono::Utc>) -> bool {
+    pub(crate) fn namespace_holds(
+        &self,
+        namespace: &str,
+        made: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
         if namespace == DEFAULT_NAMESPACE {
             return true;
         }
@@ -136,7 +140,10 @@ impl AppState {
         let namespace = given(namespace).unwrap_or(DEFAULT_NAMESPACE);
         validate_namespace(namespace).map_err(ApiError::BadRequest)?;
         self.existing_namespace(namespace).await?;
-        Ok((NamespaceName(namespace.to_string()), self.scope_of(namespace)))
+        Ok((
+            NamespaceName(namespace.to_string()),
+            self.scope_of(namespace),
+        ))
     }
 
     /// What `reference` with `namespace` names: valid, in an existing namespace (else 400),

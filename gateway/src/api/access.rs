@@ -76,7 +76,12 @@ fn administered(
     validate_name("organization", organization).map_err(ApiError::BadRequest)?;
     existing_organization(state, organization)?;
     let scope = Scope::Organization(organization.to_string());
-    caller.authorize(state, Action::Admin, &scope, OrganizationName(organization.to_string()))
+    caller.authorize(
+        state,
+        Action::Admin,
+        &scope,
+        OrganizationName(organization.to_string()),
+    )
 }
 
 #[utoipa::path(get, path = "/system/organizations", tag = "access", responses((status = 200, body = Vec<Organization>)))]
@@ -107,7 +112,12 @@ pub(crate) async fn create_organization(
     let request: OrganizationRequest = parse("organization", &body)?;
     validate_name("organization", &request.name).map_err(ApiError::BadRequest)?;
     let request = caller
-        .authorize(&state, Action::Admin, &Scope::SuperUser, OrganizationName(request.name))?
+        .authorize(
+            &state,
+            Action::Admin,
+            &Scope::SuperUser,
+            OrganizationName(request.name),
+        )?
         .into_target();
     let request = OrganizationRequest { name: request.0 };
     if request.name == DEFAULT_ORGANIZATION {
@@ -135,7 +145,12 @@ pub(crate) async fn remove_organization(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = caller
-        .authorize(&state, Action::Admin, &Scope::SuperUser, OrganizationName(name))?
+        .authorize(
+            &state,
+            Action::Admin,
+            &Scope::SuperUser,
+            OrganizationName(name),
+        )?
         .into_target()
         .0;
     let owned: Vec<String> = state
@@ -216,7 +231,9 @@ pub(crate) async fn policy(
     caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<Json<Policy>, ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     let key = scoped_key(&organization, &name);
     state
         .policies
@@ -233,7 +250,9 @@ pub(crate) async fn update_policy(
     Path((organization, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Policy>, ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     let policy = checked_policy(&state, &caller, &body)?;
     if policy.organization != organization || policy.name != name {
         return Err(ApiError::BadRequest(
@@ -265,7 +284,9 @@ pub(crate) async fn remove_policy(
     caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     state
         .policies
         .delete(&scoped_key(&organization, &name))
@@ -323,7 +344,9 @@ pub(crate) async fn remove_service_account(
     caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     state
         .service_accounts
         .delete(&scoped_key(&organization, &name))
@@ -387,7 +410,9 @@ pub(crate) async fn issue_token(
     Path((organization, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     let request: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else {
@@ -433,7 +458,9 @@ pub(crate) async fn tokens(
     caller: Caller,
     Path((organization, name)): Path<(String, String)>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let organization = administered(&state, &caller, &organization)?.into_target().0;
+    let organization = administered(&state, &caller, &organization)?
+        .into_target()
+        .0;
     let mut all: Vec<TokenView> = state
         .tokens
         .list()

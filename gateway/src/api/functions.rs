@@ -60,7 +60,9 @@ pub(crate) async fn status(
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<FunctionStatus>, ApiError> {
     let (function, scope) = state.resolve(Kind::Function, &name, query.get()).await?;
-    let name = caller.authorize(&state, Action::Read, &scope, function)?.id();
+    let name = caller
+        .authorize(&state, Action::Read, &scope, function)?
+        .id();
     let spec = state
         .registry
         .get(&name)
@@ -80,7 +82,9 @@ pub(crate) async fn create(
     caller: Caller,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &caller, &body).await?.into_target();
+    let deployment = checked_deployment(&state, &caller, &body)
+        .await?
+        .into_target();
     let topic_start_sequence = topic_start(&state, &deployment).await?;
     let spec = FunctionSpec {
         replicas: FunctionSpec::initial_replicas(&deployment),
@@ -108,7 +112,9 @@ pub(crate) async fn update(
     caller: Caller,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let deployment = checked_deployment(&state, &caller, &body).await?.into_target();
+    let deployment = checked_deployment(&state, &caller, &body)
+        .await?
+        .into_target();
     let name = deployment.id();
     let fresh_start = topic_start(&state, &deployment).await?;
     state
@@ -153,7 +159,9 @@ pub(crate) async fn remove(
     let (function, scope) = state
         .resolve(Kind::Function, &request.function_name, namespace)
         .await?;
-    let name = caller.authorize(&state, Action::Write, &scope, function)?.id();
+    let name = caller
+        .authorize(&state, Action::Write, &scope, function)?
+        .id();
     state
         .registry
         .delete(&name)
@@ -195,7 +203,9 @@ pub(crate) async fn scale(
             )));
         }
     }
-    let name = caller.authorize(&state, Action::Write, &scope, function)?.id();
+    let name = caller
+        .authorize(&state, Action::Write, &scope, function)?
+        .id();
     let spec = state
         .registry
         .get(&name)
@@ -262,7 +272,10 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
 }
 
 /// The one namespace a body and a query name (they must agree when both do).
-fn one_namespace<'a>(body: Option<&'a str>, query: Option<&'a str>) -> Result<Option<&'a str>, ApiError> {
+fn one_namespace<'a>(
+    body: Option<&'a str>,
+    query: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
     match (given(body), given(query)) {
         (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(format!(
             "the body names namespace `{a}` but the query says `{b}`"
@@ -282,7 +295,11 @@ async fn checked_deployment(
     // `service` is a bare name: the namespace is `namespace` alone.
     validate_function_name(&deployment.service).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (function, scope) = state
-        .resolve(Kind::Function, &deployment.service, deployment.namespace.as_deref())
+        .resolve(
+            Kind::Function,
+            &deployment.service,
+            deployment.namespace.as_deref(),
+        )
         .await?;
     let function = caller.authorize(state, Action::Write, &scope, function)?;
     // Stored as given unless default, so a function's id is `name` or `name.namespace`.

@@ -73,7 +73,11 @@ pub(crate) async fn remove(
         .routes
         .list()
         .into_iter()
-        .filter(|r| r.hosts.iter().any(|h| switchyard_broker::records::host_covers(&host, h)))
+        .filter(|r| {
+            r.hosts
+                .iter()
+                .any(|h| switchyard_broker::records::host_covers(&host, h))
+        })
         .map(|r| format!("{}.{}", r.name, r.namespace))
         .collect();
     if !using.is_empty() {

@@ -44,7 +44,11 @@ pub(crate) async fn list(
     let function = match given(query.function.as_deref()) {
         Some(reference) => {
             let (function, scope) = state.resolve(Kind::Function, reference, None).await?;
-            Some(caller.authorize(&state, Action::Read, &scope, function)?.id())
+            Some(
+                caller
+                    .authorize(&state, Action::Read, &scope, function)?
+                    .id(),
+            )
         }
         None => {
             caller.operator(&state, "the jobs of every function")?;
@@ -92,7 +96,11 @@ pub(crate) struct JobTarget(pub(crate) JobRecord);
 
 impl std::fmt::Display for JobTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "job `{}` of function `{}`", self.0.call_id, self.0.function)
+        write!(
+            f,
+            "job `{}` of function `{}`",
+            self.0.call_id, self.0.function
+        )
     }
 }
 
@@ -129,7 +137,11 @@ pub(crate) async fn result(
     caller: Caller,
     Path(call_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let call_id = authorized_job(&state, &caller, call_id).await?.into_target().0.call_id;
+    let call_id = authorized_job(&state, &caller, call_id)
+        .await?
+        .into_target()
+        .0
+        .call_id;
     let stored = state
         .results
         .get(&call_id)

@@ -12,9 +12,9 @@ use super::AppState;
 use crate::access::resolve::Kind;
 use crate::access::Caller;
 use crate::error::ApiError;
-use switchyard_broker::records::Action;
 use crate::provider_client;
 use switchyard_broker::provider::LogsRequest;
+use switchyard_broker::records::Action;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -46,7 +46,9 @@ pub(crate) async fn logs(
     let (function, scope) = state
         .resolve(Kind::Function, name, params.namespace.as_deref())
         .await?;
-    let function = caller.authorize(&state, Action::Read, &scope, function)?.id();
+    let function = caller
+        .authorize(&state, Action::Read, &scope, function)?
+        .id();
     if !state.registry.contains(&function) {
         return Err(ApiError::FunctionNotFound(function));
     }

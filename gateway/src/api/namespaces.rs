@@ -14,8 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use switchyard_access::Scope;
 use switchyard_broker::records::{
-    split_qualified, validate_namespace, Action, Namespace, DEFAULT_NAMESPACE,
-    DEFAULT_ORGANIZATION,
+    split_qualified, validate_namespace, Action, Namespace, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
 };
 
 use super::AppState;
@@ -175,7 +174,9 @@ pub(crate) async fn update(
     let request: NamespaceRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid namespace request: {e}")))?;
     let name = authorized_namespace(&state, &caller, Action::Admin, name)?;
-    if given(request.organization.as_deref()).is_some_and(|o| state.scope_of(&name).organization() != Some(o)) {
+    if given(request.organization.as_deref())
+        .is_some_and(|o| state.scope_of(&name).organization() != Some(o))
+    {
         return Err(ApiError::BadRequest(
             "a namespace's organization is fixed when it is created".into(),
         ));

@@ -152,7 +152,12 @@ pub(crate) async fn list(
     let only = match given(query.namespace.as_deref()) {
         Some(namespace) => {
             let (namespace, scope) = state.namespace_named(Some(namespace)).await?;
-            Some(caller.authorize(&state, Action::Read, &scope, namespace)?.into_target().0)
+            Some(
+                caller
+                    .authorize(&state, Action::Read, &scope, namespace)?
+                    .into_target()
+                    .0,
+            )
         }
         None => None,
     };
@@ -178,7 +183,9 @@ pub(crate) async fn get(
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<Json<RouteView>, ApiError> {
-    let (route, scope) = state.resolve(Kind::Route, &name, query.namespace.as_deref()).await?;
+    let (route, scope) = state
+        .resolve(Kind::Route, &name, query.namespace.as_deref())
+        .await?;
     let key = caller.authorize(&state, Action::Read, &scope, route)?.id();
     state
         .routes
@@ -249,7 +256,9 @@ pub(crate) async fn remove(
     Path(name): Path<String>,
     Query(query): Query<NamespaceQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let (route, scope) = state.resolve(Kind::Route, &name, query.namespace.as_deref()).await?;
+    let (route, scope) = state
+        .resolve(Kind::Route, &name, query.namespace.as_deref())
+        .await?;
     let key = caller.authorize(&state, Action::Write, &scope, route)?.id();
     state
         .routes

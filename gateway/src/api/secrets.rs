@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
-use switchyard_broker::errors::error_chain;
 use switchyard_access::Authorized;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::records::{validate_function_name, Action};
 use switchyard_broker::secrets::{SecretError, SecretName, Secrets, MAX_SECRET_BYTES};
 use switchyard_broker::table::TableError;
@@ -90,7 +90,9 @@ async fn checked(
         }
         (a, b) => a.or(b),
     };
-    let (secret, scope) = state.resolve(Kind::Secret, &request.name, namespace).await?;
+    let (secret, scope) = state
+        .resolve(Kind::Secret, &request.name, namespace)
+        .await?;
     let secret = caller.authorize(state, Action::Write, &scope, secret)?;
     let value = match (request.value, request.raw_value) {
         (_, Some(raw)) if !raw.is_empty() => base64::engine::general_purpose::STANDARD
@@ -144,7 +146,9 @@ pub(crate) async fn create(
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &caller, &body, &query, true).await?.into_target();
+    let secret = checked(&state, &caller, &body, &query, true)
+        .await?
+        .into_target();
     store(&state)?
         .create(&secret.name, &secret.namespace, &secret.value)
         .await
@@ -163,7 +167,9 @@ pub(crate) async fn update(
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &caller, &body, &query, true).await?.into_target();
+    let secret = checked(&state, &caller, &body, &query, true)
+        .await?
+        .into_target();
     store(&state)?
         .update(&secret.name, &secret.namespace, &secret.value)
         .await
@@ -181,7 +187,9 @@ pub(crate) async fn remove(
     Query(query): Query<NamespaceQuery>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let secret = checked(&state, &caller, &body, &query, false).await?.into_target();
+    let secret = checked(&state, &caller, &body, &query, false)
+        .await?
+        .into_target();
     store(&state)?
         .delete(&secret.name, &secret.namespace)
         .await

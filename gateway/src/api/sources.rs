@@ -63,7 +63,10 @@ pub(crate) async fn create(
         )));
     }
     let (_, scope) = state.namespace_named(Some(source.namespace())).await?;
-    let mut source = caller.authorize(&state, Action::Write, &scope, SourceTarget(source))?.into_target().0;
+    let mut source = caller
+        .authorize(&state, Action::Write, &scope, SourceTarget(source))?
+        .into_target()
+        .0;
     operators_only_settings(&state, &caller, &source)?;
     validate_config(&source.spec)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
@@ -88,7 +91,10 @@ pub(crate) async fn update(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let current = existing(&state, &caller, Action::Write, name.clone()).await?.into_target().0;
+    let current = existing(&state, &caller, Action::Write, name.clone())
+        .await?
+        .into_target()
+        .0;
     let mut source: EventSource = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid event source: {e}")))?;
     if source.name != name {
@@ -126,7 +132,11 @@ pub(crate) async fn remove(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let name = existing(&state, &caller, Action::Write, name).await?.into_target().0.name;
+    let name = existing(&state, &caller, Action::Write, name)
+        .await?
+        .into_target()
+        .0
+        .name;
     state
         .sources
         .delete(&name)
@@ -143,7 +153,12 @@ pub(crate) struct SourceTarget(EventSource);
 
 impl std::fmt::Display for SourceTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "event source `{}` in namespace `{}`", self.0.name, self.0.namespace())
+        write!(
+            f,
+            "event source `{}` in namespace `{}`",
+            self.0.name,
+            self.0.namespace()
+        )
     }
 }
 
@@ -169,7 +184,11 @@ const MAX_SHARED_WITH: usize = 64;
 
 /// `caFile` opens a file on the server, and `sharedWith: ["*"]` gives a source's events to
 /// every organization: operators only. Sharing with named organizations is the owner's to do.
-fn operators_only_settings(state: &AppState, caller: &Caller, source: &EventSource) -> Result<(), ApiError> {
+fn operators_only_settings(
+    state: &AppState,
+    caller: &Caller,
+    source: &EventSource,
+) -> Result<(), ApiError> {
     if let SourceSpec::Vcenter(config) = &source.spec {
         if config.ca_file.is_some() {
             caller.operator(state, "an event source's `caFile` (a path on the server)")?;

@@ -24,7 +24,13 @@ pub(crate) async fn list(
     caller: Caller,
 ) -> Json<Vec<Subscription>> {
     let mut subscriptions = state.subscriptions.list();
-    subscriptions.retain(|s| caller.may(&state, Action::Read, &scope_of_function(&state, &s.function)));
+    subscriptions.retain(|s| {
+        caller.may(
+            &state,
+            Action::Read,
+            &scope_of_function(&state, &s.function),
+        )
+    });
     Json(subscriptions)
 }
 
@@ -67,7 +73,9 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Result<Json<Subscription>, ApiError> {
     // Both the subscription as it is and the function it will call must be the caller's.
-    let current = existing(&state, &caller, Action::Write, name.clone())?.into_target().0;
+    let current = existing(&state, &caller, Action::Write, name.clone())?
+        .into_target()
+        .0;
     let mut subscription = checked(&state, &caller, &body).await?.into_target().0;
     if subscription.name != name {
         return Err(ApiError::BadRequest(format!(
@@ -92,7 +100,10 @@ pub(crate) async fn remove(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let name = existing(&state, &caller, Action::Write, name)?.into_target().0.name;
+    let name = existing(&state, &caller, Action::Write, name)?
+        .into_target()
+        .0
+        .name;
     state
         .subscriptions
         .delete(&name)
@@ -129,7 +140,11 @@ pub(crate) struct SubscriptionTarget(Subscription);
 
 impl std::fmt::Display for SubscriptionTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "subscription `{}` of function `{}`", self.0.name, self.0.function)
+        write!(
+            f,
+            "subscription `{}` of function `{}`",
+            self.0.name, self.0.function
+        )
     }
 }
 

@@ -127,7 +127,12 @@ impl App {
             .await
             .expect("answers");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -135,7 +140,9 @@ impl App {
     pub async fn put_back(&self, method: &'static str, uri: &str, body: Value) -> StatusCode {
         let (status, answer) = self.root(method, uri, body.clone()).await;
         assert!(
-            status.is_success() || status == StatusCode::CONFLICT || status == StatusCode::NOT_FOUND,
+            status.is_success()
+                || status == StatusCode::CONFLICT
+                || status == StatusCode::NOT_FOUND,
             "fixture {method} {uri} {body}: {status} {answer}"
         );
         status
@@ -151,8 +158,16 @@ impl App {
             .expect("request");
         let response = self.router.clone().oneshot(request).await.expect("answers");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Creates (or puts back) what the cases act on; idempotent.
@@ -160,19 +175,49 @@ impl App {
         for o in ["a", "b"] {
             let ns = format!("{o}-ns");
             let f = format!("f{o}");
-            self.put_back("POST", "/system/organizations", json!({"name": o})).await;
-            self.put_back("POST", "/system/namespace/", json!({"name": ns, "organization": o})).await;
+            self.put_back("POST", "/system/organizations", json!({"name": o}))
+                .await;
+            self.put_back(
+                "POST",
+                "/system/namespace/",
+                json!({"name": ns, "organization": o}),
+            )
+            .await;
             let deployment = json!({"service": f, "namespace": ns, "envProcess": "cat"});
-            if self.put_back("PUT", "/system/functions", deployment.clone()).await == StatusCode::NOT_FOUND {
+            if self
+                .put_back("PUT", "/system/functions", deployment.clone())
+                .await
+                == StatusCode::NOT_FOUND
+            {
                 self.put_back("POST", "/system/functions", deployment).await;
             }
-            self.put_back("POST", "/system/secrets", json!({"name": format!("s{o}"), "namespace": ns, "value": "v"})).await;
-            self.put_back("POST", "/system/subscriptions", json!({"name": format!("sub-{o}"), "function": format!("{f}.{ns}"), "filters": []})).await;
+            self.put_back(
+                "POST",
+                "/system/secrets",
+                json!({"name": format!("s{o}"), "namespace": ns, "value": "v"}),
+            )
+            .await;
+            self.put_back(
+                "POST",
+                "/system/subscriptions",
+                json!({"name": format!("sub-{o}"), "function": format!("{f}.{ns}"), "filters": []}),
+            )
+            .await;
             self.put_back("POST", "/system/event-sources", json!({"name": format!("hook-{o}"), "kind": "webhook", "namespace": ns, "config": {"auth": {"none": true}}})).await;
-            self.put_back("POST", "/system/hosts", json!({"host": format!("{o}.example.test"), "organization": o})).await;
+            self.put_back(
+                "POST",
+                "/system/hosts",
+                json!({"host": format!("{o}.example.test"), "organization": o}),
+            )
+            .await;
             self.put_back("POST", "/system/routes", json!({"name": format!("r{o}"), "namespace": ns, "function": f, "path": format!("/{o}"), "hosts": [format!("{o}.example.test")]})).await;
             self.put_back("POST", "/system/policies", json!({"name": "tmp", "organization": o, "subjects": ["serviceaccount:nobody"], "role": "viewer"})).await;
-            self.put_back("POST", "/system/service-accounts", json!({"name": "tmp", "organization": o})).await;
+            self.put_back(
+                "POST",
+                "/system/service-accounts",
+                json!({"name": "tmp", "organization": o}),
+            )
+            .await;
         }
     }
 }
@@ -231,7 +276,13 @@ pub async fn set_up(app: &App) -> Fixtures {
             .header("x-call-id", format!("job-{o}"))
             .body(Body::from("x"))
             .expect("request");
-        let status = app.router.clone().oneshot(request).await.expect("answers").status();
+        let status = app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("answers")
+            .status();
         assert_eq!(status, StatusCode::ACCEPTED, "job of {o}");
     }
     let mut tokens = Vec::new();
@@ -243,30 +294,48 @@ pub async fn set_up(app: &App) -> Fixtures {
     ];
     for (who, o, role) in accounts {
         let (status, _) = app
-            .root("POST", "/system/service-accounts", json!({"name": role, "organization": o}))
+            .root(
+                "POST",
+                "/system/service-accounts",
+                json!({"name": role, "organization": o}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{who:?}");
         let (status, _) = app
-            .root("POST", "/system/policies", json!({"name": role, "organization": o,
-                "subjects": [format!("serviceaccount:{role}")], "role": role}))
+            .root(
+                "POST",
+                "/system/policies",
+                json!({"name": role, "organization": o,
+                "subjects": [format!("serviceaccount:{role}")], "role": role}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{who:?}");
         let (status, token) = app
-            .root("POST", &format!("/system/service-accounts/{o}/{role}/tokens"), json!({}))
+            .root(
+                "POST",
+                &format!("/system/service-accounts/{o}/{role}/tokens"),
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{who:?}");
-        let token = token["token"].as_str().expect("token shown once").to_string();
+        let token = token["token"]
+            .as_str()
+            .expect("token shown once")
+            .to_string();
         tokens.push((who, format!("Bearer {token}")));
     }
     tokens.push((Who::SuperUser, ROOT.to_string()));
     let mut tmp_tokens = Vec::new();
     for (org, o) in [(Org::A, "a"), (Org::B, "b")] {
         let (status, token) = app
-            .root("POST", &format!("/system/service-accounts/{o}/tmp/tokens"), json!({}))
+            .root(
+                "POST",
+                &format!("/system/service-accounts/{o}/tmp/tokens"),
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED);
         tmp_tokens.push((org, token["id"].as_str().expect("id").to_string()));
     }
     Fixtures { tokens, tmp_tokens }
 }
-
