@@ -209,6 +209,9 @@ fn start_provider(
 ) -> tokio::task::JoinHandle<Result<(), switchyard_providers::ProviderError>> {
     let lease = settings.provider.lease();
     let kind = settings.provider.provider;
+    let isolation = settings
+        .provider
+        .process_isolation(settings.data_dir.join("replicas"));
     let secrets = SecretsConfig {
         key_file: settings.secrets_key_file(),
         dir: settings.data_dir.join("function-secrets"),
@@ -234,6 +237,7 @@ fn start_provider(
                 let process = ProcessProvider::new(ProcessProviderConfig {
                     watchdog_command: watchdog_command(),
                     secrets,
+                    isolation,
                 })?;
                 service::run(process, client, lease, shutdown).await
             }

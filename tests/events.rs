@@ -323,7 +323,7 @@ async fn failed_deliveries_end_in_sy_dead_with_the_error() {
     .expect("write");
     api.deploy_ready(
         "rejects",
-        &format!("python3 {}", rejecter.display()),
+        &format!("/usr/bin/python3 {}", rejecter.display()),
         json!({"mode": "http", "upstream_url": format!("http://127.0.0.1:{port}")}),
     )
     .await;

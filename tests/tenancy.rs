@@ -590,3 +590,108 @@ async fn events_reach_only_their_organization_unless_shared() {
         "{policy}"
     );
 }
+
+/// Finding 6: on the process provider a function cannot read Switchyard's files or another
+/// function's secrets, cannot read another replica's environment, and another function's
+/// watchdog answers nobody without that replica's token.
+#[tokio::test]
+async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(
+        &nats,
+        &[("SWITCHYARD_FUNCTION_READ_PATHS", ""), ("SWITCHYARD_FUNCTION_WRITE_PATHS", "")],
+    );
+    let api = switchyard.api();
+    let data = switchyard.dir.0.join("data");
+    let response = api
+        .admin(Method::POST, "/system/secrets")
+        .json(&json!({"name": "vault", "value": "s3cret-of-the-victim"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 201);
+    for (name, fprocess, secrets) in [("victim", "cat", json!(["vault"])), ("probe", "sh", json!([]))] {
+        let response = api
+            .deploy(json!({"service": name, "envProcess": fprocess, "secrets": secrets}))
+            .await;
+        assert_eq!(response.status(), 202, "{name}");
+        api.wait_available(name, 1).await;
+    }
+    // The probe runs the shell script it is sent.
+    let run = |script: String| {
+        let api = &api;
+        async move {
+            let response = api
+                .http
+                .post(api.url("/function/probe"))
+                .body(script)
+                .send()
+                .await
+                .expect("answers");
+            response.text().await.unwrap_or_default()
+        }
+    };
+    // It works inside its own walls.
+    let own = run("echo mine > \"$TMPDIR/x\" && cat \"$TMPDIR/x\" && ls /usr/bin/env".into()).await;
+    assert!(own.contains("mine") && own.contains("/usr/bin/env"), "{own}");
+
+    let (victim_watchdog, victim_secrets) = std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .find_map(|entry| {
+            let env = std::fs::read(entry.path().join("environ")).ok()?;
+            let env = String::from_utf8_lossy(&env).into_owned();
+            let secrets = env
+                .split('\0')
+                .find_map(|v| v.strip_prefix("secret_mount_path="))?
+                .to_string();
+            (env.contains("fprocess=cat\0") && secrets.ends_with("/victim"))
+                .then(|| (entry.path(), secrets))
+        })
+        .expect("the victim's watchdog runs");
+    let attempts = [
+        "cat \"$secret_mount_path/../victim/vault\"".to_string(),
+        format!("cat {victim_secrets}/vault"),
+        format!("cat {}/function-secrets/victim/vault", data.display()),
+        format!("od -c {}/secrets.key", data.display()),
+        format!("ls {}", data.display()),
+        format!("cat {}/environ", victim_watchdog.display()),
+        format!("kill -STOP {}", victim_watchdog.file_name().and_then(|n| n.to_str()).unwrap_or("0")),
+    ];
+    for attempt in attempts {
+        let answer = run(format!("{attempt}; echo exit=$?")).await;
+        assert!(
+            !answer.contains("s3cret") && !answer.contains("replica_token") && !answer.contains("exit=0"),
+            "{attempt}: {answer}"
+        );
+    }
+    // Still running and answering: the signal did not reach it.
+    let echoed = api
+        .http
+        .post(api.url("/function/victim"))
+        .body("alive")
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(echoed, "alive");
+
+    // Its watchdog answers only with its token, which no function can read.
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let endpoints = async_nats::jetstream::new(client)
+        .get_key_value(switchyard_broker::buckets::ENDPOINTS)
+        .await
+        .expect("the endpoints bucket");
+    let entry = endpoints.get("victim.r0").await.expect("reads").expect("listed");
+    let endpoint: switchyard_broker::records::Endpoint =
+        serde_json::from_slice(&entry).expect("an endpoint");
+    let direct = reqwest::Client::new()
+        .post(&endpoint.url)
+        .body("sneaky")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(direct.status(), 403);
+}

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use switchyard_broker::invocation::{CallReply, Invocation};
-use switchyard_broker::records::Endpoint;
+use switchyard_broker::records::{Endpoint, REPLICA_TOKEN_HEADER};
 
 /// A pooled keep-alive HTTP client to watchdogs.
 pub(crate) struct Forwarder {
@@ -165,6 +165,12 @@ fn build_request(
         if let Ok(value) = HeaderValue::from_str(content_type) {
             headers.insert(header::CONTENT_TYPE, value);
         }
+    }
+    // The replica's token is ours to send: a caller's is never passed on.
+    headers.remove(REPLICA_TOKEN_HEADER);
+    if let Some(token) = &endpoint.token {
+        let value = HeaderValue::from_str(token).map_err(|e| bad(&e))?;
+        headers.insert(REPLICA_TOKEN_HEADER, value);
     }
     request
         .body(Full::new(invocation.body.clone()))

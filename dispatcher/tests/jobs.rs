@@ -81,6 +81,7 @@ async fn fixture(url: &str) -> Fixture {
         replica: "r0".into(),
         url: url.to_string(),
         heartbeat: Utc::now(),
+        token: None,
     };
     let endpoints: Table<Endpoint> = Table::new(buckets::endpoints(&js).await.expect("bucket"));
     endpoints

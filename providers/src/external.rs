@@ -69,6 +69,7 @@ async fn probe_all(wanted: &[(String, Vec<String>)]) -> HashMap<String, Endpoint
                 replica: format!("{EXTERNAL_REPLICA_PREFIX}{index}"),
                 url: url.clone(),
                 heartbeat: Utc::now(),
+                token: None,
             };
             if reachable(url).await {
                 Some(endpoint)

@@ -29,6 +29,7 @@
 //!         key_file: "data/secrets.key".into(),
 //!         dir: "data/function-secrets".into(),
 //!     },
+//!     isolation: Default::default(),
 //! })?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! switchyard_providers::service::run(provider, nats, Default::default(), shutdown).await?;
@@ -117,6 +118,8 @@ pub enum ProviderError {
     NotSwarmManager(String),
     #[error("the watchdog command is empty")]
     NoWatchdog,
+    #[error("cannot prepare where process replicas run: {0}")]
+    Runtime(String),
     #[error("cannot answer the gateway's requests: {0}")]
     Subscribe(#[from] async_nats::SubscribeError),
     #[error(transparent)]

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use switchyard_broker::records::REPLICA_TOKEN_HEADER;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -23,11 +24,20 @@ impl Prober {
 
     /// True when `GET {base}/_/ready` answers 200 in time.
     pub(crate) async fn ready(&self, base: &str) -> bool {
-        let Ok(uri) = format!("{base}/_/ready").parse() else {
+        self.ready_with(base, None).await
+    }
+
+    /// [`Self::ready`] of a watchdog that wants its replica token.
+    pub(crate) async fn ready_with(&self, base: &str, token: Option<&str>) -> bool {
+        let mut request = http::Request::get(format!("{base}/_/ready"));
+        if let Some(token) = token {
+            request = request.header(REPLICA_TOKEN_HEADER, token);
+        }
+        let Ok(request) = request.body(Empty::new()) else {
             return false;
         };
         matches!(
-            tokio::time::timeout(PROBE_TIMEOUT, self.client.get(uri)).await,
+            tokio::time::timeout(PROBE_TIMEOUT, self.client.request(request)).await,
             Ok(Ok(response)) if response.status().is_success()
         )
     }

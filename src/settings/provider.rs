@@ -30,9 +30,52 @@ pub struct ProviderSettings {
     /// where the dispatchers reach it.
     #[arg(long, env = "SWITCHYARD_SWARM_NETWORK", default_value = switchyard_providers::swarm::DEFAULT_NETWORK)]
     pub swarm_network: String,
+
+    /// With the process provider: further paths every function may read (besides the system's
+    /// programs and libraries and its own secrets), separated by `:`. Replicas are sandboxed
+    /// by Landlock: they read nothing else, Switchyard's data directory included.
+    #[arg(long, env = "SWITCHYARD_FUNCTION_READ_PATHS", default_value = "", value_parser = paths)]
+    pub function_read_paths: Paths,
+
+    /// With the process provider: further paths every function may write (besides its own
+    /// scratch directory, its `TMPDIR` and `HOME`), separated by `:`.
+    #[arg(long, env = "SWITCHYARD_FUNCTION_WRITE_PATHS", default_value = "", value_parser = paths)]
+    pub function_write_paths: Paths,
+
+    /// With the process provider on a kernel without Landlock, where replicas cannot be
+    /// isolated: `allow` runs functions of every organization anyway (default: only the
+    /// `default` organization's, which are the operators' own).
+    #[arg(long, env = "SWITCHYARD_UNISOLATED_FUNCTIONS", default_value = "refuse", value_parser = ["refuse", "allow"])]
+    pub unisolated_functions: String,
+}
+
+/// A `:`-separated list of paths.
+#[derive(Debug, Clone, Default)]
+pub struct Paths(pub Vec<std::path::PathBuf>);
+
+fn paths(text: &str) -> Result<Paths, String> {
+    Ok(Paths(
+        text.split(':')
+            .filter(|p| !p.trim().is_empty())
+            .map(std::path::PathBuf::from)
+            .collect(),
+    ))
 }
 
 impl ProviderSettings {
+    /// How the process provider isolates replicas; each gets a directory below `scratch_dir`.
+    pub fn process_isolation(
+        &self,
+        scratch_dir: std::path::PathBuf,
+    ) -> switchyard_providers::process::ProcessIsolation {
+        switchyard_providers::process::ProcessIsolation {
+            scratch_dir,
+            read_paths: self.function_read_paths.0.clone(),
+            write_paths: self.function_write_paths.0.clone(),
+            allow_unisolated: self.unisolated_functions == "allow",
+        }
+    }
+
     pub fn lease(&self) -> LeaseConfig {
         LeaseConfig {
             ttl: self.provider_lease_ttl.0,

@@ -47,6 +47,10 @@ impl TempDir {
         ));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create temp dir");
+        // Functions run as users of their own when the tests run as root: they write what
+        // they record here.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod temp dir");
         TempDir(path)
     }
 }

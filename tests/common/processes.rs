@@ -89,6 +89,10 @@ impl Switchyard {
             .env("SWITCHYARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SWITCHYARD_NATS_SERVER_BIN", nats_server_program_path())
             .env("RUST_LOG", "info")
+            // Functions are sandboxed: the tests' own scripts and what they record live in
+            // the temp dir. (A test of the sandbox itself sets these empty.)
+            .env("SWITCHYARD_FUNCTION_READ_PATHS", std::env::temp_dir())
+            .env("SWITCHYARD_FUNCTION_WRITE_PATHS", std::env::temp_dir())
             .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

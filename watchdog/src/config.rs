@@ -13,6 +13,12 @@ pub enum Mode {
     Http,
 }
 
+/// The environment variable that carries [`Config::replica_token`].
+pub const REPLICA_TOKEN_VARIABLE: &str = "replica_token";
+/// The request header that must carry it. (The dispatcher and the process provider spell it
+/// `switchyard_broker::records::REPLICA_TOKEN_HEADER`: this crate depends on none of ours.)
+pub const REPLICA_TOKEN_HEADER: &str = "x-switchyard-replica-token";
+
 /// Watchdog settings. Each field is read from the environment variable of the same name, as
 /// OpenFaaS's classic watchdog and of-watchdog read them.
 #[derive(Debug, Clone)]
@@ -52,6 +58,11 @@ pub struct Config {
     /// `max_response_bytes`: the most a function may write to stdout (fork mode); more is a
     /// 502. Default 16 MiB.
     pub max_response_bytes: usize,
+    /// `replica_token`: when set, every request must carry it in `X-Switchyard-Replica-Token`
+    /// (403 otherwise), so that only the Switchyard parts that started this replica reach it,
+    /// not other functions on the same host. The header is removed before the function sees
+    /// the request, and the variable from the environment the function inherits.
+    pub replica_token: Option<String>,
 }
 
 const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
@@ -168,6 +179,7 @@ impl Config {
             write_debug: boolean("write_debug", false)?,
             max_request_bytes: number("max_request_bytes", DEFAULT_MAX_BODY_BYTES)? as usize,
             max_response_bytes: number("max_response_bytes", DEFAULT_MAX_BODY_BYTES)? as usize,
+            replica_token: get(REPLICA_TOKEN_VARIABLE),
         })
     }
 

@@ -42,6 +42,16 @@ pub use server::{shutdown_signal, Watchdog, WatchdogError};
 /// own (what `switchyard-watchdog` and `switchyard watchdog` do).
 pub fn run_from_env() -> anyhow::Result<()> {
     let config = Config::from_env()?;
+    // Read once; the function's processes must not inherit it. Removed before any thread
+    // starts, so nothing reads the environment meanwhile.
+    std::env::remove_var(config::REPLICA_TOKEN_VARIABLE);
+    // Not dumpable: processes of the same user cannot read our memory or /proc environment
+    // without CAP_SYS_PTRACE (the token was in it).
+    // SAFETY: prctl with constant arguments.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -110,6 +110,7 @@ impl Watchdog {
             .route("/_/metrics", get(metrics))
             .fallback(invoke)
             .layer(middleware::from_fn(duration_header))
+            .layer(middleware::from_fn_with_state(shared.clone(), replica_token))
             .with_state(shared.clone());
 
         let drain_started = CancellationToken::new();
@@ -210,6 +211,35 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// Every other path is a call to the function.
+/// With a replica token configured, only requests that carry it pass, without it.
+async fn replica_token(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    if let Some(expected) = &shared.config.replica_token {
+        let shown = request
+            .headers()
+            .get(crate::config::REPLICA_TOKEN_HEADER)
+            .map(|v| v.as_bytes());
+        if !shown.is_some_and(|s| constant_time_eq(s, expected.as_bytes())) {
+            return (
+                StatusCode::FORBIDDEN,
+                "this replica answers only the Switchyard parts that started it\n",
+            )
+                .into_response();
+        }
+        request
+            .headers_mut()
+            .remove(crate::config::REPLICA_TOKEN_HEADER);
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 async fn invoke(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Response {
     let _permit = match &shared.inflight {
         Some(semaphore) => match semaphore.clone().try_acquire_owned() {

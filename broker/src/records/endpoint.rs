@@ -18,7 +18,15 @@ pub struct Endpoint {
     pub url: String,
     /// Last time the provider confirmed the replica is ready.
     pub heartbeat: DateTime<Utc>,
+    /// What the replica's watchdog wants in [`REPLICA_TOKEN_HEADER`] (process replicas: so
+    /// that other functions on the host cannot call it directly). Kept in NATS, which only
+    /// Switchyard's parts can read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
+
+/// The request header a replica's token travels in (the watchdog's `replica_token`).
+pub const REPLICA_TOKEN_HEADER: &str = "x-switchyard-replica-token";
 
 impl Endpoint {
     /// The KV key of this endpoint: `<function>.<replica>`.

@@ -279,6 +279,7 @@ impl Reconciler {
             replica: container.replica(),
             url,
             heartbeat: Utc::now(),
+            token: None,
         })
     }
 

@@ -10,6 +10,8 @@
 //! a parent-death signal), then starts every function in the registry.
 
 mod replica;
+mod sandbox;
+mod users;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -42,17 +44,109 @@ pub struct ProcessProviderConfig {
     /// Where function secrets are opened and written; a replica finds its own in the directory
     /// named by its `secret_mount_path`.
     pub secrets: SecretsConfig,
+    /// How replicas are kept from each other and from Switchyard's own files.
+    pub isolation: ProcessIsolation,
+}
+
+/// How process replicas are isolated. With Landlock (Linux 5.13 and later) each replica's
+/// watchdog and function may read the system's programs and libraries, read their own
+/// secrets and write their own scratch directory (their `TMPDIR` and `HOME`), and nothing
+/// else; every replica's watchdog answers only requests carrying its own token, so functions
+/// cannot call each other past the gateway. Without Landlock replicas run unconfined, and
+/// functions of organizations other than `default` are refused unless `allow_unisolated`.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessIsolation {
+    /// One directory per replica is made below this (`<data dir>/replicas`).
+    pub scratch_dir: std::path::PathBuf,
+    /// Further paths every replica may read (`SWITCHYARD_FUNCTION_READ_PATHS`).
+    pub read_paths: Vec<std::path::PathBuf>,
+    /// Further paths every replica may write (`SWITCHYARD_FUNCTION_WRITE_PATHS`).
+    pub write_paths: Vec<std::path::PathBuf>,
+    /// Run functions of every organization even where replicas cannot be isolated
+    /// (`SWITCHYARD_UNISOLATED_FUNCTIONS=allow`).
+    pub allow_unisolated: bool,
 }
 
 /// The process back end.
 pub struct ProcessProvider {
     config: ProcessProviderConfig,
+    /// The namespaces and their organizations, once running (for refusing tenants' functions
+    /// where replicas cannot be isolated).
+    namespaces: Arc<std::sync::OnceLock<KvCache<switchyard_broker::records::Namespace>>>,
 }
 
 struct Shared {
     config: ProcessProviderConfig,
     endpoints: Store,
     secrets: SecretFiles,
+    runtime: Runtime,
+}
+
+/// Whether replicas are isolated from each other: sandboxed and each function its own user.
+fn isolated() -> bool {
+    sandbox::Sandbox::supported().is_some() && users::Users::can_switch()
+}
+
+/// Where replicas run from. Isolated, each function's user must reach its secrets, its scratch
+/// directory and the watchdog program, which the data directory (often below a private home)
+/// may not allow: they live in a directory of their own below the system's temp dir, removed
+/// when the provider stops.
+struct Runtime {
+    watchdog: Vec<String>,
+    secrets_dir: std::path::PathBuf,
+    scratch_dir: std::path::PathBuf,
+    /// Set when each function runs as its own user.
+    users: Option<users::Users>,
+    /// Removed when the provider stops.
+    own_root: Option<std::path::PathBuf>,
+}
+
+impl Runtime {
+    fn prepare(config: &ProcessProviderConfig) -> Result<Self, String> {
+        if !isolated() {
+            return Ok(Runtime {
+                watchdog: config.watchdog_command.clone(),
+                secrets_dir: config.secrets.dir.clone(),
+                scratch_dir: config.isolation.scratch_dir.clone(),
+                users: None,
+                own_root: None,
+            });
+        }
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let root = std::env::temp_dir().join(format!(
+            "switchyard-replicas-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let traversable = |dir: &std::path::Path| {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(dir)
+                .and_then(|()| {
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+                })
+                .map_err(|e| format!("{}: {e}", dir.display()))
+        };
+        for dir in ["bin", "secrets", "scratch"] {
+            traversable(&root.join(dir))?;
+        }
+        let program = std::path::Path::new(&config.watchdog_command[0]);
+        let copy = root
+            .join("bin")
+            .join(program.file_name().unwrap_or_default());
+        std::fs::copy(program, &copy)
+            .and_then(|_| std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| format!("copying the watchdog {}: {e}", program.display()))?;
+        let mut watchdog = vec![copy.to_string_lossy().into_owned()];
+        watchdog.extend(config.watchdog_command[1..].iter().cloned());
+        Ok(Runtime {
+            watchdog,
+            secrets_dir: root.join("secrets"),
+            scratch_dir: root.join("scratch"),
+            users: Some(users::Users::default()),
+            own_root: Some(root),
+        })
+    }
 }
 
 /// A function's replicas as they run now, and the deployment they run.
@@ -66,7 +160,27 @@ impl ProcessProvider {
         if config.watchdog_command.is_empty() {
             return Err(ProviderError::NoWatchdog);
         }
-        Ok(ProcessProvider { config })
+        match (sandbox::Sandbox::supported(), users::Users::can_switch()) {
+            (Some(abi), true) => tracing::info!(
+                landlock_abi = abi,
+                "process replicas run sandboxed, each function as its own user"
+            ),
+            (landlock, root) => {
+                let missing = match (landlock, root) {
+                    (None, _) => "this kernel offers no Landlock",
+                    _ => "Switchyard does not run as root, so functions cannot have users of their own",
+                };
+                if config.isolation.allow_unisolated {
+                    tracing::warn!("{missing}: process replicas are NOT isolated from each other, and functions of every organization run (SWITCHYARD_UNISOLATED_FUNCTIONS=allow)");
+                } else {
+                    tracing::warn!("{missing}: process replicas are not isolated from each other, so functions of organizations other than `default` are refused (SWITCHYARD_UNISOLATED_FUNCTIONS=allow runs them anyway)");
+                }
+            }
+        }
+        Ok(ProcessProvider {
+            config,
+            namespaces: Arc::default(),
+        })
     }
 }
 
@@ -76,7 +190,22 @@ impl Provider for ProcessProvider {
     }
 
     async fn prepare(&self, deployment: &FunctionDeployment) -> Result<(), String> {
-        validate(deployment)
+        validate(deployment)?;
+        if !isolated() && !self.config.isolation.allow_unisolated {
+            let organization = self
+                .namespaces
+                .get()
+                .and_then(|n| n.get(deployment.namespace()))
+                .map(|n| n.organization().to_string());
+            if let Some(organization) =
+                organization.filter(|o| o != switchyard_broker::records::DEFAULT_ORGANIZATION)
+            {
+                return Err(format!(
+                    "functions of organization `{organization}` cannot be isolated here (process replicas need Landlock and Switchyard running as root); an operator may allow them with SWITCHYARD_UNISOLATED_FUNCTIONS=allow"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// On `shutdown` every replica is stopped (SIGTERM, so each watchdog drains) and the task
@@ -90,10 +219,19 @@ impl Provider for ProcessProvider {
         let endpoints = buckets::endpoints(&js).await?;
         clear(&endpoints).await;
         let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+        let _ = self
+            .namespaces
+            .set(KvCache::start(buckets::namespaces(&js).await?, shutdown.clone()).await);
+        let runtime = Runtime::prepare(&self.config).map_err(ProviderError::Runtime)?;
+        let secrets = crate::secrets::SecretsConfig {
+            key_file: self.config.secrets.key_file.clone(),
+            dir: runtime.secrets_dir.clone(),
+        };
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             endpoints,
-            secrets: self.config.secrets.open(&js).await?,
+            secrets: secrets.open(&js).await?,
+            runtime,
         });
         Ok(tokio::spawn(follow(shared, registry, shutdown)))
     }
@@ -128,6 +266,9 @@ async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: 
     let all: Vec<Replica> = running.into_values().flat_map(|r| r.replicas).collect();
     tracing::info!(replicas = all.len(), "stopping function replicas");
     futures::future::join_all(all.into_iter().map(Replica::stop)).await;
+    if let Some(root) = &shared.runtime.own_root {
+        let _ = std::fs::remove_dir_all(root);
+    }
 }
 
 /// Makes the running replicas match the registry.

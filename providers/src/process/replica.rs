@@ -1,5 +1,7 @@
 //! One replica: a watchdog process, kept running and listed in the endpoint directory while ready.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::sandbox::{Allowed, Sandbox};
+use super::users::{become_user, give};
 use super::{fprocess, Shared};
 use crate::probe::Prober;
 
@@ -109,6 +113,16 @@ impl Supervisor {
                 return Ended::Died;
             }
         };
+        let user = match &self.shared.runtime.users {
+            Some(users) => match users.of(&self.function) {
+                Some(uid) => Some(uid),
+                None => {
+                    tracing::error!("no user id left for this function");
+                    return Ended::Died;
+                }
+            },
+            None => None,
+        };
         let secrets = match self.shared.secrets.write(&self.deployment, 0o400).await {
             Ok(dir) => dir,
             Err(error) => {
@@ -116,7 +130,28 @@ impl Supervisor {
                 return Ended::Died;
             }
         };
-        let mut child = match self.command(port, &secrets).spawn() {
+        if let Some(uid) = user {
+            if let Err(error) = give(&secrets, uid) {
+                tracing::error!(%error, "cannot give the function its secrets");
+                return Ended::Died;
+            }
+        }
+        let scratch = match self.scratch(user) {
+            Ok(dir) => dir,
+            Err(error) => {
+                tracing::error!(%error, "cannot make the replica's scratch directory");
+                return Ended::Died;
+            }
+        };
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let command = match self.command(port, &secrets, &scratch, &token, user) {
+            Ok(command) => command,
+            Err(error) => {
+                tracing::error!(%error, "cannot sandbox the watchdog");
+                return Ended::Died;
+            }
+        };
+        let mut child = match { command }.spawn() {
             Ok(child) => child,
             Err(error) => {
                 tracing::error!(%error, "cannot start watchdog");
@@ -137,11 +172,11 @@ impl Supervisor {
                 () = self.stop.cancelled() => break Ended::Stopped,
                 () = tokio::time::sleep_until(next_check) => {}
             }
-            let ready = self.prober.ready(&url).await;
+            let ready = self.prober.ready_with(&url, Some(&token)).await;
             if ready {
                 ready_deadline = None;
                 // Every check refreshes the heartbeat, so the listing never goes stale.
-                listed = self.list(&url).await || listed;
+                listed = self.list(&url, &token).await || listed;
             } else if listed {
                 tracing::warn!("watchdog not ready; unlisted until it is");
                 self.unlist().await;
@@ -163,11 +198,41 @@ impl Supervisor {
         ended
     }
 
+    /// The replica's own scratch directory, made empty: its `TMPDIR` and `HOME`, the one
+    /// place it may write.
+    fn scratch(&self, user: Option<u32>) -> std::io::Result<PathBuf> {
+        let dir = self
+            .shared
+            .runtime
+            .scratch_dir
+            .join(format!("{}.{}", self.function, self.replica));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        if let Some(uid) = user {
+            give(&dir, uid)?;
+        }
+        dir.canonicalize()
+    }
+
     /// The watchdog's command with a clean environment: what every process needs from the host
     /// ([`INHERITED`]), the function's `envVars`, and the watchdog's own settings; never
-    /// Switchyard's settings or secrets, which the function (and its callers) would see.
-    fn command(&self, port: u16, secrets: &std::path::Path) -> Command {
-        let argv = &self.shared.config.watchdog_command;
+    /// Switchyard's settings or secrets, which the function (and its callers) would see. Where
+    /// the kernel has Landlock it runs sandboxed (see [`super::sandbox`]).
+    fn command(
+        &self,
+        port: u16,
+        secrets: &Path,
+        scratch: &Path,
+        token: &str,
+        user: Option<u32>,
+    ) -> std::io::Result<Command> {
+        let argv = &self.shared.runtime.watchdog;
+        let fprocess = fprocess(&self.deployment).unwrap_or_default();
+        let sandbox = match Sandbox::supported() {
+            Some(_) => Some(Arc::new(Sandbox::new(&self.allowed(argv, &fprocess, secrets, scratch))?)),
+            None => None,
+        };
         let mut command = Command::new(&argv[0]);
         command
             .args(&argv[1..])
@@ -177,29 +242,55 @@ impl Supervisor {
                     .iter()
                     .filter_map(|name| Some((*name, std::env::var_os(name)?))),
             )
+            .env("HOME", scratch)
+            .env("TMPDIR", scratch)
             .envs(self.deployment.env_vars.iter().flatten())
-            .env("fprocess", fprocess(&self.deployment).unwrap_or_default())
+            .env("fprocess", fprocess)
             .env("port", port.to_string())
             .env("secret_mount_path", secrets)
             .env("listen_host", "127.0.0.1")
+            .env("replica_token", token)
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        // SAFETY: prctl is async-signal-safe; the child dies with us instead of lingering.
+        // SAFETY: only async-signal-safe system calls. The parent-death signal is set last:
+        // changing user clears it. The child dies with us instead of lingering.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
+                if let Some(sandbox) = &sandbox {
+                    sandbox.enforce()?;
+                }
+                if let Some(uid) = user {
+                    become_user(uid)?;
+                }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
-        command
+        Ok(command)
     }
 
-    async fn list(&self, url: &str) -> bool {
+    /// What this replica may touch besides the system's files: its secrets (read), its scratch
+    /// directory (write), the watchdog program and the function's own program when named by
+    /// path, and what the operator allows every function.
+    fn allowed(&self, argv: &[String], fprocess: &str, secrets: &Path, scratch: &Path) -> Allowed {
+        let isolation = &self.shared.config.isolation;
+        let mut read = vec![secrets.to_path_buf(), PathBuf::from(&argv[0])];
+        if let Some(program) = fprocess.split_whitespace().next().filter(|p| p.starts_with('/')) {
+            read.push(PathBuf::from(program));
+        }
+        read.extend(isolation.read_paths.iter().cloned());
+        let mut write = vec![scratch.to_path_buf()];
+        write.extend(isolation.write_paths.iter().cloned());
+        Allowed { read, write }
+    }
+
+    async fn list(&self, url: &str, token: &str) -> bool {
         let endpoint = Endpoint {
             function: self.function.clone(),
             replica: self.replica.clone(),
             url: url.to_string(),
             heartbeat: Utc::now(),
+            token: Some(token.to_string()),
         };
         let Ok(value) = serde_json::to_vec(&endpoint) else {
             return false;

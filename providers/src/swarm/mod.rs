@@ -297,6 +297,7 @@ impl Reconciler {
                     replica: replica.replica,
                     url: replica.url,
                     heartbeat: Utc::now(),
+                    token: None,
                 };
                 ready.insert(endpoint.key(), endpoint);
             }
