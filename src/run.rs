@@ -67,7 +67,13 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     )
     .await?
     .merge(webhook_routes(&settings, &client, &front).await?);
-    let vcenter = VcenterSources::start(client.clone(), &metrics, front.clone()).await?;
+    let vcenter = VcenterSources::start(
+        client.clone(),
+        &metrics,
+        settings.jobs.callback_networks(),
+        front.clone(),
+    )
+    .await?;
     let autoscaler = Autoscaler::start(
         client.clone(),
         settings.autoscaler.config(),
@@ -281,8 +287,13 @@ pub async fn webhook(settings: Settings) -> anyhow::Result<()> {
 pub async fn vcenter(settings: Settings) -> anyhow::Result<()> {
     let part = Part::start(&settings, "switchyard-vcenter").await?;
     let metrics = prometheus::Registry::new();
-    let pollers =
-        VcenterSources::start(part.client.clone(), &metrics, part.shutdown.clone()).await?;
+    let pollers = VcenterSources::start(
+        part.client.clone(),
+        &metrics,
+        settings.jobs.callback_networks(),
+        part.shutdown.clone(),
+    )
+    .await?;
     replicate(&part.client, &settings).await?;
     tracing::info!(metrics = %settings.sources.source_metrics_listen, nats = %nats::redact(&part.nats_url), "vCenter pollers running");
     let routes = axum::Router::new().route(

@@ -599,7 +599,10 @@ async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
     let nats = Nats::start();
     let switchyard = Switchyard::up_with(
         &nats,
-        &[("SWITCHYARD_FUNCTION_READ_PATHS", ""), ("SWITCHYARD_FUNCTION_WRITE_PATHS", "")],
+        &[
+            ("SWITCHYARD_FUNCTION_READ_PATHS", ""),
+            ("SWITCHYARD_FUNCTION_WRITE_PATHS", ""),
+        ],
     );
     let api = switchyard.api();
     let data = switchyard.dir.0.join("data");
@@ -610,7 +613,10 @@ async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
         .await
         .expect("answers");
     assert_eq!(response.status(), 201);
-    for (name, fprocess, secrets) in [("victim", "cat", json!(["vault"])), ("probe", "sh", json!([]))] {
+    for (name, fprocess, secrets) in [
+        ("victim", "cat", json!(["vault"])),
+        ("probe", "sh", json!([])),
+    ] {
         let response = api
             .deploy(json!({"service": name, "envProcess": fprocess, "secrets": secrets}))
             .await;
@@ -633,7 +639,10 @@ async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
     };
     // It works inside its own walls.
     let own = run("echo mine > \"$TMPDIR/x\" && cat \"$TMPDIR/x\" && ls /usr/bin/env".into()).await;
-    assert!(own.contains("mine") && own.contains("/usr/bin/env"), "{own}");
+    assert!(
+        own.contains("mine") && own.contains("/usr/bin/env"),
+        "{own}"
+    );
 
     let (victim_watchdog, victim_secrets) = std::fs::read_dir("/proc")
         .expect("proc")
@@ -656,12 +665,20 @@ async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
         format!("od -c {}/secrets.key", data.display()),
         format!("ls {}", data.display()),
         format!("cat {}/environ", victim_watchdog.display()),
-        format!("kill -STOP {}", victim_watchdog.file_name().and_then(|n| n.to_str()).unwrap_or("0")),
+        format!(
+            "kill -STOP {}",
+            victim_watchdog
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("0")
+        ),
     ];
     for attempt in attempts {
         let answer = run(format!("{attempt}; echo exit=$?")).await;
         assert!(
-            !answer.contains("s3cret") && !answer.contains("replica_token") && !answer.contains("exit=0"),
+            !answer.contains("s3cret")
+                && !answer.contains("replica_token")
+                && !answer.contains("exit=0"),
             "{attempt}: {answer}"
         );
     }
@@ -684,7 +701,11 @@ async fn process_replicas_are_sandboxed_from_each_other_and_from_switchyard() {
         .get_key_value(switchyard_broker::buckets::ENDPOINTS)
         .await
         .expect("the endpoints bucket");
-    let entry = endpoints.get("victim.r0").await.expect("reads").expect("listed");
+    let entry = endpoints
+        .get("victim.r0")
+        .await
+        .expect("reads")
+        .expect("listed");
     let endpoint: switchyard_broker::records::Endpoint =
         serde_json::from_slice(&entry).expect("an endpoint");
     let direct = reqwest::Client::new()

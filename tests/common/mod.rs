@@ -89,7 +89,8 @@ where
 pub fn script(dir: &Path, name: &str, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+    // Functions may run as users of their own: what one records, another may append to.
+    std::fs::write(&path, format!("#!/bin/sh\numask 0\n{body}\n")).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path.to_string_lossy().into_owned()
 }

@@ -110,7 +110,10 @@ impl Watchdog {
             .route("/_/metrics", get(metrics))
             .fallback(invoke)
             .layer(middleware::from_fn(duration_header))
-            .layer(middleware::from_fn_with_state(shared.clone(), replica_token))
+            .layer(middleware::from_fn_with_state(
+                shared.clone(),
+                replica_token,
+            ))
             .with_state(shared.clone());
 
         let drain_started = CancellationToken::new();

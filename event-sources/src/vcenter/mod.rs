@@ -24,6 +24,7 @@ use async_nats::jetstream;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::records::{EventSource, VcenterConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,8 @@ struct Supervisor {
     statuses: async_nats::jetstream::kv::Store,
     metrics: Metrics,
     running: HashMap<String, Running>,
+    /// Where pollers may connect (the callbacks' policy).
+    networks: NetworkPolicy,
 }
 
 impl VcenterSources {
@@ -64,6 +67,7 @@ impl VcenterSources {
     pub async fn start(
         nats: async_nats::Client,
         registry: &prometheus::Registry,
+        networks: NetworkPolicy,
         shutdown: CancellationToken,
     ) -> Result<Self, VcenterError> {
         let js = jetstream::new(nats);
@@ -75,6 +79,7 @@ impl VcenterSources {
             sources,
             metrics: Metrics::new(registry),
             running: HashMap::new(),
+            networks,
         };
         let supervisor = tokio::spawn(async move { supervisor.run(shutdown).await });
         Ok(Self { supervisor })
@@ -139,6 +144,7 @@ impl Supervisor {
             let poller = Poller {
                 name: name.clone(),
                 namespace: namespace.clone(),
+                networks: self.networks.clone(),
                 config: config.clone(),
                 js: self.js.clone(),
                 checkpoints: Checkpoints::new(self.checkpoints.clone(), &name),

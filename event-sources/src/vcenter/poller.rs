@@ -56,6 +56,8 @@ pub(crate) struct Poller {
     pub(crate) name: String,
     /// The source's namespace: its events belong to that namespace's organization.
     pub(crate) namespace: String,
+    /// Where the SOAP client may connect.
+    pub(crate) networks: switchyard_broker::networks::NetworkPolicy,
     pub(crate) config: VcenterConfig,
     pub(crate) js: jetstream::Context,
     pub(crate) checkpoints: Checkpoints,
@@ -109,6 +111,7 @@ impl Poller {
             .parse()
             .map_err(|e| SoapError::Config(format!("`url` `{}`: {e}", self.config.url)))?;
         let options = ClientOptions::new(url)
+            .networks(self.networks.clone())
             .insecure(self.config.insecure)
             .ca_file(self.config.ca_file.as_ref().map(Into::into));
         let client = Client::connect(&options).await?;

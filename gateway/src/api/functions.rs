@@ -306,9 +306,51 @@ async fn checked_deployment(
     deployment.namespace =
         (function.namespace != DEFAULT_NAMESPACE).then(|| function.namespace.clone());
     validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
+    external_endpoints_allowed(state, &deployment).await?;
     validate_tuning(&deployment).map_err(ApiError::BadRequest)?;
     super::secrets::check_deployment_secrets(state, &deployment).await?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
     Ok(function.map(|_| deployment))
+}
+
+/// An external function's endpoints may be only where callbacks may go
+/// (`SWITCHYARD_CALLBACK_ALLOW` / `_DENY`): every address the host resolves to now, and the
+/// address written in the URL. (The provider checks them again each time it probes them.)
+async fn external_endpoints_allowed(
+    state: &AppState,
+    deployment: &FunctionDeployment,
+) -> Result<(), ApiError> {
+    let Some(urls) = deployment.external_endpoints() else {
+        return Ok(());
+    };
+    let urls = urls.map_err(ApiError::BadRequest)?;
+    let networks = &state.config.callback_networks;
+    for url in urls {
+        let refused = |reason: String| {
+            ApiError::BadRequest(format!(
+                "annotation `{}`: `{url}`: {reason} (SWITCHYARD_CALLBACK_ALLOW, SWITCHYARD_CALLBACK_DENY)",
+                switchyard_broker::records::ENDPOINT_ANNOTATION
+            ))
+        };
+        if let Some(reason) =
+            switchyard_broker::networks::guard::literal_refusal(networks, url.as_str())
+        {
+            return Err(refused(reason));
+        }
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            continue;
+        };
+        if let Ok(addresses) = tokio::net::lookup_host((host, port)).await {
+            for address in addresses {
+                if let Some(reason) = networks.refusal(address.ip()) {
+                    return Err(refused(format!(
+                        "{host} resolves to {}: {reason}",
+                        address.ip()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }

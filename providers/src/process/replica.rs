@@ -230,7 +230,9 @@ impl Supervisor {
         let argv = &self.shared.runtime.watchdog;
         let fprocess = fprocess(&self.deployment).unwrap_or_default();
         let sandbox = match Sandbox::supported() {
-            Some(_) => Some(Arc::new(Sandbox::new(&self.allowed(argv, &fprocess, secrets, scratch))?)),
+            Some(_) => Some(Arc::new(Sandbox::new(
+                &self.allowed(argv, &fprocess, secrets, scratch),
+            )?)),
             None => None,
         };
         let mut command = Command::new(&argv[0]);
@@ -275,7 +277,11 @@ impl Supervisor {
     fn allowed(&self, argv: &[String], fprocess: &str, secrets: &Path, scratch: &Path) -> Allowed {
         let isolation = &self.shared.config.isolation;
         let mut read = vec![secrets.to_path_buf(), PathBuf::from(&argv[0])];
-        if let Some(program) = fprocess.split_whitespace().next().filter(|p| p.starts_with('/')) {
+        if let Some(program) = fprocess
+            .split_whitespace()
+            .next()
+            .filter(|p| p.starts_with('/'))
+        {
             read.push(PathBuf::from(program));
         }
         read.extend(isolation.read_paths.iter().cloned());

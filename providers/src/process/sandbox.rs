@@ -49,11 +49,16 @@ struct PathBeneathAttr {
 
 /// What the system offers every replica to read and execute.
 const SYSTEM_READ: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc",
-    "/sys",
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/proc", "/sys",
 ];
 /// Devices every replica may read and write.
-const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
 
 /// Paths a replica may use besides the system's.
 #[derive(Debug, Clone, Default)]
@@ -114,7 +119,11 @@ impl Sandbox {
         // SAFETY: the kernel just gave us this descriptor.
         let ruleset = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         let sandbox = Sandbox { ruleset };
-        for path in SYSTEM_READ.iter().map(Path::new).chain(allowed.read.iter().map(PathBuf::as_path)) {
+        for path in SYSTEM_READ
+            .iter()
+            .map(Path::new)
+            .chain(allowed.read.iter().map(PathBuf::as_path))
+        {
             sandbox.allow(path, READ_RIGHTS & handled)?;
         }
         for path in DEVICES.iter().map(Path::new) {
@@ -160,7 +169,10 @@ impl Sandbox {
         };
         if done < 0 {
             let error = io::Error::last_os_error();
-            return Err(io::Error::new(error.kind(), format!("{}: {error}", path.display())));
+            return Err(io::Error::new(
+                error.kind(),
+                format!("{}: {error}", path.display()),
+            ));
         }
         Ok(())
     }
@@ -173,7 +185,12 @@ impl Sandbox {
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::syscall(libc::SYS_landlock_restrict_self, self.ruleset.as_raw_fd(), 0u32) != 0 {
+            if libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                self.ruleset.as_raw_fd(),
+                0u32,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
         }
@@ -234,7 +251,11 @@ mod tests {
         let reading = run(&format!("cat {}", theirs.join("secret").display()));
         assert!(!reading.status.success(), "{reading:?}");
         let writing = run(&format!("echo ok > {0}/out && cat {0}/out", mine.display()));
-        assert_eq!(String::from_utf8_lossy(&writing.stdout), "ok\n", "{writing:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&writing.stdout),
+            "ok\n",
+            "{writing:?}"
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -46,7 +46,16 @@ pub const MAX_ANSWER_BYTES: usize = 128 * 1024 * 1024;
 impl Client {
     /// Reaches the vCenter and reads its ServiceContent (no login yet).
     pub async fn connect(options: &ClientOptions) -> Result<Self, SoapError> {
-        let mut builder = reqwest::Client::builder()
+        if let Some(reason) = switchyard_broker::networks::guard::literal_refusal(
+            &options.networks,
+            options.url.as_str(),
+        ) {
+            return Err(SoapError::Config(format!(
+                "`url` `{}`: {reason} (SWITCHYARD_CALLBACK_ALLOW, SWITCHYARD_CALLBACK_DENY)",
+                options.url
+            )));
+        }
+        let mut builder = switchyard_broker::networks::guard::guarded(options.networks.clone())
             .use_rustls_tls()
             .connect_timeout(Duration::from_secs(10))
             .danger_accept_invalid_certs(options.insecure);

@@ -8,6 +8,7 @@ use quick_xml::escape::escape;
 use url::Url;
 
 use super::xml::Element;
+use switchyard_broker::networks::NetworkPolicy;
 
 /// How to reach a vCenter.
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// The largest answer read; a larger one is an error.
     pub max_answer_bytes: usize,
+    /// Where the client may connect: every address the host resolves to is checked when it
+    /// connects, as for callbacks. Redirects are never followed.
+    pub networks: NetworkPolicy,
 }
 
 impl ClientOptions {
@@ -32,7 +36,13 @@ impl ClientOptions {
             ca_file: None,
             timeout: Duration::from_secs(30),
             max_answer_bytes: super::MAX_ANSWER_BYTES,
+            networks: NetworkPolicy::default(),
         }
+    }
+
+    pub fn networks(mut self, networks: NetworkPolicy) -> Self {
+        self.networks = networks;
+        self
     }
 
     pub fn insecure(mut self, insecure: bool) -> Self {
