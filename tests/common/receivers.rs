@@ -49,15 +49,19 @@ impl CallbackServer {
             move |headers: axum::http::HeaderMap, body: bytes::Bytes| {
                 let state = state.clone();
                 async move {
-                    let headers = headers
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.as_str().to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
-                        .collect();
+                    // A header sent twice reads `a, b`: tests see repeats.
+                    let mut joined = std::collections::HashMap::<String, String>::new();
+                    for (name, value) in &headers {
+                        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                        joined
+                            .entry(name.as_str().to_string())
+                            .and_modify(|v| {
+                                v.push_str(", ");
+                                v.push_str(&value);
+                            })
+                            .or_insert(value);
+                    }
+                    let headers = joined;
                     state.received.lock().expect("lock").push(Received {
                         headers,
                         body,

@@ -69,6 +69,19 @@ impl Attempt {
             .map(|(_, value)| value.clone())
             .unwrap_or_default();
         let mut answer = reply.clone();
+        // The watchdog sets some of these too (X-Duration-Seconds): each is said once, ours.
+        const OURS: [&str; 7] = [
+            "x-call-id",
+            "x-function-name",
+            "x-function-status",
+            "x-duration-seconds",
+            "x-start-time",
+            "x-retry",
+            "x-retry-max",
+        ];
+        answer
+            .headers
+            .retain(|(name, _)| !OURS.contains(&name.to_ascii_lowercase().as_str()));
         answer.headers.extend([
             ("X-Call-Id".to_string(), self.invocation.call_id.clone()),
             (
