@@ -224,6 +224,7 @@ fn start_provider(
     };
     let docker = DockerProviderConfig {
         network: settings.provider.docker_network.clone(),
+        attach: settings.provider.docker_attach.0.clone(),
         secrets: secrets.clone(),
     };
     let swarm = SwarmProviderConfig {

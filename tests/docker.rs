@@ -252,3 +252,66 @@ async fn a_container_gets_its_secrets_limits_labels_and_a_read_only_root() {
         format!("{} 500000000 true blue", 64 * 1024 * 1024)
     );
 }
+
+/// Tenancy on the Docker provider: each namespace's functions are on a network of their own,
+/// so a function reaches its own namespace's containers and not another's.
+#[tokio::test]
+async fn namespaces_containers_cannot_reach_each_other() {
+    let dir = TempDir::new("docker-shell");
+    build_function_image("sy-test/shell:1", "sh -c \"$(cat)\"\n", &dir.0);
+    let network = Network::new();
+    let nats = Nats::start();
+    let switchyard = docker_switchyard(&nats, &network);
+    let api = switchyard.api();
+    for namespace in ["team-a", "team-b"] {
+        let response = api
+            .admin(Method::POST, "/system/namespace/")
+            .json(&json!({"name": namespace}))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 201);
+    }
+    for (name, namespace) in [("a", "team-a"), ("a2", "team-a"), ("b", "team-b")] {
+        let response = api
+            .deploy(json!({"service": name, "namespace": namespace, "image": "sy-test/shell:1"}))
+            .await;
+        assert_eq!(response.status(), 202, "{name}");
+        api.wait_available(&format!("{name}.{namespace}"), 1).await;
+    }
+    let address = |function: &str| {
+        let ids = containers(&network.0, function);
+        let id = ids.first().expect("a container");
+        docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            id,
+        ])
+        .trim()
+        .to_string()
+    };
+    let reach = |from: &'static str, to: String| {
+        let api = &api;
+        async move {
+            api.http
+                .post(api.url(&format!("/function/{from}")))
+                .body(format!(
+                    "(printf 'GET /_/health HTTP/1.0\\r\\n\\r\\n'; sleep 1) | nc -w 3 {to} 8080 | grep -q 200 && echo reached; echo done"
+                ))
+                .send()
+                .await
+                .expect("answers")
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let same = reach("a2.team-a", address("a.team-a")).await;
+    assert!(same.contains("reached"), "a function reaches its own namespace: {same}");
+    let other = reach("a.team-a", address("b.team-b")).await;
+    assert!(
+        other.contains("done") && !other.contains("reached"),
+        "team-a reached team-b: {other}"
+    );
+}

@@ -25,6 +25,12 @@ pub struct ProviderSettings {
     #[arg(long, env = "SWITCHYARD_DOCKER_NETWORK", default_value = switchyard_providers::docker::DEFAULT_NETWORK)]
     pub docker_network: String,
 
+    /// With the Docker provider: containers (names or ids, comma-separated) to connect to each
+    /// namespace's network when it is created (`<network>-<namespace>`; functions of different
+    /// namespaces cannot reach each other): the dispatchers, when they run in containers.
+    #[arg(long, env = "SWITCHYARD_DOCKER_ATTACH", default_value = "", value_parser = names)]
+    pub docker_attach: Names,
+
     /// With the Swarm provider: the overlay network function services join (created,
     /// attachable, when missing). Each replica also publishes its watchdog's port on its node,
     /// where the dispatchers reach it.
@@ -47,6 +53,20 @@ pub struct ProviderSettings {
     /// `default` organization's, which are the operators' own).
     #[arg(long, env = "SWITCHYARD_UNISOLATED_FUNCTIONS", default_value = "refuse", value_parser = ["refuse", "allow"])]
     pub unisolated_functions: String,
+}
+
+/// A comma-separated list of names.
+#[derive(Debug, Clone, Default)]
+pub struct Names(pub Vec<String>);
+
+fn names(text: &str) -> Result<Names, String> {
+    Ok(Names(
+        text.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect(),
+    ))
 }
 
 /// A `:`-separated list of paths.

@@ -85,6 +85,17 @@ pub fn clean_up(network: &str) {
     for id in ids.lines() {
         let _ = Command::new("docker").args(["rm", "-f", id]).output();
     }
+    // The namespaces' networks the provider made, then its own.
+    let namespaces = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=dev.switchyard.network={network}"),
+    ]);
+    for id in namespaces.lines() {
+        let _ = Command::new("docker").args(["network", "rm", id]).output();
+    }
     let _ = Command::new("docker")
         .args(["network", "rm", network])
         .output();

@@ -54,8 +54,12 @@ pub const DEFAULT_NETWORK: &str = "switchyard";
 /// Docker provider settings.
 #[derive(Debug, Clone)]
 pub struct DockerProviderConfig {
-    /// The bridge network functions join (created when missing).
+    /// The bridge network functions of the default namespace join (created when missing);
+    /// each other namespace gets `<network>-<namespace>`.
     pub network: String,
+    /// Containers (names or ids) connected to every namespace's network as it is created: the
+    /// dispatchers (and a Prometheus) when they run in containers themselves.
+    pub attach: Vec<String>,
     /// Where function secrets are opened and written (a host directory per function); each is
     /// mounted read-only at `/var/openfaas/secrets/<name>`.
     pub secrets: SecretsConfig,
@@ -147,10 +151,12 @@ struct Container {
 impl Container {
     fn from_summary(summary: ContainerSummary, network: &str) -> Option<Self> {
         let labels = summary.labels.unwrap_or_default();
+        let function = labels.get(FUNCTION_LABEL)?;
+        let namespace = switchyard_broker::records::split_qualified(function).1;
         let address = summary
             .network_settings
             .and_then(|n| n.networks)
-            .and_then(|mut n| n.remove(network))
+            .and_then(|mut n| n.remove(&spec::namespace_network(network, namespace)))
             .and_then(|e| e.ip_address)
             .filter(|ip| !ip.is_empty());
         Some(Self {
@@ -287,6 +293,7 @@ impl Reconciler {
         // World-readable files (in a directory only we can enter): the image's user may not be
         // ours.
         let secrets = self.secrets.write(deployment, 0o444).await?;
+        self.namespace_network(deployment.namespace()).await?;
         let body = container_body(deployment, &self.config.network, &secrets)?;
         let name = format!(
             "sy-{}-{}",
@@ -307,6 +314,42 @@ impl Reconciler {
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(function = %deployment.id(), container = %name, "container started");
+        Ok(())
+    }
+
+    /// Creates the network of `namespace`'s functions when missing, and connects the
+    /// configured peers to it.
+    async fn namespace_network(&self, namespace: &str) -> Result<(), String> {
+        if namespace == switchyard_broker::records::DEFAULT_NAMESPACE {
+            return Ok(());
+        }
+        let name = spec::namespace_network(&self.config.network, namespace);
+        let created = ensure_network(
+            &self.docker,
+            NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(HashMap::from([(
+                    NETWORK_LABEL.to_string(),
+                    self.config.network.clone(),
+                )])),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("network {name}: {e}"))?;
+        if created {
+            tracing::info!(network = %name, %namespace, "created a namespace's network");
+            for peer in &self.config.attach {
+                let request = bollard::models::NetworkConnectRequest {
+                    container: Some(peer.clone()),
+                    ..Default::default()
+                };
+                if let Err(error) = self.docker.connect_network(&name, request).await {
+                    tracing::warn!(network = %name, container = %peer, %error, "cannot connect to the namespace's network");
+                }
+            }
+        }
         Ok(())
     }
 

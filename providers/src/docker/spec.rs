@@ -29,7 +29,19 @@ pub fn spec_hash(deployment: &FunctionDeployment) -> String {
         .collect()
 }
 
-/// The container for one replica of `deployment`, on `network`, with secrets read from
+/// The bridge network of `namespace`'s functions: `network` itself for the default namespace,
+/// `<network>-<namespace>` for the others. Docker isolates bridge networks from each other, so
+/// functions of one namespace cannot reach another's.
+pub fn namespace_network(network: &str, namespace: &str) -> String {
+    if namespace == switchyard_broker::records::DEFAULT_NAMESPACE {
+        network.to_string()
+    } else {
+        format!("{network}-{namespace}")
+    }
+}
+
+/// The container for one replica of `deployment`, labelled as the provider's on `network`
+/// and joined to its namespace's network ([`namespace_network`]), with secrets read from
 /// `secrets_dir/<name>` on the host (the function's own directory).
 pub fn container_body(
     deployment: &FunctionDeployment,
@@ -59,7 +71,7 @@ pub fn container_body(
         env: Some(environment(deployment)),
         labels: Some(labels),
         host_config: Some(HostConfig {
-            network_mode: Some(network.to_string()),
+            network_mode: Some(namespace_network(network, deployment.namespace())),
             memory,
             nano_cpus,
             // OpenFaaS on Docker runs functions read-only with a writable /tmp.
