@@ -120,6 +120,32 @@ async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() 
     let answer = api.invoke("reader", "").await.text().await.expect("body");
     assert_eq!(answer, format!("{VALUE} 700 400"));
 
+    // faas-cli secret update reaches the running function, without a restart (as faasd).
+    let updated = send(
+        &api,
+        Method::PUT,
+        "/system/secrets",
+        json!({"name": "db-password", "value": "rotated"}),
+    )
+    .await;
+    assert_eq!(updated.0, 202, "{}", updated.1);
+    common::eventually(Duration::from_secs(10), "the new value in the running replica", || async {
+        api.invoke("reader", "").await.text().await.unwrap_or_default().starts_with("rotated ")
+    })
+    .await;
+    let restored = send(
+        &api,
+        Method::PUT,
+        "/system/secrets",
+        json!({"name": "db-password", "rawValue": raw}),
+    )
+    .await;
+    assert_eq!(restored.0, 202, "{}", restored.1);
+    common::eventually(Duration::from_secs(10), "the value back", || async {
+        api.invoke("reader", "").await.text().await.unwrap_or_default() == format!("{VALUE} 700 400")
+    })
+    .await;
+
     // Sealed at rest: the value is in none of NATS's files; nor in Switchyard's log.
     let data = switchyard.dir.0.join("data");
     let holding: Vec<_> = common::files_holding(&data, VALUE.as_bytes())

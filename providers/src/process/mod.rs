@@ -233,7 +233,8 @@ impl Provider for ProcessProvider {
             secrets: secrets.open(&js).await?,
             runtime,
         });
-        Ok(tokio::spawn(follow(shared, registry, shutdown)))
+        let sealed = KvCache::start(buckets::secrets(&js).await?, shutdown.clone()).await;
+        Ok(tokio::spawn(follow(shared, registry, sealed, shutdown)))
     }
 
     async fn logs(&self, _: &LogsRequest) -> Result<BoxStream<'static, Bytes>, LogsError> {
@@ -253,12 +254,25 @@ async fn clear(endpoints: &Store) {
     }
 }
 
-async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
+async fn follow(
+    shared: Arc<Shared>,
+    registry: KvCache<FunctionSpec>,
+    secrets: KvCache<switchyard_broker::secrets::SealedSecret>,
+    shutdown: CancellationToken,
+) {
     let mut running: HashMap<String, Running> = HashMap::new();
-    let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
+    let secret_changes = secrets.changes();
+    let mut secrets_seen = *secret_changes.borrow();
+    let mut rounds =
+        follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
     loop {
         let desired = crate::functions_to_run(&registry);
         reconcile(&shared, &mut running, desired).await;
+        let secrets_now = *secret_changes.borrow();
+        if secrets_now != secrets_seen {
+            secrets_seen = secrets_now;
+            refresh_secrets(&shared, &running).await;
+        }
         if !rounds.next(None).await {
             break;
         }
@@ -268,6 +282,29 @@ async fn follow(shared: Arc<Shared>, registry: KvCache<FunctionSpec>, shutdown: 
     futures::future::join_all(all.into_iter().map(Replica::stop)).await;
     if let Some(root) = &shared.runtime.own_root {
         let _ = std::fs::remove_dir_all(root);
+    }
+}
+
+/// Writes every running function's secrets again, as `faas-cli secret update` expects (and
+/// faasd does): running replicas read the new value from the same path, without a restart.
+/// Each file is replaced by a rename, so a reader sees the old value or the new one.
+async fn refresh_secrets(shared: &Shared, running: &HashMap<String, Running>) {
+    for (name, current) in running {
+        if current.deployment.secrets.as_ref().is_none_or(Vec::is_empty) {
+            continue;
+        }
+        match shared.secrets.write(&current.deployment, 0o400).await {
+            Ok(dir) => {
+                let user = shared.runtime.users.as_ref().and_then(|u| u.of(name));
+                if let Some(uid) = user {
+                    if let Err(error) = users::give(&dir, uid) {
+                        tracing::warn!(function = %name, %error, "cannot give the function its new secrets");
+                    }
+                }
+                tracing::debug!(function = %name, "secrets written again");
+            }
+            Err(error) => tracing::warn!(function = %name, %error, "cannot write the function's secrets again"),
+        }
     }
 }
 
