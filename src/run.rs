@@ -443,6 +443,7 @@ fn gateway_config(
         namespaces: settings.gateway.namespaces.clone(),
         tls: settings.gateway.tls(&settings.data_dir),
         oidc: settings.gateway.oidc(),
+        metrics_public: settings.gateway.metrics_public,
     }
 }
 

@@ -106,8 +106,7 @@ async fn routes_match_by_host_path_and_method_and_pass_parameters() {
 
     // Invoked as /function/NAME is: its metrics count the call.
     let metrics = api
-        .http
-        .get(api.url("/metrics"))
+        .admin(reqwest::Method::GET, "/metrics")
         .send()
         .await
         .expect("metrics");

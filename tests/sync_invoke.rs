@@ -230,9 +230,23 @@ async fn gateway_metrics_use_openfaas_names() {
     for _ in 0..3 {
         api.invoke("echo", "x").await;
     }
-    let metrics = api
+    // Anonymous callers get no series that name functions (other organizations' business).
+    let anonymous = api
         .http
         .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        anonymous.contains("# TYPE gateway_function_invocation_total counter")
+            && !anonymous.contains("function_name="),
+        "{anonymous}"
+    );
+    let metrics = api
+        .admin(reqwest::Method::GET, "/metrics")
         .send()
         .await
         .expect("answers")

@@ -32,6 +32,9 @@ pub struct GatewayConfig {
     pub tls: Option<crate::tls::TlsConfig>,
     /// Single sign-on: bearer tokens of this OpenID Connect issuer are users.
     pub oidc: Option<crate::identity::oidc::OidcConfig>,
+    /// `/metrics` names functions to anyone (`SWITCHYARD_METRICS_PUBLIC`); otherwise only to
+    /// operators: everyone else gets the metrics without the per-function series.
+    pub metrics_public: bool,
 }
 
 impl GatewayConfig {
@@ -59,6 +62,7 @@ impl GatewayConfig {
             namespaces: Vec::new(),
             tls: None,
             oidc: None,
+            metrics_public: false,
         }
     }
 }

@@ -27,6 +27,12 @@ pub struct GatewaySettings {
     #[arg(long, env = "SWITCHYARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
 
+    /// `/metrics` shows the per-function series (which name every organization's functions)
+    /// to anyone; by default only to operators (basic auth or an operator's token), everyone
+    /// else gets the rest.
+    #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC", default_value_t = false)]
+    pub metrics_public: bool,
+
     /// Largest invoke request body in bytes (413 above). Never more than the NATS server's max
     /// payload less 64 KiB for headers.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = GatewayConfig::DEFAULT_MAX_BODY_BYTES)]

@@ -40,7 +40,10 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system", security(()), responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     for spec in state.registry.list() {
         let ready = state
             .endpoints
@@ -51,9 +54,32 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             .with_label_values(&[&metric_name(&spec.name())])
             .set(ready as f64);
     }
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let rendered = state.metrics.render();
+    let whole = state.config.metrics_public || operator(&state, &headers).await;
+    let body = if whole {
+        rendered
+    } else {
+        // Function names are other organizations' business: their series stay out.
+        rendered
+            .lines()
+            .filter(|line| !line.contains("function_name=\""))
+            .flat_map(|line| [line, "\n"])
+            .collect()
+    };
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Whether the request's credentials are an operator's.
+async fn operator(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    match crate::access::authenticate(state, headers).await {
+        Ok(principal) => state.policies.cache().read(|policies| {
+            switchyard_access::permits(
+                &principal,
+                policies.values(),
+                switchyard_broker::records::Action::Admin,
+                &switchyard_access::Scope::Operators,
+            )
+        }),
+        Err(_) => false,
+    }
 }
