@@ -308,7 +308,10 @@ async fn namespaces_containers_cannot_reach_each_other() {
         }
     };
     let same = reach("a2.team-a", address("a.team-a")).await;
-    assert!(same.contains("reached"), "a function reaches its own namespace: {same}");
+    assert!(
+        same.contains("reached"),
+        "a function reaches its own namespace: {same}"
+    );
     let other = reach("a.team-a", address("b.team-b")).await;
     assert!(
         other.contains("done") && !other.contains("reached"),

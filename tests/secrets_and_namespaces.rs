@@ -129,9 +129,18 @@ async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() 
     )
     .await;
     assert_eq!(updated.0, 202, "{}", updated.1);
-    common::eventually(Duration::from_secs(10), "the new value in the running replica", || async {
-        api.invoke("reader", "").await.text().await.unwrap_or_default().starts_with("rotated ")
-    })
+    common::eventually(
+        Duration::from_secs(10),
+        "the new value in the running replica",
+        || async {
+            api.invoke("reader", "")
+                .await
+                .text()
+                .await
+                .unwrap_or_default()
+                .starts_with("rotated ")
+        },
+    )
     .await;
     let restored = send(
         &api,
@@ -142,7 +151,12 @@ async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() 
     .await;
     assert_eq!(restored.0, 202, "{}", restored.1);
     common::eventually(Duration::from_secs(10), "the value back", || async {
-        api.invoke("reader", "").await.text().await.unwrap_or_default() == format!("{VALUE} 700 400")
+        api.invoke("reader", "")
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            == format!("{VALUE} 700 400")
     })
     .await;
 

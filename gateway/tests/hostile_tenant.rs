@@ -283,9 +283,13 @@ async fn what_the_findings_did_no_longer_works() {
     );
 
     // Finding 12: what a cross-site page can send.
+    let browser = ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0");
     for headers in [
-        vec![("content-type", "text/plain")],
-        vec![("content-type", "application/x-www-form-urlencoded")],
+        vec![browser, ("content-type", "text/plain")],
+        vec![
+            browser,
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
         vec![
             ("content-type", "application/json"),
             ("origin", "https://evil.example"),

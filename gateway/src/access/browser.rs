@@ -1,8 +1,10 @@
 //! No cross-site page can make a browser change anything under `/system`: a write that a
 //! browser says comes from another site (`Sec-Fetch-Site`, `Origin`) is refused, and so is a
-//! body of the three types an HTML form can send without asking (`text/plain`, form data), so
-//! a browser that cached the admin's basic credentials cannot be made to replay them. faas-cli
-//! and curl send none of these.
+//! body of the three types an HTML form can send without asking (`text/plain`, form data) when
+//! a browser sends it, so a browser that cached the admin's basic credentials cannot be made to
+//! replay them. faas-cli sends none of these; curl's `-d` sends form data but is no browser
+//! (no `Origin`, `Referer`, `Sec-Fetch-*`, and a `User-Agent` of its own), so the README's
+//! `curl -d '{…}'` keeps working.
 
 use axum::http::{header, HeaderMap, Method};
 
@@ -36,7 +38,13 @@ pub(crate) fn check(method: &Method, headers: &HeaderMap) -> Result<(), ApiError
             )));
         }
     }
-    if let Some(content_type) = text(header::CONTENT_TYPE.as_str()) {
+    let from_browser = headers.contains_key(header::ORIGIN)
+        || headers.contains_key(header::REFERER)
+        || headers
+            .keys()
+            .any(|name| name.as_str().starts_with("sec-fetch-"))
+        || text(header::USER_AGENT.as_str()).is_some_and(|agent| agent.starts_with("mozilla/"));
+    if let Some(content_type) = text(header::CONTENT_TYPE.as_str()).filter(|_| from_browser) {
         let media = content_type.split(';').next().unwrap_or_default().trim();
         if matches!(
             media,
@@ -66,16 +74,23 @@ mod tests {
     #[test]
     fn what_a_cross_site_form_sends_is_refused() {
         let post = Method::POST;
-        let refused = |pairs| check(&post, &headers(pairs)).is_err();
-        assert!(refused(&[("content-type", "text/plain")]));
-        assert!(refused(&[(
-            "content-type",
-            "application/x-www-form-urlencoded"
-        )]));
-        assert!(refused(&[(
-            "content-type",
-            "multipart/form-data; boundary=x"
-        )]));
+        let refused =
+            |pairs: &[(&'static str, &'static str)]| check(&post, &headers(pairs)).is_err();
+        let browser = ("user-agent", "Mozilla/5.0 (X11; Linux x86_64)");
+        assert!(refused(&[browser, ("content-type", "text/plain")]));
+        assert!(refused(&[
+            browser,
+            ("content-type", "application/x-www-form-urlencoded")
+        ]));
+        assert!(refused(&[
+            ("referer", "https://x.example/"),
+            ("content-type", "multipart/form-data; boundary=x")
+        ]));
+        // curl -d: form data, but no browser.
+        assert!(!refused(&[
+            ("user-agent", "curl/8.5.0"),
+            ("content-type", "application/x-www-form-urlencoded")
+        ]));
         assert!(refused(&[("sec-fetch-site", "cross-site")]));
         assert!(refused(&[
             ("origin", "https://evil.example"),

@@ -263,8 +263,7 @@ async fn follow(
     let mut running: HashMap<String, Running> = HashMap::new();
     let secret_changes = secrets.changes();
     let mut secrets_seen = *secret_changes.borrow();
-    let mut rounds =
-        follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
+    let mut rounds = follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
     loop {
         let desired = crate::functions_to_run(&registry);
         reconcile(&shared, &mut running, desired).await;
@@ -290,7 +289,12 @@ async fn follow(
 /// Each file is replaced by a rename, so a reader sees the old value or the new one.
 async fn refresh_secrets(shared: &Shared, running: &HashMap<String, Running>) {
     for (name, current) in running {
-        if current.deployment.secrets.as_ref().is_none_or(Vec::is_empty) {
+        if current
+            .deployment
+            .secrets
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+        {
             continue;
         }
         match shared.secrets.write(&current.deployment, 0o400).await {
@@ -303,7 +307,9 @@ async fn refresh_secrets(shared: &Shared, running: &HashMap<String, Running>) {
                 }
                 tracing::debug!(function = %name, "secrets written again");
             }
-            Err(error) => tracing::warn!(function = %name, %error, "cannot write the function's secrets again"),
+            Err(error) => {
+                tracing::warn!(function = %name, %error, "cannot write the function's secrets again")
+            }
         }
     }
 }
