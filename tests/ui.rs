@@ -298,7 +298,9 @@ async fn routes_organizations_and_tokens_through_the_ui() {
     browser.click("#signout").await;
     browser.fill("input[name=token]", token.trim()).await;
     browser.click("button[type=submit]").await;
-    browser.wait_text("main", "may not do this", WITHIN).await;
+    browser
+        .wait_text("main", "may not read namespace `openfaas-fn`", WITHIN)
+        .await;
     let audit = api.admin_json("/system/audit").await;
     assert!(audit
         .to_string()

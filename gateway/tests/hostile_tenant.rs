@@ -320,6 +320,23 @@ async fn what_the_findings_did_no_longer_works() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was deployed");
 
+    // faas-netes: a name with a dot left after the namespace is no function.
+    let (status, _) = app
+        .raw(
+            None,
+            "POST",
+            "/function/fb.b-ns.openfaas-fn",
+            &[],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A cancel is a change: audited, whoever asked (here: refused, a chosen id needs the admin).
+    let (status, _) = app
+        .raw(None, "DELETE", "/async-function/job-a", &[], Vec::new())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // Finding 11: the audit log names the target a refused change resolved to.
     let audit = root_get(&app, "/system/audit?limit=1000").await;
     let entries = audit.as_array().expect("entries");
@@ -327,6 +344,12 @@ async fn what_the_findings_did_no_longer_works() {
         entries.iter().any(|e| e["outcome"] == "denied"
             && e["targets"].to_string().contains("function `fb.b-ns`")
             && e["who"].as_str().is_some_and(|w| w.contains("developer"))),
+        "{audit}"
+    );
+    assert!(
+        entries.iter().any(|e| e["who"] == "anonymous"
+            && e["targets"].to_string().contains("cancel job `job-a`")
+            && e["status"] == 401),
         "{audit}"
     );
 

@@ -48,7 +48,8 @@ impl DenialLimiter {
     }
 }
 
-pub(super) async fn record(
+/// Writes the audit entry of one change (refusals within the per-principal limit).
+pub(crate) async fn record(
     state: &AppState,
     principal: &Principal,
     method: &str,

@@ -11,7 +11,7 @@
 //! the function sees the request.
 
 mod audit;
-pub(crate) use audit::DenialLimiter;
+pub(crate) use audit::{record as audit_change, DenialLimiter};
 pub(crate) mod browser;
 pub(crate) mod resolve;
 

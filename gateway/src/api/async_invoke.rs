@@ -209,6 +209,39 @@ pub(crate) async fn cancel(
     Path(call_id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    let outcome = cancel_job(&state, &call_id, &headers).await;
+    // Cancels are changes: the audit log has them, whoever asked.
+    let principal = crate::access::authenticate(&state, &headers)
+        .await
+        .unwrap_or_else(|_| switchyard_access::Principal {
+            who: "anonymous".into(),
+            subjects: Vec::new(),
+            super_user: false,
+            organization: None,
+        });
+    let status = match &outcome {
+        Ok(status) => status.as_u16(),
+        Err(error) => error.status().as_u16(),
+    };
+    crate::access::audit_change(
+        &state,
+        &principal,
+        "DELETE",
+        &format!("/async-function/{call_id}"),
+        vec![format!("cancel job `{call_id}`")],
+        status,
+        caller_call_id(&headers).unwrap_or_else(new_call_id),
+    )
+    .await;
+    outcome
+}
+
+async fn cancel_job(
+    state: &AppState,
+    call_id: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let call_id = call_id.to_string();
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // A generated id is known only to whoever queued the job; a chosen one may be known to
     // others, so cancelling that job takes the admin's credentials.
@@ -218,7 +251,7 @@ pub(crate) async fn cancel(
         .await
         .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
         .is_some_and(|record| record.caller_chosen_id);
-    if chosen && !crate::auth::authenticated(&state.config.credentials, &headers) {
+    if chosen && !crate::auth::authenticated(&state.config.credentials, headers) {
         return Err(ApiError::Unauthorized(format!(
             "job `{call_id}` has a caller-chosen id: cancelling it needs basic auth"
         )));

@@ -298,6 +298,15 @@ async fn send_again(state: &AppState, stored: &Stored) -> Result<String, ApiErro
             original.function
         )));
     }
+    // A namespace deleted and made again (perhaps by another organization) is not the one
+    // this invocation was for: its function must not receive it.
+    let namespace = switchyard_broker::records::split_qualified(&original.function).1;
+    if !state.namespace_holds(namespace, original.time) {
+        return Err(ApiError::Conflict(format!(
+            "dead letter {} was for namespace `{namespace}` as it was before it was deleted and made again",
+            stored.id
+        )));
+    }
     let mut invocation = original.clone();
     invocation.call_id = new_call_id();
     invocation.time = Utc::now();
