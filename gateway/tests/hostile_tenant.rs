@@ -610,16 +610,5 @@ async fn random_request_shapes_from_a_never_reach_b() {
         answers.keys().any(|s| (200..300).contains(s)),
         "{answers:?}"
     );
-    // The shapes reached every stage: refused as malformed, refused access, not found, done.
-    for status in [400, 403, 404] {
-        assert!(
-            answers.get(&status).is_some_and(|n| *n >= 10),
-            "{answers:?}"
-        );
-    }
-    assert!(
-        answers.keys().any(|s| (200..300).contains(s)),
-        "{answers:?}"
-    );
     assert_eq!(b_as_it_is(&app).await, before, "b is as it was");
 }

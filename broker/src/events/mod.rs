@@ -200,6 +200,7 @@ mod tests {
         let decoded = codec::decode(Some(&headers), &payload).expect("decodes");
         let mut expected = event.clone();
         expected.set_extension(INGRESS_EXTENSION, "vc1");
+        expected.set_extension(NAMESPACE_EXTENSION, "openfaas-fn");
         assert_eq!(decoded, expected);
         // The same event through another ingress is another event.
         let (_, other, _) = to_stored_message("github", "openfaas-fn", &event);

@@ -82,25 +82,39 @@ pub struct App {
 
 impl App {
     pub async fn send(&self, authorization: Option<&str>, call: &Call) -> StatusCode {
-        let mut request = Request::builder().method(call.method).uri(&call.uri);
+        // Status only: the event stream's body never ends.
+        let (headers, body): (&[(&str, &str)], Vec<u8>) = match &call.body {
+            Some(body) => (
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            ),
+            None => (&[], Vec::new()),
+        };
+        self.request(authorization, call.method, &call.uri, headers, body)
+            .await
+            .status()
+    }
+
+    async fn request(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> axum::response::Response {
+        let mut request = Request::builder().method(method).uri(uri);
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }
-        let body = match &call.body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.router
             .clone()
-            .oneshot(request.body(body).expect("request"))
+            .oneshot(request.body(Body::from(body)).expect("request"))
             .await
-            .expect("answers");
-        // Status only: the event stream's body never ends.
-        response.status()
+            .expect("answers")
     }
 
     /// Any request, its body given as bytes; the answer's status and body (not for the event
@@ -113,19 +127,9 @@ impl App {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> (StatusCode, String) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
         let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).expect("request"))
-            .await
-            .expect("answers");
+            .request(authorization, method, uri, headers, body)
+            .await;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -149,25 +153,17 @@ impl App {
     }
 
     pub async fn root(&self, method: &'static str, uri: &str, body: Value) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", ROOT)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("answers");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let json = [("content-type", "application/json")];
+        let (status, answer) = self
+            .raw(
+                Some(ROOT),
+                method,
+                uri,
+                &json,
+                body.to_string().into_bytes(),
+            )
+            .await;
+        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
     }
 
     /// Creates (or puts back) what the cases act on; idempotent.

@@ -231,7 +231,7 @@ impl Supervisor {
         let fprocess = fprocess(&self.deployment).unwrap_or_default();
         let sandbox = match Sandbox::supported() {
             Some(_) => Some(Arc::new(Sandbox::new(
-                &self.allowed(argv, &fprocess, secrets, scratch),
+                &self.allowed(argv, fprocess, secrets, scratch),
             )?)),
             None => None,
         };
