@@ -214,6 +214,7 @@ fn start_provider(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), switchyard_providers::ProviderError>> {
     let lease = settings.provider.lease();
+    let outbound = settings.jobs.callback_networks();
     let kind = settings.provider.provider;
     let isolation = settings
         .provider
@@ -235,10 +236,10 @@ fn start_provider(
         use switchyard_providers::service;
         let outcome = match kind {
             ProviderKind::Swarm => {
-                service::run(SwarmProvider::new(swarm), client, lease, shutdown).await
+                service::run(SwarmProvider::new(swarm), client, lease, outbound, shutdown).await
             }
             ProviderKind::Docker => {
-                service::run(DockerProvider::new(docker), client, lease, shutdown).await
+                service::run(DockerProvider::new(docker), client, lease, outbound, shutdown).await
             }
             ProviderKind::Process => {
                 let process = ProcessProvider::new(ProcessProviderConfig {
@@ -246,7 +247,7 @@ fn start_provider(
                     secrets,
                     isolation,
                 })?;
-                service::run(process, client, lease, shutdown).await
+                service::run(process, client, lease, outbound, shutdown).await
             }
         };
         if let Err(error) = &outcome {

@@ -230,6 +230,19 @@ async fn soap_client_logs_in_verifies_tls_and_types_faults() {
         untrusted.to_string().to_lowercase().contains("certificate"),
         "{untrusted}"
     );
+    // The CA given as PEM (what a tenant, who may not name a file on the server, sends).
+    let pem = std::fs::read_to_string(&sim.ca_file).expect("the simulator's CA");
+    Client::connect(&sim.options().ca_file(None).ca_pem(Some(pem)))
+        .await
+        .expect("trusts the CA given as PEM");
+    // Where the network policy denies the vCenter's address, nothing is sent there.
+    let mut denied = sim.options().ca_file(None);
+    denied.networks = switchyard_broker::networks::NetworkPolicy {
+        allow: Vec::new(),
+        deny: switchyard_broker::networks::parse_list("127.0.0.0/8").expect("networks"),
+    };
+    let refused = Client::connect(&denied).await.err().expect("denied by policy");
+    assert!(refused.to_string().contains("127.0.0.0/8"), "{refused}");
     let insecure = Client::connect(&sim.options().ca_file(None).insecure(true))
         .await
         .expect("insecure mode");

@@ -15,6 +15,7 @@ use chrono::Utc;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::records::{Endpoint, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,17 +28,25 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Follows the registry's external functions until `shutdown`.
+/// Endpoints are listed only where `outbound` allows (the callbacks' policy), checked for
+/// every address the host resolves to at each probe.
 pub async fn run(
     nats: async_nats::Client,
+    outbound: NetworkPolicy,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, ProviderError> {
     let js = jetstream::new(nats);
     let endpoints = buckets::endpoints(&js).await?;
     let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
-    Ok(tokio::spawn(follow(endpoints, registry, shutdown)))
+    Ok(tokio::spawn(follow(endpoints, registry, outbound, shutdown)))
 }
 
-async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: CancellationToken) {
+async fn follow(
+    endpoints: Store,
+    registry: KvCache<FunctionSpec>,
+    outbound: NetworkPolicy,
+    shutdown: CancellationToken,
+) {
     let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     loop {
         let wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
@@ -51,7 +60,7 @@ async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: Can
                 })
                 .collect()
         });
-        let reachable = probe_all(&wanted).await;
+        let reachable = probe_all(&wanted, &outbound).await;
         crate::listing::list_exactly(&endpoints, EXTERNAL_REPLICA_PREFIX, reachable).await;
         if !rounds.next(Some(PROBE_EVERY)).await {
             break;
@@ -61,7 +70,10 @@ async fn follow(endpoints: Store, registry: KvCache<FunctionSpec>, shutdown: Can
 }
 
 /// The reachable endpoints of every external function, by key.
-async fn probe_all(wanted: &[(String, Vec<String>)]) -> HashMap<String, Endpoint> {
+async fn probe_all(
+    wanted: &[(String, Vec<String>)],
+    outbound: &NetworkPolicy,
+) -> HashMap<String, Endpoint> {
     let probes = wanted.iter().flat_map(|(function, urls)| {
         urls.iter().enumerate().map(move |(index, url)| async move {
             let endpoint = Endpoint {
@@ -71,7 +83,7 @@ async fn probe_all(wanted: &[(String, Vec<String>)]) -> HashMap<String, Endpoint
                 heartbeat: Utc::now(),
                 token: None,
             };
-            if reachable(url).await {
+            if reachable(url, outbound).await {
                 Some(endpoint)
             } else {
                 tracing::warn!(
@@ -92,7 +104,7 @@ async fn probe_all(wanted: &[(String, Vec<String>)]) -> HashMap<String, Endpoint
 }
 
 /// True when a TCP connection to the URL's host and port opens in time.
-async fn reachable(url: &str) -> bool {
+async fn reachable(url: &str, outbound: &NetworkPolicy) -> bool {
     let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
@@ -100,8 +112,18 @@ async fn reachable(url: &str) -> bool {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(Ok(addresses)) =
+        tokio::time::timeout(PROBE_TIMEOUT, tokio::net::lookup_host((host, port))).await
+    else {
+        return false;
+    };
+    let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+    if let Some(reason) = addresses.iter().find_map(|a| outbound.refusal(a.ip())) {
+        tracing::warn!(url, %reason, "external endpoint refused by the network policy (SWITCHYARD_CALLBACK_ALLOW, _DENY)");
+        return false;
+    }
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port))).await,
+        tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addresses[..])).await,
         Ok(Ok(_))
     )
 }

@@ -32,7 +32,8 @@
 //!     isolation: Default::default(),
 //! })?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
-//! switchyard_providers::service::run(provider, nats, Default::default(), shutdown).await?;
+//! let outbound = Default::default(); // where external endpoints may be: the callbacks' policy
+//! switchyard_providers::service::run(provider, nats, Default::default(), outbound, shutdown).await?;
 //! # Ok(()) }
 //! ```
 

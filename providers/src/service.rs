@@ -22,6 +22,7 @@ pub async fn run<P: Provider>(
     provider: P,
     nats: Client,
     lease_config: LeaseConfig,
+    outbound: switchyard_broker::networks::NetworkPolicy,
     shutdown: CancellationToken,
 ) -> Result<(), ProviderError> {
     let js = async_nats::jetstream::new(nats.clone());
@@ -41,7 +42,7 @@ pub async fn run<P: Provider>(
         let active = shutdown.child_token();
         let requests = answer_requests(provider.clone(), nats.clone(), active.clone()).await?;
         let back_end = provider.run(nats.clone(), active.clone()).await?;
-        let endpoints = external::run(nats.clone(), active.clone()).await?;
+        let endpoints = external::run(nats.clone(), outbound.clone(), active.clone()).await?;
         tracing::info!(provider = provider.kind().name(), "running functions");
         let kept = lease.keep(&shutdown).await;
         active.cancel();

@@ -12,6 +12,9 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Smallest page: a collector starts with 10, and vcsim loses track of a page made smaller.
 pub const MIN_PAGE_SIZE: u32 = 10;
 
+/// The largest `caPem` accepted.
+pub const MAX_CA_PEM_BYTES: usize = 64 * 1024;
+
 /// How to reach a vCenter and follow its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -29,9 +32,13 @@ pub struct VcenterConfig {
     /// Allow an `http://` URL, which sends the password in clear. Off by default.
     #[serde(default)]
     pub allow_plain_http: bool,
-    /// A PEM file with the CA certificate(s) of the vCenter, trusted besides the system's.
+    /// A PEM file on the Switchyard host with the CA certificate(s) of the vCenter, trusted
+    /// besides the system's. Operators only: it opens a path on the server.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// The vCenter's CA certificate(s) themselves, PEM (at most 64 KiB): what tenants give.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// Events per page of the collector that follows new events, 10 to 1000 (default 10).
     /// Every change of the page carries the whole page, so a small page is much cheaper (see
     /// the README's benchmark); a burst that outruns the page is read back with
@@ -67,6 +74,13 @@ pub enum PayloadEncoding {
 impl VcenterConfig {
     /// Checks everything that can be checked without reaching the vCenter.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(pem) = &self.ca_pem {
+            if pem.len() > MAX_CA_PEM_BYTES || !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(format!(
+                    "`caPem`: PEM certificates of at most {MAX_CA_PEM_BYTES} bytes"
+                ));
+            }
+        }
         let url = url::Url::parse(&self.url).map_err(|e| format!("`url` `{}`: {e}", self.url))?;
         match url.scheme() {
             "https" => {}

@@ -113,7 +113,8 @@ impl Poller {
         let options = ClientOptions::new(url)
             .networks(self.networks.clone())
             .insecure(self.config.insecure)
-            .ca_file(self.config.ca_file.as_ref().map(Into::into));
+            .ca_file(self.config.ca_file.as_ref().map(Into::into))
+            .ca_pem(self.config.ca_pem.clone());
         let client = Client::connect(&options).await?;
         client
             .login(&self.config.username, &self.config.password)

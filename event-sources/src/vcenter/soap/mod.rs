@@ -69,6 +69,13 @@ impl Client {
                 builder = builder.add_root_certificate(certificate);
             }
         }
+        if let Some(pem) = &options.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| SoapError::Config(format!("`caPem`: {e}")))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
         let http = builder
             .build()
             .map_err(|e| SoapError::Config(format!("HTTP client: {e}")))?;

@@ -19,6 +19,8 @@ pub struct ClientOptions {
     pub insecure: bool,
     /// A PEM file with the CA certificate(s) to trust besides the system's.
     pub ca_file: Option<PathBuf>,
+    /// CA certificate(s) to trust besides the system's, PEM.
+    pub ca_pem: Option<String>,
     /// The longest a call may take (WaitForUpdatesEx adds its own wait to it).
     pub timeout: Duration,
     /// The largest answer read; a larger one is an error.
@@ -34,6 +36,7 @@ impl ClientOptions {
             url,
             insecure: false,
             ca_file: None,
+            ca_pem: None,
             timeout: Duration::from_secs(30),
             max_answer_bytes: super::MAX_ANSWER_BYTES,
             networks: NetworkPolicy::default(),
@@ -57,6 +60,11 @@ impl ClientOptions {
 
     pub fn ca_file(mut self, path: Option<PathBuf>) -> Self {
         self.ca_file = path;
+        self
+    }
+
+    pub fn ca_pem(mut self, pem: Option<String>) -> Self {
+        self.ca_pem = pem;
         self
     }
 }
