@@ -36,16 +36,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = support::setting("BENCH_SECONDS", 5);
     let jobs: usize = support::setting("JOBS", 5000);
     let duration = Duration::from_secs(seconds);
-    let exe = std::env::current_exe()?;
-    let echo_upstream = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("no target dir")?
-        .join("examples")
-        .join("echo_upstream");
-    if !echo_upstream.exists() {
-        return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
-    }
+    let programs = common::TempDir::new("bench-programs");
+    let echo_upstream = support::echo_upstream(&programs.0)?;
     let nats = common::Nats::start();
     let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();

@@ -12,7 +12,6 @@
 mod common;
 mod support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use switchyard_broker::records::Endpoint;
+use switchyard_broker::records::{Endpoint, REPLICA_TOKEN_HEADER};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(run())
@@ -28,15 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = support::setting("BENCH_SECONDS", 5);
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("no target dir")?;
-    let echo_upstream: PathBuf = profile_dir.join("examples").join("echo_upstream");
-    if !echo_upstream.exists() {
-        return Err(format!("{} missing: run ./scripts/bench", echo_upstream.display()).into());
-    }
+    let programs = common::TempDir::new("bench-programs");
+    let echo_upstream = support::echo_upstream(&programs.0)?;
     let nats = common::Nats::start();
     let switchyard = common::Switchyard::up(&nats);
     let api = switchyard.api();
@@ -59,7 +51,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut direct = Vec::new();
     for function in ["http-echo", "fork-cat"] {
-        direct.push(endpoint_url(&endpoints, function).await?);
+        direct.push(endpoint(&endpoints, function).await?);
     }
     // Let the replicas settle, then read the idle watchdogs' memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -84,11 +76,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("| function | concurrency | direct req/s | gateway req/s | ratio | direct p50 | gateway p50 | added p50 | direct p99 | gateway p99 |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut floors = Vec::new();
-    for (function, direct_url) in ["http-echo", "fork-cat"].iter().zip(&direct) {
+    for (function, replica) in ["http-echo", "fork-cat"].iter().zip(&direct) {
         for concurrency in [1usize, 64] {
             let direct_result = load(
                 client.clone(),
-                format!("{direct_url}/"),
+                format!("{}/", replica.url),
+                replica.token.clone(),
                 body.clone(),
                 concurrency,
                 duration,
@@ -97,6 +90,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let gateway_result = load(
                 client.clone(),
                 format!("{gateway}/function/{function}"),
+                None,
                 body.clone(),
                 concurrency,
                 duration,
@@ -164,10 +158,12 @@ struct LoadResult {
     errors: u64,
 }
 
-/// `concurrency` workers POST `body` to `url` back to back for `duration` (after a 1 s warm-up).
+/// `concurrency` workers POST `body` to `url` back to back for `duration` (after a 1 s warm-up),
+/// with the replica's token when calling a watchdog directly (as the dispatcher does).
 async fn load(
     client: Arc<Client<HttpConnector, Full<Bytes>>>,
     url: String,
+    token: Option<String>,
     body: Bytes,
     concurrency: usize,
     duration: Duration,
@@ -178,6 +174,7 @@ async fn load(
     for _ in 0..concurrency {
         let client = client.clone();
         let url = url.clone();
+        let token = token.clone();
         let body = body.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -187,7 +184,11 @@ async fn load(
                 if started >= end {
                     break;
                 }
-                let request = hyper::Request::post(url.as_str()).body(Full::new(body.clone()));
+                let mut request = hyper::Request::post(url.as_str());
+                if let Some(token) = &token {
+                    request = request.header(REPLICA_TOKEN_HEADER, token.as_str());
+                }
+                let request = request.body(Full::new(body.clone()));
                 let ok = match request {
                     Ok(request) => match client.request(request).await {
                         Ok(response) => {
@@ -232,15 +233,15 @@ async fn load(
     }
 }
 
-/// The URL of replica 0 of `function`, once the provider lists it.
-async fn endpoint_url(
+/// Replica 0 of `function` (its URL and token), once the provider lists it.
+async fn endpoint(
     endpoints: &async_nats::jetstream::kv::Store,
     function: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
+) -> Result<Endpoint, Box<dyn std::error::Error>> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(value)) = endpoints.get(format!("{function}.r0")).await {
-            return Ok(serde_json::from_slice::<Endpoint>(&value)?.url);
+            return Ok(serde_json::from_slice::<Endpoint>(&value)?);
         }
         if Instant::now() > deadline {
             return Err(format!("{function} never became ready").into());

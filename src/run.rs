@@ -239,7 +239,14 @@ fn start_provider(
                 service::run(SwarmProvider::new(swarm), client, lease, outbound, shutdown).await
             }
             ProviderKind::Docker => {
-                service::run(DockerProvider::new(docker), client, lease, outbound, shutdown).await
+                service::run(
+                    DockerProvider::new(docker),
+                    client,
+                    lease,
+                    outbound,
+                    shutdown,
+                )
+                .await
             }
             ProviderKind::Process => {
                 let process = ProcessProvider::new(ProcessProviderConfig {

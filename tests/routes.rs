@@ -316,7 +316,13 @@ async fn api_key_basic_and_jwt_routes_check_their_callers() {
     assert_eq!(status, 401, "another audience");
     // Not valid before an hour from now (beyond the 30 s leeway).
     let later = chrono::Utc::now().timestamp() + 3600;
-    let (status, body) = text(bearer(idp.token("orders", "alice", 7200, json!({"nbf": later})))).await;
+    let (status, body) = text(bearer(idp.token(
+        "orders",
+        "alice",
+        7200,
+        json!({"nbf": later}),
+    )))
+    .await;
     assert_eq!(status, 401, "not yet valid: {body}");
     let stranger = SigningKey::generate("key-1");
     let now = chrono::Utc::now().timestamp();

@@ -241,7 +241,10 @@ async fn soap_client_logs_in_verifies_tls_and_types_faults() {
         allow: Vec::new(),
         deny: switchyard_broker::networks::parse_list("127.0.0.0/8").expect("networks"),
     };
-    let refused = Client::connect(&denied).await.err().expect("denied by policy");
+    let refused = Client::connect(&denied)
+        .await
+        .err()
+        .expect("denied by policy");
     assert!(refused.to_string().contains("127.0.0.0/8"), "{refused}");
     let insecure = Client::connect(&sim.options().ca_file(None).insecure(true))
         .await

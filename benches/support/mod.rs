@@ -83,3 +83,24 @@ pub async fn raw_publish_rate(
     })
     .await)
 }
+
+/// The `echo_upstream` example built beside this benchmark (`./scripts/bench` builds it),
+/// copied into `dir`: functions may run as users of their own, who cannot enter the build
+/// directory (often below a private home).
+pub fn echo_upstream(
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let built = std::env::current_exe()?
+        .parent()
+        .and_then(|p| p.parent())
+        .ok_or("no target dir")?
+        .join("examples")
+        .join("echo_upstream");
+    if !built.exists() {
+        return Err(format!("{} missing: run ./scripts/bench", built.display()).into());
+    }
+    let copy = dir.join("echo_upstream");
+    std::fs::copy(&built, &copy)?;
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    Ok(copy)
+}

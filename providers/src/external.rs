@@ -38,7 +38,9 @@ pub async fn run(
     let js = jetstream::new(nats);
     let endpoints = buckets::endpoints(&js).await?;
     let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
-    Ok(tokio::spawn(follow(endpoints, registry, outbound, shutdown)))
+    Ok(tokio::spawn(follow(
+        endpoints, registry, outbound, shutdown,
+    )))
 }
 
 async fn follow(
@@ -123,7 +125,11 @@ async fn reachable(url: &str, outbound: &NetworkPolicy) -> bool {
         return false;
     }
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addresses[..])).await,
+        tokio::time::timeout(
+            PROBE_TIMEOUT,
+            tokio::net::TcpStream::connect(&addresses[..])
+        )
+        .await,
         Ok(Ok(_))
     )
 }
