@@ -566,7 +566,8 @@ async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
     })
     .await;
 
-    // A caller's key is its function's: the same key for another function is refused.
+    // A caller's key is its function's: the same key on another function is another job (and
+    // the first function's job stays its own), retried it is that same other job.
     let first = api
         .enqueue("sink")
         .header("X-Call-Id", "shared-key")
@@ -576,14 +577,28 @@ async fn nobody_can_claim_a_routed_event_or_another_functions_call_id() {
         .expect("answers");
     assert_eq!(first.status(), 202);
     api.wait_job("shared-key", "succeeded", WAIT).await;
-    let second = api
-        .enqueue("other")
-        .header("X-Call-Id", "shared-key")
-        .body("b")
-        .send()
-        .await
-        .expect("answers");
-    refused(second, 409, "another function").await;
+    let second = || {
+        api.enqueue("other")
+            .header("X-Call-Id", "shared-key")
+            .body("b")
+            .send()
+    };
+    let answered = second().await.expect("answers");
+    assert_eq!(answered.status(), 202);
+    let scoped = answered.headers()["x-call-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
+    assert_ne!(scoped, "shared-key", "another function's job keeps the key");
+    let job = api.wait_job(&scoped, "succeeded", WAIT).await;
+    assert_eq!(job["function"], "other");
+    assert_eq!(api.job("shared-key").await["function"], "sink");
+    let again = second().await.expect("answers");
+    assert_eq!(
+        again.headers()["x-call-id"].to_str().expect("id"),
+        scoped,
+        "the same job"
+    );
 }
 
 /// Limits at every entry: too many or too large headers, and an over-long query, are refused

@@ -37,8 +37,25 @@ pub fn validate_call_id(id: &str) -> Result<(), InvalidCallId> {
     }
 }
 
+/// The job id a caller's key (`X-Call-Id`, `Idempotency-Key`) stands for on `function` when
+/// the key itself already names another function's job: HMAC-SHA256 of (function, key) with
+/// the deployment's secret routing key (see [`crate::keys`]), so the same key on two functions
+/// is two jobs, and nobody can predict (and take first) another function's form of a key.
+pub fn scoped_call_id(routing_key: &[u8], function: &str, caller_key: &str) -> String {
+    crate::events::routed_call_id(routing_key, "caller-key", function, caller_key, "")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scoped_call_ids_differ_per_function_and_are_call_ids() {
+        let a = super::scoped_call_id(b"k", "f", "order-1");
+        assert_eq!(a, super::scoped_call_id(b"k", "f", "order-1"));
+        assert_ne!(a, super::scoped_call_id(b"k", "g.team-b", "order-1"));
+        assert_ne!(a, super::scoped_call_id(b"other key", "f", "order-1"));
+        assert!(super::validate_call_id(&a).is_ok());
+    }
+
     #[test]
     fn call_ids_are_key_and_token_safe() {
         assert!(super::validate_call_id("3f1c9a2e-0b7d-4c61-9f0e-8a2b6c4d1e00").is_ok());

@@ -51,6 +51,27 @@ async fn enqueue_any(State(state): State<Arc<AppState>>, request: Request<Body>)
     enqueue_function(state, request, name, path).await
 }
 
+/// The job id a caller's key names on `function`: the key itself, unless it already names
+/// another function's job; then its scoped form (`jobs::scoped_call_id`), looked up first so
+/// that a retry finds the same job even after the other function's record is gone.
+async fn scoped_call_id(state: &AppState, function: &str, key: &str) -> Result<String, ApiError> {
+    let read = |id: String| async move {
+        state
+            .jobs
+            .get(&id)
+            .await
+            .map_err(|e| ApiError::Unavailable(error_chain(&e)))
+    };
+    let scoped = switchyard_broker::jobs::scoped_call_id(&state.routing_key, function, key);
+    if read(scoped.clone()).await?.is_some() {
+        return Ok(scoped);
+    }
+    match read(key.to_string()).await? {
+        Some(record) if record.function != function => Ok(scoped),
+        _ => Ok(key.to_string()),
+    }
+}
+
 /// Queues a job of function `name` (a reference) with `request`, the function seeing `path`:
 /// what `/async-function/NAME/path` and asynchronous API routes do.
 pub(crate) async fn enqueue_function(
@@ -73,25 +94,12 @@ pub(crate) async fn enqueue_function(
         None => new_call_id(),
     };
     let span = tracing::info_span!("enqueue", call_id = %call_id, function = %name);
+    let mut call_id = call_id;
     let result = async {
         let function = registered_function(&state, &name).await?.id();
-        // A caller's key is scoped to its function: reusing one of another function's is
-        // refused, never silently taken as that job. (A generated id is new: no read.)
-        let existing = if caller_chose {
-            state
-                .jobs
-                .get(&call_id)
-                .await
-                .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
-        } else {
-            None
-        };
-        if let Some(record) = existing {
-            if record.function != function {
-                return Err(ApiError::Conflict(format!(
-                    "call id `{call_id}` belongs to a job of another function; choose another"
-                )));
-            }
+        // A caller's key is scoped to its function (a generated id is new: no read).
+        if caller_chose {
+            call_id = scoped_call_id(&state, &function, &call_id).await?;
         }
         let callback_url = callback_url(&request, &state.config.callback_networks)?;
         let target = Target {

@@ -61,7 +61,8 @@ pub(crate) enum InvokeAnswers {
 /// An asynchronous invoke's answers.
 #[derive(utoipa::IntoResponses)]
 pub(crate) enum EnqueueAnswers {
-    /// Stored: JetStream acknowledged it. `X-Call-Id` names the job.
+    /// Stored: JetStream acknowledged it. `X-Call-Id` names the job: the caller's key, or its
+    /// form scoped to this function when another function's job holds the key.
     #[response(status = 202, headers(("x-call-id" = String)))]
     Accepted,
     /// A bad callback URL or call id.
@@ -70,9 +71,6 @@ pub(crate) enum EnqueueAnswers {
     /// Unknown function.
     #[response(status = 404, content_type = "text/plain")]
     Unknown(String),
-    /// The call id belongs to another function's job.
-    #[response(status = 409, content_type = "text/plain")]
-    Conflict(String),
     /// Body over the limit.
     #[response(status = 413, content_type = "text/plain")]
     TooLarge(String),

@@ -91,6 +91,9 @@ pub(crate) struct AppState {
     pub(crate) metrics: Metrics,
     /// Refused changes recorded per principal (the rest only counted).
     pub(crate) audit_denials: crate::access::DenialLimiter,
+    /// The deployment's secret key for ids nobody may predict (callers' keys scoped per
+    /// function).
+    pub(crate) routing_key: Vec<u8>,
 }
 
 /// Why the gateway could not start or stopped.
@@ -102,6 +105,8 @@ pub enum GatewayError {
     Stream(#[from] streams::StreamError),
     #[error(transparent)]
     Secrets(#[from] switchyard_broker::secrets::SecretError),
+    #[error(transparent)]
+    Keys(#[from] switchyard_broker::keys::KeyError),
     #[error("configured namespace: {0}")]
     Namespace(String),
     #[error("TLS: {0}")]
@@ -183,6 +188,7 @@ async fn app_serving(
         shutdown.clone(),
     );
     let jobs = JobStore::open(&js, &config.retention).await?;
+    let routing_key = switchyard_broker::keys::routing_key(&js).await?;
     let results = ResultStore::open(&js, &config.retention).await?;
     let mut config = config;
     let ceiling = nats.server_info().max_payload.saturating_sub(HEADER_ROOM);
@@ -226,6 +232,7 @@ async fn app_serving(
         oidc,
         metrics: Metrics::new(metrics),
         audit_denials: Default::default(),
+        routing_key,
     });
     for name in configured_namespaces {
         validate_namespace(&name).map_err(GatewayError::Namespace)?;
