@@ -10,7 +10,8 @@
 #                      stop the provider, remove its function containers, then the stack and
 #                      its volumes
 #
-# SWITCHYARD_ADMIN_PASSWORD is required. COMPOSE_PROJECT_NAME (default switchyard),
+# SWITCHYARD_ADMIN_PASSWORD is required; NATS's password is SWITCHYARD_NATS_PASSWORD, or one
+# made once per project into compose/.state/. COMPOSE_PROJECT_NAME (default switchyard),
 # SWITCHYARD_PORT (8080), SWITCHYARD_WEBHOOK_PORT (8081) and SWITCHYARD_FUNCTIONS_NETWORK
 # (switchyard-functions) let several stacks share one engine.
 set -euo pipefail
@@ -33,6 +34,18 @@ if [ -n "$monitoring" ] && [ -z "${SWITCHYARD_ALERTS_TOKEN:-}" ]; then
 fi
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-switchyard}"
 : "${SWITCHYARD_ADMIN_PASSWORD:?set SWITCHYARD_ADMIN_PASSWORD}"
+# NATS takes only Switchyard's parts: a password made once per project and kept (0600) beside
+# this script, unless SWITCHYARD_NATS_PASSWORD is set.
+if [ -z "${SWITCHYARD_NATS_PASSWORD:-}" ]; then
+  state="$HERE/.state"
+  mkdir -p "$state" && chmod 700 "$state"
+  password_file="$state/$COMPOSE_PROJECT_NAME.nats-password"
+  if [ ! -s "$password_file" ]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$password_file")
+  fi
+  SWITCHYARD_NATS_PASSWORD="$(cat "$password_file")"
+fi
+export SWITCHYARD_NATS_PASSWORD
 network="${SWITCHYARD_FUNCTIONS_NETWORK:-switchyard-functions}"
 compose() { docker-compose "${files[@]}" "$@"; }
 

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 const PASSWORD: &str = common::ADMIN_PASSWORD;
+const NATS_PASSWORD: &str = "compose-test-nats-0123456789";
 
 /// One stack at a time: three stacks (one a NATS cluster with the monitoring profile) at once
 /// on a 2-core machine made the node-loss test's timings depend on its neighbours.
@@ -65,6 +66,7 @@ impl Stack {
         command
             .env("COMPOSE_PROJECT_NAME", &self.project)
             .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("SWITCHYARD_NATS_PASSWORD", NATS_PASSWORD)
             .env("SWITCHYARD_PORT", self.port.to_string())
             .env("SWITCHYARD_WEBHOOK_PORT", free_port().to_string())
             .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
@@ -87,6 +89,7 @@ impl Stack {
             .args(args)
             .env("COMPOSE_PROJECT_NAME", &self.project)
             .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("SWITCHYARD_NATS_PASSWORD", NATS_PASSWORD)
             .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
             .status()
             .expect("run docker-compose");
@@ -131,6 +134,19 @@ async fn the_stack_comes_up_runs_a_function_and_goes_down() {
     let answer = api.invoke("echo", "through compose").await;
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.text().await.expect("body"), "through compose");
+    // NATS takes no client without the password: its INFO says so, to anyone on its network.
+    let info = common::docker::docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &format!("{}_default", stack.project),
+        "--entrypoint",
+        "/bin/sh",
+        "switchyard/function:latest",
+        "-c",
+        "(sleep 1) | nc -w 2 nats 4222; true",
+    ]);
+    assert!(info.contains("\"auth_required\":true"), "{info}");
     let (project, network) = (stack.project.clone(), stack.network.clone());
     drop(stack);
     for filter in [

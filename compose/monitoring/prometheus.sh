@@ -6,7 +6,7 @@
 set -eu
 sed "s/FUNCTIONS_NETWORK/$SWITCHYARD_FUNCTIONS_NETWORK/" /etc/switchyard/prometheus.yml \
   > /prometheus/prometheus.yml
-hosts=$(echo "$SWITCHYARD_NATS_URL" | tr ',' '\n' | sed -n 's#^nats://\([^:/]*\).*#\1#p')
+hosts=$(echo "$SWITCHYARD_NATS_URL" | tr ',' '\n' | sed -n 's#^nats://\([^@/]*@\)\{0,1\}\([^:/]*\).*#\2#p')
 targets=""
 for host in $hosts; do
   targets="${targets:+$targets,}\"$host\""
