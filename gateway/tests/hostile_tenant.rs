@@ -360,38 +360,36 @@ async fn what_the_findings_did_no_longer_works() {
 async fn a_namespace_deleted_and_made_again_starts_empty() {
     let nats = NatsServer::start();
     let (app, _) = setting_up(&nats).await;
-    let root = |method: &'static str, uri: &'static str, body: Value| app.root(method, uri, body);
-    assert_eq!(
-        root(
-            "POST",
-            "/system/namespace/",
-            json!({"name": "c-ns", "organization": "a"})
-        )
-        .await
-        .0,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        root(
-            "POST",
-            "/system/functions",
-            json!({"service": "fc", "namespace": "c-ns", "envProcess": "cat"})
-        )
-        .await
-        .0,
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        root(
-            "POST",
-            "/system/hosts",
-            json!({"host": "c.example.test", "organization": "a"})
-        )
-        .await
-        .0,
-        StatusCode::CREATED
-    );
-    assert_eq!(root("POST", "/system/routes", json!({"name": "rc", "namespace": "c-ns", "function": "fc", "path": "/c", "hosts": ["c.example.test"]})).await.0, StatusCode::CREATED);
+    // As the super-user: each change and the answer it must get.
+    let step = |method: &'static str, uri: &'static str, body: Value, want: StatusCode| {
+        let app = &app;
+        async move {
+            let (status, answer) = app.root(method, uri, body).await;
+            assert_eq!(status, want, "{method} {uri}: {answer}");
+        }
+    };
+    step(
+        "POST",
+        "/system/namespace/",
+        json!({"name": "c-ns", "organization": "a"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    step(
+        "POST",
+        "/system/functions",
+        json!({"service": "fc", "namespace": "c-ns", "envProcess": "cat"}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    step(
+        "POST",
+        "/system/hosts",
+        json!({"host": "c.example.test", "organization": "a"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    step("POST", "/system/routes", json!({"name": "rc", "namespace": "c-ns", "function": "fc", "path": "/c", "hosts": ["c.example.test"]}), StatusCode::CREATED).await;
     let (status, _) = app
         .raw(
             None,
@@ -402,43 +400,44 @@ async fn a_namespace_deleted_and_made_again_starts_empty() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(
-        root(
-            "DELETE",
-            "/system/functions",
-            json!({"functionName": "fc", "namespace": "c-ns"})
-        )
-        .await
-        .0,
-        StatusCode::ACCEPTED
-    );
-
-    let (status, text) = root("DELETE", "/system/namespace/c-ns", Value::Null).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{text}");
-    assert_eq!(
-        root("DELETE", "/system/routes/rc?namespace=c-ns", Value::Null)
-            .await
-            .0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        root("DELETE", "/system/namespace/c-ns", Value::Null)
-            .await
-            .0,
-        StatusCode::ACCEPTED
-    );
+    step(
+        "DELETE",
+        "/system/functions",
+        json!({"functionName": "fc", "namespace": "c-ns"}),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    // A route still points into it.
+    step(
+        "DELETE",
+        "/system/namespace/c-ns",
+        Value::Null,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    step(
+        "DELETE",
+        "/system/routes/rc?namespace=c-ns",
+        Value::Null,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    step(
+        "DELETE",
+        "/system/namespace/c-ns",
+        Value::Null,
+        StatusCode::ACCEPTED,
+    )
+    .await;
 
     // Organization b makes a namespace of that name: a's old job is not b's to read.
-    assert_eq!(
-        root(
-            "POST",
-            "/system/namespace/",
-            json!({"name": "c-ns", "organization": "b"})
-        )
-        .await
-        .0,
-        StatusCode::CREATED
-    );
+    step(
+        "POST",
+        "/system/namespace/",
+        json!({"name": "c-ns", "organization": "b"}),
+        StatusCode::CREATED,
+    )
+    .await;
     let (status, _) = app
         .raw(Some(ROOT), "GET", "/system/jobs/job-c", &[], Vec::new())
         .await;
