@@ -62,7 +62,8 @@ impl fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
-fn verb(action: Action) -> &'static str {
+/// What doing `action` is called in refusals and audit entries.
+pub fn verb(action: Action) -> &'static str {
     match action {
         Action::Read => "read",
         Action::Invoke => "invoke",

@@ -20,7 +20,7 @@ pub mod decision;
 pub mod principal;
 pub mod scope;
 
-pub use authorized::{authorize, Authorized, Denied};
+pub use authorized::{authorize, verb, Authorized, Denied};
 pub use decision::permits;
 pub use principal::Principal;
 pub use scope::Scope;

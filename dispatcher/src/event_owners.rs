@@ -17,32 +17,37 @@ pub(crate) struct EventOwners {
 }
 
 impl EventOwners {
-    /// Whether `event` may be delivered to `function` (its id).
+    /// Whether `event` may be delivered to `function` (its id). Reads the caches in place:
+    /// this runs for every event on every route.
     pub(crate) fn may_deliver(&self, event: &Event, function: &str) -> bool {
-        let ingress = event
-            .extension(INGRESS_EXTENSION)
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let source = (ingress != REPLY_INGRESS)
-            .then(|| self.sources.get(&ingress))
-            .flatten();
-        // Events stored before the stamp existed belong to their source's namespace.
-        let namespace = event
-            .extension(NAMESPACE_EXTENSION)
-            .map(|v| v.to_string())
-            .or_else(|| source.as_ref().map(|s| s.namespace().to_string()))
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
-        let shared_with = source.map(|s| s.shared_with).unwrap_or_default();
-        events::may_deliver(
-            &self.organization_of(&namespace),
-            &self.organization_of(split_qualified(function).1),
-            &shared_with,
-        )
-    }
-
-    fn organization_of(&self, namespace: &str) -> String {
-        self.namespaces
-            .read(|map| map.get(namespace).map(|n| n.organization().to_string()))
-            .unwrap_or_else(|| DEFAULT_ORGANIZATION.to_string())
+        let ingress = event.extension(INGRESS_EXTENSION).map(|v| v.to_string());
+        let stamped = event.extension(NAMESPACE_EXTENSION).map(|v| v.to_string());
+        let function_namespace = split_qualified(function).1;
+        self.namespaces.read(|namespaces| {
+            let organization = |namespace: &str| {
+                namespaces
+                    .get(namespace)
+                    .map_or(DEFAULT_ORGANIZATION, |n| n.organization())
+                    .to_string()
+            };
+            let function_organization = organization(function_namespace);
+            self.sources.read(|sources| {
+                let source = ingress
+                    .as_deref()
+                    .filter(|i| *i != REPLY_INGRESS)
+                    .and_then(|i| sources.get(i));
+                // Events stored before the stamp existed belong to their source's namespace.
+                let namespace = stamped
+                    .as_deref()
+                    .or_else(|| source.map(EventSource::namespace))
+                    .unwrap_or(DEFAULT_NAMESPACE);
+                let shared_with = source.map_or(&[][..], |s| &s.shared_with[..]);
+                events::may_deliver(
+                    &organization(namespace),
+                    &function_organization,
+                    shared_with,
+                )
+            })
+        })
     }
 }

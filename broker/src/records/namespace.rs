@@ -83,7 +83,7 @@ pub fn resolve_reference<'a>(
     let query_namespace = query_namespace.filter(|n| !n.is_empty());
     match (from_name, query_namespace) {
         (Some(a), Some(b)) if a != b => Err(format!(
-            "`{reference}` names namespace `{a}` but the query says `{b}`"
+            "`{reference}` names namespace `{a}` but the request also says `{b}`"
         )),
         (Some(namespace), _) | (None, Some(namespace)) => Ok((name, namespace)),
         (None, None) => Ok((name, DEFAULT_NAMESPACE)),

@@ -51,7 +51,7 @@ impl Caller {
         scope: &Scope,
         target: T,
     ) -> Result<Authorized<T>, ApiError> {
-        let noted = format!("{} {target} in {scope}", verb(action));
+        let noted = format!("{} {target} in {scope}", switchyard_access::verb(action));
         if let Ok(mut targets) = self.targets.lock() {
             if targets.len() < audit::MAX_TARGETS {
                 targets.push(noted);
@@ -95,15 +95,6 @@ impl Caller {
         what: &'static str,
     ) -> Result<Authorized<&'static str>, ApiError> {
         self.authorize(state, Action::Read, &Scope::SignedIn, what)
-    }
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Read => "read",
-        Action::Invoke => "invoke",
-        Action::Write => "write",
-        Action::Admin => "admin",
     }
 }
 

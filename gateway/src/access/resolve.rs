@@ -6,7 +6,8 @@ use std::fmt;
 
 use switchyard_access::Scope;
 use switchyard_broker::records::{
-    qualify, validate_function_name, validate_namespace, DEFAULT_NAMESPACE, DEFAULT_ORGANIZATION,
+    qualify, resolve_reference, validate_function_name, validate_namespace, DEFAULT_NAMESPACE,
+    DEFAULT_ORGANIZATION,
 };
 
 use crate::api::AppState;
@@ -65,6 +66,19 @@ pub(crate) fn given(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty())
 }
 
+/// The one namespace a body and a query name (they must agree when both do).
+pub(crate) fn one_namespace<'a>(
+    body: Option<&'a str>,
+    query: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    match (given(body), given(query)) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(format!(
+            "the body names namespace `{a}` but the query says `{b}`"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 /// Splits `reference` (`name` or `name.namespace`, on the last dot) and reconciles it with a
 /// namespace given apart (query or body). Pure: validates the form, not existence.
 pub(crate) fn split_reference(
@@ -72,20 +86,8 @@ pub(crate) fn split_reference(
     reference: &str,
     namespace: Option<&str>,
 ) -> Result<Named, ApiError> {
-    let namespace = given(namespace);
-    let (name, from_reference) = match reference.rsplit_once('.') {
-        Some((name, namespace)) => (name, Some(namespace)),
-        None => (reference, None),
-    };
-    let namespace = match (from_reference, namespace) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::BadRequest(format!(
-                "`{reference}` names namespace `{a}` but the request also says `{b}`"
-            )))
-        }
-        (Some(namespace), _) | (None, Some(namespace)) => namespace,
-        (None, None) => DEFAULT_NAMESPACE,
-    };
+    let (name, namespace) =
+        resolve_reference(reference, given(namespace)).map_err(ApiError::BadRequest)?;
     validate_function_name(name).map_err(|_| {
         ApiError::BadRequest(format!(
             "{} name `{name}`: use 1 to 63 characters of a-z, A-Z, 0-9, `-` and `_`, starting with a letter or digit",

@@ -20,7 +20,7 @@ use switchyard_broker::streams;
 
 use super::namespaces::NamespaceQuery;
 use super::AppState;
-use crate::access::resolve::{given, split_reference, Kind};
+use crate::access::resolve::{given, one_namespace, split_reference, Kind};
 use crate::access::Caller;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
@@ -269,19 +269,6 @@ fn status_of(
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid {what}: {e}")))
-}
-
-/// The one namespace a body and a query name (they must agree when both do).
-fn one_namespace<'a>(
-    body: Option<&'a str>,
-    query: Option<&'a str>,
-) -> Result<Option<&'a str>, ApiError> {
-    match (given(body), given(query)) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::BadRequest(format!(
-            "the body names namespace `{a}` but the query says `{b}`"
-        ))),
-        (a, b) => Ok(a.or(b)),
-    }
 }
 
 /// Parses a deployment, resolves and authorizes the function it names (write in its

@@ -18,7 +18,7 @@ use switchyard_broker::table::TableError;
 
 use super::namespaces::NamespaceQuery;
 use super::AppState;
-use crate::access::resolve::{given, Kind};
+use crate::access::resolve::{one_namespace, Kind};
 use crate::access::Caller;
 use crate::error::ApiError;
 
@@ -82,14 +82,7 @@ async fn checked(
             request.name
         ))
     })?;
-    let namespace = match (given(request.namespace.as_deref()), query.get()) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::BadRequest(format!(
-                "the body names namespace `{a}` but the query says `{b}`"
-            )))
-        }
-        (a, b) => a.or(b),
-    };
+    let namespace = one_namespace(request.namespace.as_deref(), query.get())?;
     let (secret, scope) = state
         .resolve(Kind::Secret, &request.name, namespace)
         .await?;

@@ -40,11 +40,19 @@ pub(crate) async fn serve(State(state): State<Arc<AppState>>, request: Request<B
         .read(|hosts| switchyard_broker::records::host_owner(hosts.values(), &host).to_string());
     // Matched in place: only the route that wins is copied out of the cache.
     let find = |method: &str| {
-        state.routes.cache().read(|routes| {
-            let owned = routes
-                .values()
-                .filter(|r| state.scope_of(&r.namespace).organization() == Some(owner.as_str()));
-            table::find(owned, method, &host, &path)
+        state.namespaces.cache().read(|namespaces| {
+            let owns = |route: &&switchyard_broker::records::Route| {
+                namespaces
+                    .get(&route.namespace)
+                    .map_or(switchyard_broker::records::DEFAULT_ORGANIZATION, |n| {
+                        n.organization()
+                    })
+                    == owner
+            };
+            state
+                .routes
+                .cache()
+                .read(|routes| table::find(routes.values().filter(owns), method, &host, &path))
         })
     };
     if cors::is_preflight(request.method(), request.headers()) {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use async_nats::jetstream::{self, kv::Store};
 use async_nats::Client;
 use futures::StreamExt;
+use sha2::Digest;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
@@ -89,8 +90,8 @@ fn isolated() -> bool {
 
 /// Where replicas run from. Isolated, each function's user must reach its secrets, its scratch
 /// directory and the watchdog program, which the data directory (often below a private home)
-/// may not allow: they live in a directory of their own below the system's temp dir, removed
-/// when the provider stops.
+/// may not allow: they live in a directory of their own below the system's temp dir (one per
+/// data directory), emptied when the provider starts and removed when it stops.
 struct Runtime {
     watchdog: Vec<String>,
     secrets_dir: std::path::PathBuf,
@@ -113,10 +114,18 @@ impl Runtime {
             });
         }
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        let root = std::env::temp_dir().join(format!(
-            "switchyard-replicas-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        // One root per data directory, emptied here: a provider that was killed (no chance to
+        // remove it) leaves no secrets behind once it, or its successor, starts again.
+        let data = std::fs::create_dir_all(&config.secrets.dir)
+            .and_then(|()| config.secrets.dir.canonicalize())
+            .map_err(|e| format!("{}: {e}", config.secrets.dir.display()))?;
+        let digest: String = sha2::Sha256::digest(data.as_os_str().as_encoded_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let root = std::env::temp_dir().join(format!("switchyard-replicas-{digest}"));
+        let _ = std::fs::remove_dir_all(&root);
         let traversable = |dir: &std::path::Path| {
             std::fs::DirBuilder::new()
                 .recursive(true)
