@@ -26,7 +26,7 @@ fi
 
 if [ -z "${BIN_DIR:-}" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchyard/target}"
-  (cd "$ROOT" && cargo build --release --quiet --bin switchyard --bin switchyard-watchdog)
+  (cd "$ROOT" && cargo build --release --quiet -p switchyard -p switchyard-watchdog)
   BIN_DIR="$CARGO_TARGET_DIR/release"
 fi
 

@@ -34,6 +34,18 @@ if [ -n "$monitoring" ] && [ -z "${SWITCHYARD_ALERTS_TOKEN:-}" ]; then
 fi
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-switchyard}"
 : "${SWITCHYARD_ADMIN_PASSWORD:?set SWITCHYARD_ADMIN_PASSWORD}"
+# Prometheus asks for the admin's password (as a bcrypt hash: PyPI's bcrypt in the repository's
+# virtual environment, installed when missing).
+if [ -n "$monitoring" ] && [ "$action" = up ]; then
+  venv="$HERE/../.venv"
+  if ! "$venv/bin/python3" -c 'import bcrypt' 2>/dev/null; then
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check bcrypt
+  fi
+  SWITCHYARD_PROMETHEUS_PASSWORD_HASH="$(printf '%s' "$SWITCHYARD_ADMIN_PASSWORD" \
+    | "$venv/bin/python3" -c 'import bcrypt, sys; print(bcrypt.hashpw(sys.stdin.buffer.read(), bcrypt.gensalt()).decode())')"
+  export SWITCHYARD_PROMETHEUS_PASSWORD_HASH
+fi
 # NATS takes only Switchyard's parts: a password made once per project and kept (0600) beside
 # this script, unless SWITCHYARD_NATS_PASSWORD is set.
 if [ -z "${SWITCHYARD_NATS_PASSWORD:-}" ]; then
@@ -64,7 +76,7 @@ case "$action" in
           curl -fsS -u "admin:$SWITCHYARD_ADMIN_PASSWORD" -X POST "http://127.0.0.1:$port/system/event-sources" \
             -d "{\"name\":\"alerts\",\"kind\":\"webhook\",\"config\":{\"auth\":{\"token\":\"$SWITCHYARD_ALERTS_TOKEN\"},\"type\":\"com.switchyard.alert\"}}" >/dev/null 2>&1 \
             || say "the alerts webhook source exists already (or could not be made)"
-          say "Prometheus: http://127.0.0.1:${SWITCHYARD_PROMETHEUS_PORT:-9090}; alerts arrive as com.switchyard.alert events"
+          say "Prometheus: http://127.0.0.1:${SWITCHYARD_PROMETHEUS_PORT:-9090} (admin and its password); alerts arrive as com.switchyard.alert events"
         fi
         exit 0
       fi
@@ -80,6 +92,10 @@ case "$action" in
     ids="$(docker ps -aq --filter "label=dev.switchyard.network=$network")"
     [ -n "$ids" ] && docker rm -f $ids >/dev/null
     compose down -v
+    # The namespaces' networks the provider made.
+    nets="$(docker network ls -q --filter "label=dev.switchyard.network=$network")"
+    [ -n "$nets" ] && docker network rm $nets >/dev/null
+    true
     ;;
   *)
     echo "usage: $0 up|down [--cluster]" >&2

@@ -276,7 +276,8 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         || {
             let (http, url) = (http.clone(), format!("{prometheus}/api/v1/targets"));
             async move {
-                let Ok(response) = http.get(url).send().await else {
+                let request = http.get(url).basic_auth("admin", Some(PASSWORD));
+                let Ok(response) = request.send().await else {
                     return false;
                 };
                 let Ok(targets) = response.json::<serde_json::Value>().await else {
@@ -297,6 +298,80 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         },
     )
     .await;
+
+    // Prometheus asks who is asking.
+    let anonymous = http
+        .get(format!("{prometheus}/api/v1/targets"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(anonymous.status(), 401);
+    // A namespace's functions are scraped too: Prometheus finds them through the gateway (it
+    // holds no Docker socket) and the provider connects it to the namespace's network, where
+    // the namespace's functions reach it but cannot read it without the password.
+    let mounts = common::docker::docker(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Source}} {{end}}",
+        &format!("{}_prometheus_1", stack.project),
+    ]);
+    assert!(
+        !mounts.contains("docker.sock"),
+        "Prometheus mounts {mounts}"
+    );
+    let created = api
+        .admin(reqwest::Method::POST, "/system/namespace/")
+        .json(&json!({"name": "team-a"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(created.status(), 201);
+    let response = api
+        .deploy(json!({"service": "sh", "namespace": "team-a",
+                       "image": "switchyard/function:latest", "envProcess": "sh"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    api.wait_available("sh.team-a", 1).await;
+    common::eventually(
+        Duration::from_secs(60),
+        "Prometheus scrapes team-a's replica",
+        || async {
+            let answer = prometheus_query(&format!("{prometheus}/api/v1/targets")).await;
+            answer["data"]["activeTargets"]
+                .as_array()
+                .is_some_and(|targets| {
+                    targets
+                        .iter()
+                        .any(|t| t["labels"]["function_name"] == "sh.team-a" && t["health"] == "up")
+                })
+        },
+    )
+    .await;
+    let network = format!("{}-team-a", stack.network);
+    let address = common::docker::docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        &format!("{}_prometheus_1", stack.project),
+    ]);
+    let script = format!(
+        "(printf 'GET /api/v1/targets HTTP/1.0\\r\\n\\r\\n'; sleep 1) | nc -w 3 {} 9090 | head -1; echo done",
+        address.trim()
+    );
+    let answer = api
+        .http
+        .post(api.url("/function/sh.team-a"))
+        .body(script)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        answer.contains("401") && answer.contains("done"),
+        "team-a's function read Prometheus: {answer}"
+    );
 
     // The blackbox exporter reaches the NATS node.
     common::eventually(
@@ -351,7 +426,10 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
 
 /// A Prometheus API answer, or null when it cannot be had (yet).
 async fn prometheus_query(url: &str) -> serde_json::Value {
-    let Ok(response) = reqwest::get(url).await else {
+    let request = reqwest::Client::new()
+        .get(url)
+        .basic_auth("admin", Some(PASSWORD));
+    let Ok(response) = request.send().await else {
         return serde_json::Value::Null;
     };
     response.json().await.unwrap_or_default()

@@ -174,3 +174,87 @@ async fn the_autoscaler_scales_a_swarm_service_with_its_load() {
     })
     .await;
 }
+
+/// Tenancy on Swarm: each namespace's services join an overlay of their own, and a task's
+/// published port (reachable from every container on the node) answers only the dispatcher,
+/// which shows the token the provider gave the task.
+#[tokio::test]
+async fn a_function_cannot_call_another_namespaces_task_directly() {
+    let dir = TempDir::new("swarm-shell");
+    build_function_image("sy-test/swarm-shell:1", "sh -c \"$(cat)\"\n", &dir.0);
+    let swarm = Swarm::join();
+    let nats = Nats::start();
+    let switchyard = up_with_swarm(&nats, &swarm.network, &[]);
+    let api = switchyard.api();
+    for namespace in ["team-a", "team-b"] {
+        let response = api
+            .admin(Method::POST, "/system/namespace/")
+            .json(&json!({"name": namespace}))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 201);
+        let response = api
+            .deploy(json!({"service": "sh", "namespace": namespace,
+                           "image": "sy-test/swarm-shell:1"}))
+            .await;
+        assert_eq!(response.status(), 202, "{namespace}");
+        api.wait_available(&format!("sh.{namespace}"), 1).await;
+    }
+    let service_b = swarm.services("sh.team-b").pop().expect("team-b's service");
+    let network_b = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{(index .Spec.TaskTemplate.Networks 0).Target}}",
+        &service_b,
+    ]);
+    let expected = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("{}-team-b", swarm.network),
+    ]);
+    assert_eq!(network_b.trim(), expected.trim(), "team-b's own overlay");
+
+    let task_b = swarm
+        .running_tasks(&service_b)
+        .pop()
+        .expect("team-b's task");
+    let port = docker(&[
+        "inspect",
+        "-f",
+        "{{(index .Status.PortStatus.Ports 0).PublishedPort}}",
+        &task_b,
+    ]);
+    // From team-a's task: team-b's published port on the node, through the default route.
+    let script = format!(
+        "gw=$(ip route | awk '/default/ {{print $3}}'); \
+         (printf 'POST / HTTP/1.0\\r\\nContent-Length: 4\\r\\n\\r\\necho'; sleep 1) \
+         | nc -w 3 $gw {} | head -1; echo done",
+        port.trim()
+    );
+    let answer = api
+        .http
+        .post(api.url("/function/sh.team-a"))
+        .body(script)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        answer.contains("403") && answer.contains("done"),
+        "team-a's function reached team-b's task without its token: {answer}"
+    );
+    // The dispatcher, which has the token, still reaches it.
+    let text = api
+        .invoke("sh.team-b", "echo hi")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(text.trim(), "hi");
+}

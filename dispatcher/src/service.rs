@@ -63,7 +63,7 @@ impl Dispatcher {
             KvCache::start(buckets::subscriptions(&js).await?, shutdown.clone()).await;
         let delivery = Arc::new(Delivery {
             directory: Directory::new(endpoints),
-            forwarder: Forwarder::new(),
+            forwarder: Forwarder::new(config.jobs.callback_networks.clone()),
             max_answer: nats.server_info().max_payload.saturating_sub(HEADER_ROOM),
             load: Load::default(),
         });

@@ -95,6 +95,9 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
     use Needs::*;
     let found = match (method, path) {
         ("get", "/system/info") => (SignedIn, call("GET", "/system/info", None)),
+        ("get", "/system/metrics-targets") => {
+            (Operator, call("GET", "/system/metrics-targets", None))
+        }
         ("get", "/system/openapi.json") => (SignedIn, call("GET", "/system/openapi.json", None)),
         ("get", "/system/namespaces") => (SignedIn, call("GET", "/system/namespaces", None)),
         ("get", "/system/organizations") => (SignedIn, call("GET", "/system/organizations", None)),

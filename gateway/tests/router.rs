@@ -163,3 +163,52 @@ async fn unknown_functions_and_jobs_are_named_in_404s() {
     let (status, _) = call(&router, admin("DELETE", "/async-function/bad.id", "")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// Prometheus's HTTP service discovery: every watchdog Switchyard runs, in any namespace, and
+/// no external function's address (a tenant's choice, not a watchdog).
+#[tokio::test]
+async fn metrics_targets_list_watchdogs_for_prometheus() {
+    use switchyard_broker::buckets;
+    use switchyard_broker::records::Endpoint;
+    let nats = NatsServer::start();
+    let (router, client) = router(&nats).await;
+    let endpoints = buckets::endpoints(&async_nats::jetstream::new(client))
+        .await
+        .expect("bucket");
+    for (function, replica, url) in [
+        ("echo", "c1", "http://172.18.0.5:8080"),
+        ("echo.team-a", "s2", "http://10.0.0.7:30001"),
+        ("remote", "x0", "http://metadata.example/function/remote"),
+    ] {
+        let endpoint = Endpoint {
+            function: function.into(),
+            replica: replica.into(),
+            url: url.into(),
+            heartbeat: chrono::Utc::now(),
+            token: Some("secret-token".into()),
+        };
+        let json = serde_json::to_vec(&endpoint).expect("json");
+        endpoints
+            .put(endpoint.key(), json.into())
+            .await
+            .expect("put");
+    }
+    let expected = json!([
+        {"targets": ["172.18.0.5:8080"],
+         "labels": {"function_name": "echo.openfaas-fn", "namespace": "openfaas-fn", "replica": "c1"}},
+        {"targets": ["10.0.0.7:30001"],
+         "labels": {"function_name": "echo.team-a", "namespace": "team-a", "replica": "s2"}},
+    ]);
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (status, body) = call(&router, admin("GET", "/system/metrics-targets", "")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if serde_json::from_str::<serde_json::Value>(&body).ok() == Some(expected.clone()) {
+            assert!(!body.contains("secret-token"));
+            return;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("targets: {last}");
+}

@@ -16,14 +16,12 @@ use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::follow;
 use switchyard_broker::networks::NetworkPolicy;
-use switchyard_broker::records::{Endpoint, FunctionSpec};
+use switchyard_broker::records::{Endpoint, FunctionSpec, EXTERNAL_REPLICA_PREFIX};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::ProviderError;
 
-/// External replicas are listed as `<function>.x<index>`.
-const EXTERNAL_REPLICA_PREFIX: &str = "x";
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 

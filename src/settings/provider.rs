@@ -25,9 +25,10 @@ pub struct ProviderSettings {
     #[arg(long, env = "SWITCHYARD_DOCKER_NETWORK", default_value = switchyard_providers::docker::DEFAULT_NETWORK)]
     pub docker_network: String,
 
-    /// With the Docker provider: containers (names or ids, comma-separated) to connect to each
-    /// namespace's network when it is created (`<network>-<namespace>`; functions of different
-    /// namespaces cannot reach each other): the dispatchers, when they run in containers.
+    /// With the Docker provider: containers (names or ids, or `label=<key>=<value>` for every
+    /// container with that label; comma-separated) to connect to each namespace's network
+    /// (`<network>-<namespace>`; functions of different namespaces cannot reach each other):
+    /// the dispatchers, the provider and a Prometheus, when they run in containers.
     #[arg(long, env = "SWITCHYARD_DOCKER_ATTACH", default_value = "", value_parser = names)]
     pub docker_attach: Names,
 

@@ -25,6 +25,10 @@ pub struct Endpoint {
     pub token: Option<String>,
 }
 
+/// Replicas of external functions (`com.switchyard.endpoint`) are listed as `<function>.x<n>`:
+/// addresses a tenant chose, not watchdogs Switchyard started.
+pub const EXTERNAL_REPLICA_PREFIX: &str = "x";
+
 /// The request header a replica's token travels in (the watchdog's `replica_token`).
 pub const REPLICA_TOKEN_HEADER: &str = "x-switchyard-replica-token";
 
@@ -32,6 +36,11 @@ impl Endpoint {
     /// The KV key of this endpoint: `<function>.<replica>`.
     pub fn key(&self) -> String {
         format!("{}.{}", self.function, self.replica)
+    }
+
+    /// True for the endpoint of an external function, whose address a tenant chose.
+    pub fn is_external(&self) -> bool {
+        self.replica.starts_with(EXTERNAL_REPLICA_PREFIX)
     }
 
     /// True while the provider keeps confirming the replica.

@@ -16,7 +16,9 @@ pub use access::{
     DEFAULT_ORGANIZATION, TOKEN_PREFIX,
 };
 pub use certificate::StoredCertificate;
-pub use endpoint::{endpoints_of, Endpoint, ENDPOINT_STALE_AFTER, REPLICA_TOKEN_HEADER};
+pub use endpoint::{
+    endpoints_of, Endpoint, ENDPOINT_STALE_AFTER, EXTERNAL_REPLICA_PREFIX, REPLICA_TOKEN_HEADER,
+};
 pub use function::{
     validate_function_name, validate_secret_names, validate_tuning, FunctionDeployment,
     FunctionSpec, FunctionStatus, InvalidFunctionName, Resources, ENDPOINT_ANNOTATION,

@@ -282,6 +282,7 @@ pub(crate) fn system_routes() -> ApiRouter {
         .routes(routes!(functions::status))
         .routes(routes!(functions::scale))
         .routes(routes!(system::info))
+        .routes(routes!(system::metrics_targets))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(namespaces::list))
         .routes(routes!(namespaces::create))

@@ -1,4 +1,4 @@
-//! `/system/info`, `/healthz`, `/metrics`.
+//! `/system/info`, `/system/metrics-targets`, `/healthz`, `/metrics`.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use switchyard_broker::provider;
-use switchyard_broker::records::endpoints_of;
+use switchyard_broker::records::{endpoints_of, split_qualified};
 
 use super::AppState;
 use crate::access::Caller;
@@ -32,6 +32,53 @@ pub(crate) async fn info(
         "version": { "release": VERSION, "sha": "", "commit_message": "" },
         "arch": std::env::consts::ARCH,
     })))
+}
+
+/// A group of Prometheus scrape targets, as its HTTP service discovery reads them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TargetGroup {
+    /// `host:port` of one replica's watchdog (its metrics are at `/_/metrics`).
+    targets: Vec<String>,
+    /// `function_name` (`<name>.<namespace>`), `namespace` and `replica`.
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+/// The watchdogs Switchyard runs, for Prometheus's `http_sd_configs`: operators only, so that
+/// Prometheus finds function replicas without the Docker socket. External functions' endpoints
+/// are left out (they are a tenant's addresses, not watchdogs).
+#[utoipa::path(get, path = "/system/metrics-targets", tag = "system",
+    responses((status = 200, body = Vec<TargetGroup>), (status = 403, description = "not an operator")))]
+pub(crate) async fn metrics_targets(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Vec<TargetGroup>>, ApiError> {
+    caller.operator(&state, "the addresses of every function's replicas")?;
+    let now = chrono::Utc::now();
+    let mut groups: Vec<TargetGroup> = state.endpoints.read(|map| {
+        map.values()
+            .filter(|e| !e.is_external() && e.is_fresh(now))
+            .filter_map(|e| {
+                let address = reqwest::Url::parse(&e.url).ok()?;
+                let host = address.host_str()?;
+                let target = format!("{host}:{}", address.port_or_known_default()?);
+                let (_, namespace) = split_qualified(&e.function);
+                let labels = [
+                    ("function_name", metric_name(&e.function)),
+                    ("namespace", namespace.to_string()),
+                    ("replica", e.replica.clone()),
+                ];
+                Some(TargetGroup {
+                    targets: vec![target],
+                    labels: labels
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                })
+            })
+            .collect()
+    });
+    groups.sort_by(|a, b| a.labels.cmp(&b.labels));
+    Ok(Json(groups))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()), responses((status = 200, description = "OK", body = String, content_type = "text/plain")))]

@@ -10,6 +10,7 @@
 //! them by their labels, so nothing is lost and nothing duplicated. Each running container
 //! whose watchdog answers `/_/ready` is listed in `sy_endpoints` as `<function>.c<id>`.
 
+mod attach;
 mod image;
 mod logs;
 mod restarts;
@@ -57,8 +58,9 @@ pub struct DockerProviderConfig {
     /// The bridge network functions of the default namespace join (created when missing);
     /// each other namespace gets `<network>-<namespace>`.
     pub network: String,
-    /// Containers (names or ids) connected to every namespace's network as it is created: the
-    /// dispatchers (and a Prometheus) when they run in containers themselves.
+    /// Containers connected to every namespace's network (names, ids, or `label=<key>=<value>`
+    /// for every container with that label): the dispatchers and a Prometheus when they run in
+    /// containers themselves.
     pub attach: Vec<String>,
     /// Where function secrets are opened and written (a host directory per function); each is
     /// mounted read-only at `/var/openfaas/secrets/<name>`.
@@ -318,12 +320,14 @@ impl Reconciler {
     }
 
     /// Creates the network of `namespace`'s functions when missing, and connects the
-    /// configured peers to it.
+    /// configured peers to it (the default namespace's too: a peer may join only through us).
     async fn namespace_network(&self, namespace: &str) -> Result<(), String> {
+        let name = spec::namespace_network(&self.config.network, namespace);
         if namespace == switchyard_broker::records::DEFAULT_NAMESPACE {
+            // Made at start.
+            attach::connect_peers(&self.docker, &name, &self.config.attach).await;
             return Ok(());
         }
-        let name = spec::namespace_network(&self.config.network, namespace);
         let created = ensure_network(
             &self.docker,
             NetworkCreateRequest {
@@ -340,16 +344,8 @@ impl Reconciler {
         .map_err(|e| format!("network {name}: {e}"))?;
         if created {
             tracing::info!(network = %name, %namespace, "created a namespace's network");
-            for peer in &self.config.attach {
-                let request = bollard::models::NetworkConnectRequest {
-                    container: Some(peer.clone()),
-                    ..Default::default()
-                };
-                if let Err(error) = self.docker.connect_network(&name, request).await {
-                    tracing::warn!(network = %name, container = %peer, %error, "cannot connect to the namespace's network");
-                }
-            }
         }
+        attach::connect_peers(&self.docker, &name, &self.config.attach).await;
         Ok(())
     }
 

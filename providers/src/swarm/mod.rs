@@ -1,7 +1,9 @@
 //! The Docker Swarm provider: each function is a Swarm service of its image (replicas, rolling
 //! updates started before the old task stops, limits, placement constraints, secrets as Swarm
-//! secrets) attached to an overlay network, so that functions spread over every node of the
-//! Swarm. The provider talks to a manager node's engine (the local one).
+//! secrets) attached to an overlay network of its namespace (`<network>-<namespace>`; the
+//! default namespace's is `<network>`), so that functions spread over every node of the Swarm
+//! and namespaces' tasks cannot reach each other on it. The provider talks to a manager node's
+//! engine (the local one).
 //!
 //! Every two seconds, and whenever the registry changes, it makes the services labelled
 //! [`FUNCTION_LABEL`] (on its network, [`NETWORK_LABEL`]) match the registry: a missing service
@@ -9,7 +11,9 @@
 //! changed is scaled, one of a removed function is removed. Replicas are Swarm's running
 //! tasks: each publishes the watchdog's port on its node (host mode, a port Swarm picks), and
 //! each whose watchdog answers `/_/ready` at `<node address>:<port>` is listed in
-//! `sy_endpoints` as `<function>.s<task id>`. Services are never removed on shutdown: a
+//! `sy_endpoints` as `<function>.s<task id>`, with the token its watchdog asks of every call
+//! (a published port is reachable from any container on the node; the token is new with each
+//! task specification and kept in it). Services are never removed on shutdown: a
 //! restarted provider adopts them by their labels.
 
 pub mod secrets;
@@ -36,12 +40,14 @@ use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::docker::spec::{spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL};
+use crate::docker::spec::{
+    namespace_network, spec_hash, FUNCTION_LABEL, NETWORK_LABEL, SPEC_LABEL,
+};
 use crate::docker::{ensure_image, function_logs};
 use crate::probe::Prober;
 use crate::secrets::{SecretFiles, SecretsConfig};
 use crate::{listing, LogsError, Provider, ProviderError, ProviderKind};
-use spec::{replicas_of, service_spec, with_replicas};
+use spec::{replica_token_of, replicas_of, service_spec, with_replicas};
 use tasks::TASK_REPLICA_PREFIX;
 
 /// How soon they are checked again while replicas are starting (so a new one is listed
@@ -83,7 +89,7 @@ impl Provider for SwarmProvider {
         if deployment.image.trim().is_empty() {
             return Err("image is required with the Swarm provider (faas-cli: --image)".into());
         }
-        service_spec(deployment, 1, &self.config.network, &[])?;
+        service_spec(deployment, 1, &self.config.network, &[], "")?;
         ensure_image(&deployment.image).await
     }
 
@@ -101,16 +107,9 @@ impl Provider for SwarmProvider {
             .inspect_swarm()
             .await
             .map_err(|e| ProviderError::NotSwarmManager(e.to_string()))?;
-        let created = crate::docker::ensure_network(
-            &docker,
-            NetworkCreateRequest {
-                name: config.network.clone(),
-                driver: Some("overlay".into()),
-                attachable: Some(true),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let created =
+            crate::docker::ensure_network(&docker, overlay(&config.network, &config.network))
+                .await?;
         if created {
             tracing::info!(network = %config.network, "created the functions' overlay network");
         }
@@ -133,6 +132,25 @@ impl Provider for SwarmProvider {
     async fn logs(&self, request: &LogsRequest) -> Result<BoxStream<'static, Bytes>, LogsError> {
         function_logs(request).await.map_err(LogsError::Failed)
     }
+}
+
+/// An attachable overlay named `name`, labelled as the provider's on `network`.
+fn overlay(name: &str, network: &str) -> NetworkCreateRequest {
+    NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some("overlay".into()),
+        attachable: Some(true),
+        labels: Some(HashMap::from([(
+            NETWORK_LABEL.to_string(),
+            network.to_string(),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// A fresh token for a service's tasks: a new one with every new task specification.
+fn new_replica_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 struct Reconciler {
@@ -206,7 +224,14 @@ impl Reconciler {
         let deployment = &spec.deployment;
         let secrets =
             secrets::ensure(&self.docker, &self.secrets, deployment, &self.network).await?;
-        let service = service_spec(deployment, spec.replicas, &self.network, &secrets)?;
+        self.namespace_network(deployment.namespace()).await?;
+        let service = service_spec(
+            deployment,
+            spec.replicas,
+            &self.network,
+            &secrets,
+            &new_replica_token(),
+        )?;
         self.docker
             .create_service(service, None)
             .await
@@ -229,8 +254,15 @@ impl Reconciler {
         let new_spec = if deployed_hash != spec_hash(deployment) {
             let secrets =
                 secrets::ensure(&self.docker, &self.secrets, deployment, &self.network).await?;
+            self.namespace_network(deployment.namespace()).await?;
             tracing::info!(function = %deployment.id(), "deployment changed: rolling the service's tasks");
-            service_spec(deployment, spec.replicas, &self.network, &secrets)?
+            service_spec(
+                deployment,
+                spec.replicas,
+                &self.network,
+                &secrets,
+                &new_replica_token(),
+            )?
         } else if replicas_of(&current) != spec.replicas {
             tracing::info!(function = %deployment.id(), from = replicas_of(&current), to = spec.replicas, "scaling the service");
             with_replicas(current, spec.replicas)
@@ -252,6 +284,19 @@ impl Reconciler {
         Ok(true)
     }
 
+    /// Creates the overlay of `namespace`'s functions when missing (the default namespace's
+    /// is made at start).
+    async fn namespace_network(&self, namespace: &str) -> Result<(), String> {
+        let name = namespace_network(&self.network, namespace);
+        let created = crate::docker::ensure_network(&self.docker, overlay(&name, &self.network))
+            .await
+            .map_err(|e| format!("network {name}: {e}"))?;
+        if created {
+            tracing::info!(network = %name, %namespace, "created a namespace's overlay network");
+        }
+        Ok(())
+    }
+
     async fn remove(&self, function: &str, service: &Service) {
         let Some(id) = service.id.as_deref() else {
             return;
@@ -269,11 +314,16 @@ impl Reconciler {
         services: &[Service],
         desired: &HashMap<String, FunctionSpec>,
     ) -> Result<(HashMap<String, Endpoint>, bool), bollard::errors::Error> {
-        let functions: HashMap<&str, &str> = services
+        // Each service's function and the token its tasks answer to.
+        let functions: HashMap<&str, (&str, Option<&str>)> = services
             .iter()
             .filter_map(|s| {
-                let function = s.spec.as_ref()?.labels.as_ref()?.get(FUNCTION_LABEL)?;
-                Some((s.id.as_deref()?, function.as_str()))
+                let spec = s.spec.as_ref()?;
+                let function = spec.labels.as_ref()?.get(FUNCTION_LABEL)?;
+                Some((
+                    s.id.as_deref()?,
+                    (function.as_str(), replica_token_of(spec)),
+                ))
             })
             .collect();
         let running = TaskState::RUNNING.to_string();
@@ -287,17 +337,17 @@ impl Reconciler {
             let Some(replica) = tasks::replica(task, &nodes) else {
                 continue;
             };
-            let Some(function) = functions.get(replica.service_id.as_str()) else {
+            let Some(&(function, token)) = functions.get(replica.service_id.as_str()) else {
                 continue;
             };
-            if self.prober.ready(&replica.url).await {
+            if self.prober.ready_with(&replica.url, token).await {
                 *ready_count.entry(function).or_default() += 1;
                 let endpoint = Endpoint {
                     function: function.to_string(),
                     replica: replica.replica,
                     url: replica.url,
                     heartbeat: Utc::now(),
-                    token: None,
+                    token: token.map(str::to_string),
                 };
                 ready.insert(endpoint.key(), endpoint);
             }

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 use switchyard_broker::records::{validate_secret_names, FunctionDeployment};
 
 use crate::docker::spec::{
-    environment, limits, requests, user_labels, FUNCTION_LABEL, NETWORK_LABEL, SECRETS_DIR,
-    SPEC_LABEL, WATCHDOG_PORT,
+    environment, limits, namespace_network, requests, user_labels, FUNCTION_LABEL, NETWORK_LABEL,
+    SECRETS_DIR, SPEC_LABEL, WATCHDOG_PORT,
 };
 
 /// Label set on the containers of Swarm tasks (besides [`FUNCTION_LABEL`], which `logs`
@@ -53,14 +53,21 @@ pub fn short_digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The service for `deployment` with `replicas` tasks on `network`, each publishing the
-/// watchdog's port on its node (host mode, a port Swarm picks), so that dispatchers outside
-/// the overlay reach each replica at its node's address.
+/// The environment variable that gives the watchdog its replica token (the watchdog reads it
+/// once and hides it from the function's processes).
+const REPLICA_TOKEN_VARIABLE: &str = "replica_token";
+
+/// The service for `deployment` with `replicas` tasks on its namespace's overlay
+/// ([`namespace_network`] of `network`), each publishing the watchdog's port on its node (host
+/// mode, a port Swarm picks), so that dispatchers outside the overlay reach each replica at
+/// its node's address. A published port is reachable from every container of the Swarm, so
+/// the watchdog answers only requests that carry `replica_token`.
 pub fn service_spec(
     deployment: &FunctionDeployment,
     replicas: u32,
     network: &str,
     secrets: &[MountedSecret],
+    replica_token: &str,
 ) -> Result<ServiceSpec, String> {
     validate_secret_names(deployment)?;
     validate_constraints(deployment)?;
@@ -92,9 +99,11 @@ pub fn service_spec(
             secret_name: Some(s.swarm_name.clone()),
         })
         .collect::<Vec<_>>();
+    let mut env = environment(deployment);
+    env.push(format!("{REPLICA_TOKEN_VARIABLE}={replica_token}"));
     let container = TaskSpecContainerSpec {
         image: Some(deployment.image.clone()),
-        env: Some(environment(deployment)),
+        env: Some(env),
         labels: Some(container_labels),
         // OpenFaaS on Docker runs functions read-only with a writable /tmp.
         read_only: Some(true),
@@ -137,7 +146,7 @@ pub fn service_spec(
                     ..Default::default()
                 }),
             networks: Some(vec![NetworkAttachmentConfig {
-                target: Some(network.to_string()),
+                target: Some(namespace_network(network, deployment.namespace())),
                 ..Default::default()
             }]),
             ..Default::default()
@@ -194,6 +203,20 @@ fn validate_constraints(deployment: &FunctionDeployment) -> Result<(), String> {
 }
 
 const MAX_CONSTRAINTS: usize = 16;
+
+/// The replica token a service's tasks were given by [`service_spec`], if any.
+pub fn replica_token_of(spec: &ServiceSpec) -> Option<&str> {
+    let env = spec
+        .task_template
+        .as_ref()?
+        .container_spec
+        .as_ref()?
+        .env
+        .as_ref()?;
+    env.iter()
+        .rev()
+        .find_map(|v| v.strip_prefix(REPLICA_TOKEN_VARIABLE)?.strip_prefix('='))
+}
 
 /// The replica count a service asks for (0 when it is not replicated).
 pub fn replicas_of(spec: &ServiceSpec) -> u32 {
@@ -252,7 +275,9 @@ mod tests {
 
     #[test]
     fn a_deployment_becomes_a_labelled_limited_rolling_service() {
-        let spec = service_spec(&deployment(), 3, "switchyard-swarm", &[token()]).expect("valid");
+        let spec = service_spec(&deployment(), 3, "switchyard-swarm", &[token()], "s3cret")
+            .expect("valid");
+        assert_eq!(replica_token_of(&spec), Some("s3cret"));
         assert_eq!(replicas_of(&spec), 3);
         let labels = spec.labels.clone().expect("labels");
         assert_eq!(labels[FUNCTION_LABEL], "echo.team-a");
@@ -270,6 +295,12 @@ mod tests {
         assert_eq!(
             reserved.and_then(|r| r.memory_bytes),
             Some(64 * 1024 * 1024)
+        );
+        let network = task.networks.clone().expect("networks")[0].target.clone();
+        assert_eq!(
+            network.as_deref(),
+            Some("switchyard-swarm-team-a"),
+            "its namespace's"
         );
         let placement = task.placement.clone().and_then(|p| p.constraints);
         assert_eq!(placement, Some(vec!["node.role == manager".to_string()]));
@@ -313,13 +344,13 @@ mod tests {
             memory: Some("lots".into()),
             cpu: None,
         });
-        assert!(service_spec(&bad, 1, "n", &[]).is_err());
+        assert!(service_spec(&bad, 1, "n", &[], "t").is_err());
         let mut bad = deployment();
         bad.secrets = Some(vec!["../etc".into()]);
-        assert!(service_spec(&bad, 1, "n", &[]).is_err());
+        assert!(service_spec(&bad, 1, "n", &[], "t").is_err());
         let mut bad = deployment();
         bad.constraints = Some(vec!["node.role".into()]);
-        let error = service_spec(&bad, 1, "n", &[]).expect_err("not a comparison");
+        let error = service_spec(&bad, 1, "n", &[], "t").expect_err("not a comparison");
         assert!(error.contains("node.role"), "{error}");
     }
 }

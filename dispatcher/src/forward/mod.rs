@@ -1,5 +1,7 @@
 //! Forwarding an invocation to a watchdog over HTTP, and deciding what the caller hears.
 
+mod guard;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,11 +10,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use switchyard_broker::invocation::{CallReply, Invocation};
+use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::records::{Endpoint, REPLICA_TOKEN_HEADER};
 
-/// A pooled keep-alive HTTP client to watchdogs.
+use guard::GuardedResolver;
+
+/// Pooled keep-alive HTTP clients: to the watchdogs Switchyard runs, and to external
+/// functions' endpoints (addresses a tenant chose) under the outbound network policy.
 pub(crate) struct Forwarder {
-    client: Client<HttpConnector, Full<Bytes>>,
+    watchdogs: Client<HttpConnector, Full<Bytes>>,
+    external: Client<HttpConnector<GuardedResolver>, Full<Bytes>>,
 }
 
 /// What went wrong delivering a call to one replica.
@@ -56,14 +63,14 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 impl Forwarder {
-    pub(crate) fn new() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
-        Forwarder { client }
+    /// `outbound`: where external functions' endpoints may be (the callbacks' policy).
+    pub(crate) fn new(outbound: NetworkPolicy) -> Self {
+        Forwarder {
+            watchdogs: pooled(HttpConnector::new()),
+            external: pooled(HttpConnector::new_with_resolver(GuardedResolver::new(
+                outbound,
+            ))),
+        }
     }
 
     /// Sends `invocation` to `endpoint`; the answer body may be at most `max_answer` bytes.
@@ -76,7 +83,12 @@ impl Forwarder {
     ) -> Result<CallReply, ForwardError> {
         let request = build_request(endpoint, invocation)?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
+            let sent = if endpoint.is_external() {
+                self.external.request(request).await
+            } else {
+                self.watchdogs.request(request).await
+            };
+            let response = sent.map_err(|e| {
                 if e.is_connect() {
                     ForwardError::Unreachable {
                         url: endpoint.url.clone(),
@@ -120,6 +132,18 @@ impl Forwarder {
             .await
             .map_err(|_| ForwardError::Timeout)?
     }
+}
+
+fn pooled<R>(mut connector: HttpConnector<R>) -> Client<HttpConnector<R>, Full<Bytes>>
+where
+    R: Clone + Send + Sync + 'static,
+    HttpConnector<R>: hyper_util::client::legacy::connect::Connect,
+{
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(2)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
 }
 
 /// The replica's base URL with the invocation's path. An endpoint that is itself a path (an
