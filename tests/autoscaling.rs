@@ -195,3 +195,61 @@ async fn an_idle_function_goes_to_zero_and_a_call_or_a_job_wakes_it() {
         "the job waited for its replica instead of failing"
     );
 }
+
+/// OpenFaaS's gateway scales any function at zero back up when it is called
+/// (`scale_from_zero`), labels or not: a function scaled to 0 by hand answers its next call,
+/// and a job queued for it runs.
+#[tokio::test]
+async fn a_function_scaled_to_zero_by_hand_wakes_on_a_call_or_a_job() {
+    let nats = Nats::start();
+    let switchyard = up(&nats);
+    let api = switchyard.api();
+    deploy(&api, "manual", "cat", json!({})).await;
+    assert_eq!(api.scale("manual", 0).await.status(), 202);
+    common::eventually(WITHIN, "no replica left", || async {
+        api.available("manual").await == 0
+    })
+    .await;
+    let answer = api.invoke("manual", "wake up").await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.expect("body"), "wake up");
+    assert_eq!(replicas(&api, "manual").await, 1);
+
+    assert_eq!(api.scale("manual", 0).await.status(), 202);
+    common::eventually(WITHIN, "no replica left", || async {
+        api.available("manual").await == 0
+    })
+    .await;
+    let call_id = api.queue("manual", "later").await;
+    api.wait_job(&call_id, "succeeded", WITHIN).await;
+}
+
+/// OpenFaaS CE scales functions without scaling labels (the certifier's throughput test: 10
+/// calls a second must bring a second replica), and back to the minimum once the calls stop.
+#[tokio::test]
+async fn unlabelled_functions_step_up_as_in_openfaas_ce_and_back_to_the_minimum() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_AUTOSCALE_OPENFAAS_CE", "true")]);
+    let api = switchyard.api();
+    deploy(&api, "plain", "cat", json!({})).await;
+    let running = Arc::new(AtomicBool::new(true));
+    {
+        let (api, running) = (api.clone(), running.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            while running.load(Ordering::Relaxed) {
+                every.tick().await;
+                let _ = api.invoke("plain", "x").await;
+            }
+        });
+    }
+    common::eventually(WITHIN, "10 calls/s → at least 2 replicas", || async {
+        replicas(&api, "plain").await >= 2
+    })
+    .await;
+    // One step of 20 % of the default max of 20 (holding under this load is unit-tested).
+    let stepped = replicas(&api, "plain").await;
+    assert_eq!(stepped, 5, "one step of 20 % of 20");
+    running.store(false, Ordering::Relaxed);
+    wait_replicas(&api, "plain", 1, "calls stopped → back to the minimum").await;
+}

@@ -70,6 +70,7 @@ impl Stack {
             .env("SWITCHYARD_PORT", self.port.to_string())
             .env("SWITCHYARD_WEBHOOK_PORT", free_port().to_string())
             .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
+            .env("SWITCHYARD_AUTOSCALE_OPENFAAS_CE", "false")
             .status()
             .expect("run compose/stack.sh")
     }

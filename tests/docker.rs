@@ -65,10 +65,14 @@ async fn containers_run_scale_get_replaced_update_and_go() {
     api.wait_available("echo", 1).await;
     let answer = api.invoke("echo", "ping").await;
     assert_eq!(answer.status(), 200);
+    let call_id = answer.headers()["x-call-id"]
+        .to_str()
+        .expect("text")
+        .to_string();
     let text = answer.text().await.expect("body");
     assert!(text.trim_end().ends_with("hello ping"), "{text}");
 
-    // Its logs, as OpenFaaS streams them.
+    // Its logs, as OpenFaaS streams them, with a line per call naming the call.
     let logs = api
         .admin(Method::GET, "/system/logs?name=echo&tail=20")
         .send()
@@ -81,6 +85,22 @@ async fn containers_run_scale_get_replaced_update_and_go() {
         serde_json::from_str(logs.lines().next().unwrap_or_default()).expect("a JSON line");
     assert_eq!(first["name"], "echo", "{logs}");
     assert!(logs.contains("watchdog listening"), "{logs}");
+    let call_line = logs
+        .lines()
+        .find(|line| line.contains(&call_id))
+        .unwrap_or_else(|| panic!("no line names call {call_id}: {logs}"));
+    assert!(
+        call_line.contains("POST / - 200 OK - ContentLength"),
+        "{call_line}"
+    );
+
+    // What the engine would refuse is refused at deploy, naming the field, not retried forever.
+    let tiny = api
+        .deploy(json!({"service": "tiny", "image": "sy-test/echo:1", "limits": {"memory": "5Mi"}}))
+        .await;
+    assert_eq!(tiny.status(), 400);
+    let said = tiny.text().await.unwrap_or_default();
+    assert!(said.contains("limits.memory `5Mi`"), "{said}");
 
     // Async through the same container.
     api.run_job("echo", "async", WAIT).await;
@@ -316,5 +336,61 @@ async fn namespaces_containers_cannot_reach_each_other() {
     assert!(
         other.contains("done") && !other.contains("reached"),
         "team-a reached team-b: {other}"
+    );
+}
+
+/// OpenFaaS's classic watchdog runs the function for every path but `/_/health`. A stand-in
+/// that answers every request and records its path shows what the provider's probes ask for:
+/// `/_/health` only, so an idle function is never run by them.
+#[tokio::test]
+async fn readiness_probes_run_no_user_code_on_a_classic_watchdog() {
+    common::docker::build_images();
+    let dir = TempDir::new("classic-watchdog");
+    std::fs::write(
+        dir.0.join("answer.sh"),
+        "read -r method path version\necho \"$path\" >> /tmp/paths\n\
+         printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok'\n",
+    )
+    .expect("answer.sh");
+    std::fs::write(
+        dir.0.join("classic.sh"),
+        "touch /tmp/paths\nwhile true; do nc -l -p 8080 -e sh /home/app/answer.sh; done\n",
+    )
+    .expect("classic.sh");
+    std::fs::write(
+        dir.0.join("Dockerfile"),
+        "FROM switchyard/function:latest\nCOPY answer.sh classic.sh /home/app/\n\
+         ENTRYPOINT [\"sh\", \"/home/app/classic.sh\"]\n",
+    )
+    .expect("Dockerfile");
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        "sy-test/classic:1",
+        &dir.0.display().to_string(),
+    ]);
+    let network = Network::new();
+    let nats = Nats::start();
+    let switchyard = docker_switchyard(&nats, &network);
+    let api = switchyard.api();
+    let response = api
+        .deploy(json!({"service": "classic", "image": "sy-test/classic:1"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    api.wait_available("classic", 1).await;
+    let container = containers(&network.0, "classic")
+        .pop()
+        .expect("its container");
+    // Several probe rounds (one every 2 s while idle).
+    let paths = || docker(&["exec", &container, "cat", "/tmp/paths"]);
+    common::eventually(WAIT, "three probes", || async {
+        paths().lines().count() >= 3
+    })
+    .await;
+    let paths = paths();
+    assert!(
+        paths.lines().all(|path| path == "/_/health"),
+        "the probes asked for {paths}"
     );
 }

@@ -263,6 +263,16 @@ async fn info_and_namespaces_have_openfaas_shapes() {
     assert_eq!(info["provider"]["orchestration"], "process");
     assert!(info["version"]["release"].is_string());
     assert!(info["arch"].is_string());
+    // The commit this was built from (the tests run in a git work tree), as faas-cli shows it.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(head.len(), 40, "a git work tree");
+    assert_eq!(info["version"]["sha"], head.as_str());
+    assert_eq!(info["provider"]["version"]["sha"], head.as_str());
     let namespaces: Value = api
         .admin(Method::GET, "/system/namespaces")
         .send()

@@ -191,6 +191,37 @@ async fn secrets_are_created_listed_updated_mounted_for_processes_and_removed() 
     )
     .await;
     assert_eq!(gone.0, 404, "{}", gone.1);
+
+    // Once no replica needs it, the value is on no disk: not in the data directory, not in the
+    // replicas' runtime root.
+    let deleted = send(
+        &api,
+        Method::DELETE,
+        "/system/functions",
+        json!({"functionName": "reader"}),
+    )
+    .await;
+    assert_eq!(deleted.0, 202, "{}", deleted.1);
+    common::eventually(
+        Duration::from_secs(10),
+        "the secret's files removed",
+        || async {
+            let runtime_roots = std::fs::read_dir(std::env::temp_dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("switchyard-replicas-")
+                })
+                .map(|e| e.path());
+            std::iter::once(data.clone())
+                .chain(runtime_roots)
+                .all(|dir| common::files_holding(&dir, VALUE.as_bytes()).is_empty())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

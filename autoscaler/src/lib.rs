@@ -6,6 +6,8 @@
 //!   `.zero-duration`).
 //! - [`measures`]: the load it scales on: calls in flight and finished per second from the
 //!   dispatchers' load reports ([`switchyard_broker::load`]), jobs waiting from JetStream.
+//! - [`openfaas_ce`]: OpenFaaS CE's alert-driven steps for functions without scaling labels
+//!   (on by default, [`AutoscalerConfig::openfaas_ce`]).
 //! - [`decision`]: pure arithmetic: how many replicas a load needs, and the stabilisation window
 //!   that lets replicas rise at once but fall only when the load has stayed low.
 //! - [`service`]: the part: every interval, measure, decide, write the registry, log the reason
@@ -16,6 +18,7 @@
 
 pub mod decision;
 pub mod measures;
+pub mod openfaas_ce;
 pub mod policy;
 pub mod service;
 

@@ -4,7 +4,8 @@
 //! `.zero-duration` (idle time before zero [15m]).
 //!
 //! A function is autoscaled when it has a `type`, `target` or `zero` label; others keep the
-//! replicas they were deployed or scaled to.
+//! replicas they were deployed or scaled to, except that one scaled to zero by hand is woken
+//! to its `.min` (at least 1) when a call or a job waits for it, as OpenFaaS's gateway does.
 
 use std::time::Duration;
 

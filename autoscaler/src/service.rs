@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::decision::Window;
 use crate::measures::{self, Measures};
+use crate::openfaas_ce::{Alert, StepPolicy};
 use crate::policy::{ScaleKind, ScalePolicy};
 
 /// Autoscaler settings.
@@ -26,6 +27,8 @@ pub struct AutoscalerConfig {
     /// How long the load must stay low before replicas are removed
     /// (`SWITCHYARD_SCALE_DOWN_WINDOW`).
     pub scale_down_window: Duration,
+    /// Functions without scaling labels scale as OpenFaaS CE scales them ([`crate::openfaas_ce`]).
+    pub openfaas_ce: bool,
 }
 
 impl Default for AutoscalerConfig {
@@ -33,6 +36,7 @@ impl Default for AutoscalerConfig {
         AutoscalerConfig {
             interval: Duration::from_secs(1),
             scale_down_window: Duration::from_secs(120),
+            openfaas_ce: true,
         }
     }
 }
@@ -55,6 +59,35 @@ pub struct Autoscaler {
 struct Metrics {
     decisions: IntCounterVec,
     desired: IntGaugeVec,
+}
+
+/// Sets a function's replicas from `from` to `to`, unless someone changed them meanwhile.
+async fn change(
+    table: &Table<FunctionSpec>,
+    metrics: &Metrics,
+    id: &str,
+    from: u32,
+    to: u32,
+    reason: &'static str,
+) {
+    let changed = table
+        .modify(id, |current| FunctionSpec {
+            replicas: if current.replicas == from {
+                to
+            } else {
+                current.replicas
+            },
+            ..current
+        })
+        .await;
+    match changed {
+        Ok(_) => {
+            let direction = if to > from { "up" } else { "down" };
+            metrics.decisions.with_label_values(&[id, direction]).inc();
+            tracing::info!(function = %id, from, to, reason, "scaled");
+        }
+        Err(error) => tracing::warn!(function = %id, %error, "replicas not changed"),
+    }
 }
 
 impl Autoscaler {
@@ -92,6 +125,7 @@ impl Autoscaler {
         tracing::info!(interval = ?config.interval, window = ?config.scale_down_window, "autoscaler running");
         let scaler = tokio::spawn(async move {
             let mut windows: HashMap<String, Window> = HashMap::new();
+            let mut alerts: HashMap<String, Alert> = HashMap::new();
             let mut tick = tokio::time::interval(config.interval);
             loop {
                 tokio::select! {
@@ -101,12 +135,49 @@ impl Autoscaler {
                 let specs: Vec<FunctionSpec> =
                     functions.read(|map| map.values().cloned().collect());
                 windows.retain(|id, _| specs.iter().any(|s| &s.name() == id));
+                alerts.retain(|id, _| specs.iter().any(|s| &s.name() == id));
                 for spec in specs {
-                    let Some(policy) = ScalePolicy::of(&spec.deployment) else {
-                        continue;
-                    };
                     let id = spec.name();
                     let now = Instant::now();
+                    let Some(policy) = ScalePolicy::of(&spec.deployment) else {
+                        // Without scaling labels: woken from zero when something waits for it,
+                        // as OpenFaaS's gateway does (`scale_from_zero`); else OpenFaaS CE's
+                        // steps, when on.
+                        if spec.replicas == 0 {
+                            let waiting = measures.in_flight(&id, now) > 0.0
+                                || measures::queued(&js, &id).await > 0.0;
+                            if waiting {
+                                // Its `com.openfaas.scale.min`, at least one.
+                                let replicas = StepPolicy::of(&spec.deployment).min;
+                                change(
+                                    &table,
+                                    &metrics,
+                                    &id,
+                                    0,
+                                    replicas,
+                                    "a call or a job waits at zero",
+                                )
+                                .await;
+                            }
+                        }
+                        if config.openfaas_ce {
+                            let steps = StepPolicy::of(&spec.deployment);
+                            let alert = alerts.entry(id.clone()).or_default();
+                            let rate = measures.rate(&id, now);
+                            if let Some(step) = alert.decide(&steps, rate, spec.replicas, now) {
+                                change(
+                                    &table,
+                                    &metrics,
+                                    &id,
+                                    spec.replicas,
+                                    step.replicas,
+                                    step.reason,
+                                )
+                                .await;
+                            }
+                        }
+                        continue;
+                    };
                     let queued = measures::queued(&js, &id).await;
                     let load = match policy.kind {
                         ScaleKind::Capacity => measures.in_flight(&id, now),

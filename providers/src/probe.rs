@@ -1,4 +1,6 @@
-//! Readiness probes of a watchdog.
+//! Readiness probes of a watchdog: `GET /_/health`, the one path every watchdog OpenFaaS ships
+//! answers itself (the classic watchdog runs the function for any other path, `/_/ready`
+//! included) and ours answers once its function can take calls.
 
 use std::time::Duration;
 
@@ -22,14 +24,14 @@ impl Prober {
         }
     }
 
-    /// True when `GET {base}/_/ready` answers 200 in time.
+    /// True when `GET {base}/_/health` answers 200 in time.
     pub(crate) async fn ready(&self, base: &str) -> bool {
         self.ready_with(base, None).await
     }
 
     /// [`Self::ready`] of a watchdog that wants its replica token.
     pub(crate) async fn ready_with(&self, base: &str, token: Option<&str>) -> bool {
-        let mut request = http::Request::get(format!("{base}/_/ready"));
+        let mut request = http::Request::get(format!("{base}/_/health"));
         if let Some(token) = token {
             request = request.header(REPLICA_TOKEN_HEADER, token);
         }

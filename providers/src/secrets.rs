@@ -76,6 +76,30 @@ impl SecretFiles {
     }
 }
 
+impl SecretFiles {
+    /// Removes the secret files of every function not in `keep` (removed, or at zero
+    /// replicas): no value stays on disk that no replica needs. Written again when one starts.
+    pub fn remove_others(&self, keep: &std::collections::HashSet<&str>) {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if keep.contains(name.to_string_lossy().as_ref()) {
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::debug!(function = %name.to_string_lossy(), "removed secret files no replica needs")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove secret files")
+                }
+            }
+        }
+    }
+}
+
 /// One of a function's secrets, opened.
 pub struct SecretValue {
     pub name: String,

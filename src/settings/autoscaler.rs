@@ -21,6 +21,13 @@ pub struct AutoscalerSettings {
     /// How often the autoscaler measures load and decides replicas.
     #[arg(long, env = "SWITCHYARD_AUTOSCALE_INTERVAL", default_value_t = Span(AutoscalerConfig::default().interval))]
     pub autoscale_interval: Span,
+
+    /// Functions without scaling labels scale as in OpenFaaS CE: over 5 calls/s per replica for
+    /// 5 s adds `com.openfaas.scale.factor` % (20) of `.max` (20), up to the max; back to
+    /// `.min` (1) when the rate has stayed under for 5 s. `false` leaves them as deployed or
+    /// scaled.
+    #[arg(long, env = "SWITCHYARD_AUTOSCALE_OPENFAAS_CE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub autoscale_openfaas_ce: bool,
 }
 
 impl AutoscalerSettings {
@@ -28,6 +35,7 @@ impl AutoscalerSettings {
         AutoscalerConfig {
             interval: self.autoscale_interval.0,
             scale_down_window: self.scale_down_window.0,
+            openfaas_ce: self.autoscale_openfaas_ce,
         }
     }
 }

@@ -93,6 +93,9 @@ impl Switchyard {
             // the temp dir. (A test of the sandbox itself sets these empty.)
             .env("SWITCHYARD_FUNCTION_READ_PATHS", std::env::temp_dir())
             .env("SWITCHYARD_FUNCTION_WRITE_PATHS", std::env::temp_dir())
+            // Tests count replicas they set; OpenFaaS CE's steps (on by default) would add
+            // some under their load. The tests of those steps turn them on.
+            .env("SWITCHYARD_AUTOSCALE_OPENFAAS_CE", "false")
             .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

@@ -172,9 +172,16 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Healthy: not draining, and the upstream (HTTP mode) started and accepting connections.
+/// Providers probe this path, as OpenFaaS's do.
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    let healthy = !shared.draining.load(Ordering::Relaxed)
-        && shared.upstream.as_ref().is_none_or(Upstream::is_running);
+    if shared.draining.load(Ordering::Relaxed) {
+        return status_text(false, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let healthy = match &shared.upstream {
+        Some(upstream) => upstream.is_ready().await,
+        None => true,
+    };
     status_text(healthy, StatusCode::SERVICE_UNAVAILABLE)
 }
 
@@ -261,6 +268,8 @@ async fn invoke(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
         None => None,
     };
     let method = method_label(request.method());
+    // For the call's log line: the path without the query, which may hold credentials.
+    let call_line = format!("{} {}", request.method(), request.uri().path());
     let started = Instant::now();
     shared.metrics.in_flight.inc();
     let requested = request
@@ -283,8 +292,21 @@ async fn invoke(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
             None => fork::handle(&shared.config, request, deadline).await,
         }
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
+    // One line per call, as OpenFaaS's of-watchdog prints it, with the call id of the span.
+    let length = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    span.in_scope(|| {
+        tracing::info!(
+            "{call_line} - {} - ContentLength: {length}B ({:.4}s)",
+            response.status(),
+            started.elapsed().as_secs_f64()
+        )
+    });
     shared.metrics.in_flight.dec();
     let code = response.status().as_u16().to_string();
     shared

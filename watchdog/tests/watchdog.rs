@@ -641,3 +641,29 @@ async fn a_client_stalled_in_its_headers_is_cut_off() {
     );
     stop.cancel();
 }
+
+/// Providers probe `/_/health` (the only path OpenFaaS's classic watchdog does not hand to the
+/// function): in http mode it says healthy only once the upstream accepts connections.
+#[tokio::test]
+async fn health_waits_for_an_http_upstream_that_listens() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = silent.local_addr().expect("address").port();
+    drop(silent);
+    let upstream_url = format!("http://127.0.0.1:{port}");
+    let (address, _stop) = start(&[
+        ("fprocess", "sleep 30"),
+        ("mode", "http"),
+        ("upstream_url", &upstream_url),
+    ])
+    .await;
+    let health = client()
+        .get(url(address, "/_/health"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        health.status(),
+        503,
+        "the upstream runs but does not listen"
+    );
+}

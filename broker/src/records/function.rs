@@ -199,7 +199,7 @@ impl FunctionStatus {
             env_vars: d.env_vars.clone(),
             constraints: d.constraints.clone(),
             secrets: d.secrets.clone(),
-            labels: d.labels.clone(),
+            labels: Some(listed_labels(d)),
             annotations: d.annotations.clone(),
             limits: d.limits.clone(),
             requests: d.requests.clone(),
@@ -210,6 +210,17 @@ impl FunctionStatus {
             created_at: spec.created_at,
         }
     }
+}
+
+/// The label faas-netes and faasd add to every function they list, naming it.
+pub const FAAS_FUNCTION_LABEL: &str = "faas_function";
+
+/// A function's labels as OpenFaaS providers list them: the deployment's, and
+/// [`FAAS_FUNCTION_LABEL`] with its name.
+fn listed_labels(deployment: &FunctionDeployment) -> BTreeMap<String, String> {
+    let mut labels = deployment.labels.clone().unwrap_or_default();
+    labels.insert(FAAS_FUNCTION_LABEL.to_string(), deployment.service.clone());
+    labels
 }
 
 /// A function name that breaks the naming rule.
@@ -408,5 +419,31 @@ mod tests {
         assert_eq!(json["namespace"], "openfaas-fn");
         let json = serde_json::to_value(FunctionStatus::new(&spec, 2, 3)).expect("serializes");
         assert_eq!(json["availableReplicas"], 2);
+    }
+
+    /// faas-netes and faasd list every function with `faas_function: <name>` beside its own
+    /// labels; the certifier checks it.
+    #[test]
+    fn listed_labels_name_the_function_as_openfaas_does() {
+        let spec = FunctionSpec {
+            deployment: FunctionDeployment {
+                service: "f".into(),
+                labels: Some([("team".to_string(), "blue".to_string())].into()),
+                ..Default::default()
+            },
+            replicas: 1,
+            created_at: Utc::now(),
+            topic_start_sequence: None,
+        };
+        let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
+        assert_eq!(
+            json["labels"],
+            serde_json::json!({"team": "blue", "faas_function": "f"})
+        );
+        assert_eq!(
+            spec.deployment.labels.as_ref().map(|l| l.len()),
+            Some(1),
+            "stored as given"
+        );
     }
 }

@@ -15,6 +15,9 @@ use crate::error::ApiError;
 use crate::metrics::metric_name;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit of this build, empty when it was built outside a git work tree.
+const GIT_SHA: &str = env!("SWITCHYARD_GIT_SHA");
+const GIT_MESSAGE: &str = env!("SWITCHYARD_GIT_MESSAGE");
 
 /// What `faas-cli version` reads.
 #[utoipa::path(get, path = "/system/info", tag = "system", responses((status = 200, description = "Version and provider, as faas-cli version reads them", body = Object)))]
@@ -27,9 +30,9 @@ pub(crate) async fn info(
         "provider": {
             "provider": "switchyard",
             "orchestration": provider::active(&state.js).await.map_or_else(|| "none".to_string(), |lease| lease.kind),
-            "version": { "release": VERSION, "sha": "" }
+            "version": { "release": VERSION, "sha": GIT_SHA }
         },
-        "version": { "release": VERSION, "sha": "", "commit_message": "" },
+        "version": { "release": VERSION, "sha": GIT_SHA, "commit_message": GIT_MESSAGE },
         "arch": std::env::consts::ARCH,
     })))
 }

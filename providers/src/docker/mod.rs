@@ -8,7 +8,7 @@
 //! an update, containers of the new spec start first and the old ones are removed once enough
 //! new ones are ready. Containers are never stopped on shutdown: a restarted provider adopts
 //! them by their labels, so nothing is lost and nothing duplicated. Each running container
-//! whose watchdog answers `/_/ready` is listed in `sy_endpoints` as `<function>.c<id>`.
+//! whose watchdog answers `/_/health` is listed in `sy_endpoints` as `<function>.c<id>`.
 
 mod attach;
 mod image;
@@ -222,6 +222,12 @@ impl Reconciler {
             }
         }
         crate::listing::list_exactly(&self.endpoints, CONTAINER_REPLICA_PREFIX, ready).await;
+        let needed = desired
+            .iter()
+            .filter(|(_, spec)| spec.replicas > 0)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        self.secrets.remove_others(&needed);
         Ok(settled)
     }
 
@@ -254,7 +260,10 @@ impl Reconciler {
         if self.restarts.may_start(name, now) {
             for _ in running.len()..wanted {
                 if let Err(error) = self.create(&spec.deployment).await {
-                    tracing::warn!(function = %name, %error, "cannot start a container");
+                    // The same backoff as a crash loop: the engine refuses again at once.
+                    tracing::warn!(function = %name, %error, "cannot start a container; trying again after a backoff");
+                    self.restarts.exited(name, 1, now);
+                    break;
                 }
             }
         }

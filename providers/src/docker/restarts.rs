@@ -1,5 +1,6 @@
-//! Backoff for replicas that keep exiting: a crash-looping container is re-created after a
-//! growing wait (0.5 s doubling up to 30 s) instead of at every reconcile round.
+//! Backoff for replicas that keep exiting or cannot start: a crash-looping container, or one the
+//! engine refuses to create or start, is tried again after a growing wait (0.5 s doubling up to
+//! 30 s) instead of at every reconcile round.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

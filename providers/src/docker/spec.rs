@@ -137,8 +137,14 @@ fn resources(
         .memory
         .as_deref()
         .map(|m| {
-            parse_memory(m)
-                .ok_or_else(|| format!("{field}.memory `{m}`: use e.g. 128Mi, 1Gi or 64m"))
+            let bytes = parse_memory(m)
+                .ok_or_else(|| format!("{field}.memory `{m}`: use e.g. 128Mi, 1Gi or 64m"))?;
+            if bytes < MIN_MEMORY {
+                return Err(format!(
+                    "{field}.memory `{m}` is below Docker's minimum of 6Mi"
+                ));
+            }
+            Ok(bytes)
         })
         .transpose()?;
     let nano_cpus = resources
@@ -148,6 +154,9 @@ fn resources(
         .transpose()?;
     Ok((memory, nano_cpus))
 }
+
+/// The least memory Docker lets a container have (it refuses to create one with less).
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Bytes from Kubernetes-style (`128Mi`, `1Gi`, `500M`) or Docker-style (`64m`) quantities.
 pub fn parse_memory(text: &str) -> Option<i64> {
@@ -168,7 +177,7 @@ pub fn parse_memory(text: &str) -> Option<i64> {
         _ => return None,
     };
     let bytes = number * factor;
-    (bytes >= 4.0 * 1024.0 * 1024.0).then_some(bytes as i64)
+    (bytes >= 1.0 && bytes < i64::MAX as f64).then_some(bytes as i64)
 }
 
 /// Nano-CPUs from `0.5` (cores) or `500m` (millicores).
@@ -230,7 +239,7 @@ mod tests {
         assert_eq!(parse_memory("64m"), Some(64 * 1024 * 1024));
         assert_eq!(parse_memory("1Gi"), Some(1024 * 1024 * 1024));
         assert_eq!(parse_memory("lots"), None);
-        assert_eq!(parse_memory("1k"), None, "too small to run anything");
+        assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_cpu("0.5"), Some(500_000_000));
         assert_eq!(parse_cpu("-1"), None);
         let mut bad = deployment();
@@ -240,6 +249,22 @@ mod tests {
         });
         let error = container_body(&bad, "n", "/s".as_ref()).expect_err("bad memory");
         assert!(error.contains("limits.memory"), "{error}");
+        // Docker refuses to create a container with less than 6 MB: refused at deploy, not
+        // retried by the provider forever.
+        bad.limits = Some(Resources {
+            memory: Some("5Mi".into()),
+            cpu: None,
+        });
+        let error = container_body(&bad, "n", "/s".as_ref()).expect_err("too little memory");
+        assert!(
+            error.contains("limits.memory `5Mi`") && error.contains("6Mi"),
+            "{error}"
+        );
+        bad.limits = Some(Resources {
+            memory: Some("6Mi".into()),
+            cpu: None,
+        });
+        assert!(container_body(&bad, "n", "/s".as_ref()).is_ok());
     }
 
     #[test]

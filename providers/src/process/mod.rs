@@ -3,7 +3,7 @@
 //! It follows the registry: a deploy starts `replicas` watchdogs running the function's
 //! `envProcess` with its `envVars`; scaling adds or stops replicas; an update replaces them; a
 //! removal stops them. A watchdog that dies is restarted with backoff. Each replica is listed in
-//! the endpoint directory (key `<function>.r<index>`) only while its `/_/ready` answers 200.
+//! the endpoint directory (key `<function>.r<index>`) only while its `/_/health` answers 200.
 //!
 //! Only the provider holding the lease runs (see [`crate::lease`]): on start it clears the
 //! endpoint directory of what an earlier holder left (its replicas died with it: they run with
@@ -363,6 +363,12 @@ async fn reconcile(
             futures::future::join_all(surplus.into_iter().map(Replica::stop)).await;
         }
     }
+    let needed = running
+        .iter()
+        .filter(|(_, r)| !r.replicas.is_empty())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    shared.secrets.remove_others(&needed);
 }
 
 /// The function's command line: `envProcess`, or `fprocess` among its `envVars`.

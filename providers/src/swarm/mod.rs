@@ -10,7 +10,7 @@
 //! is created, one whose deployment changed is updated (Swarm rolls it), one whose replica count
 //! changed is scaled, one of a removed function is removed. Replicas are Swarm's running
 //! tasks: each publishes the watchdog's port on its node (host mode, a port Swarm picks), and
-//! each whose watchdog answers `/_/ready` at `<node address>:<port>` is listed in
+//! each whose watchdog answers `/_/health` at `<node address>:<port>` is listed in
 //! `sy_endpoints` as `<function>.s<task id>`, with the token its watchdog asks of every call
 //! (a published port is reachable from any container on the node; the token is new with each
 //! task specification and kept in it). Services are never removed on shutdown: a
@@ -314,16 +314,11 @@ impl Reconciler {
         services: &[Service],
         desired: &HashMap<String, FunctionSpec>,
     ) -> Result<(HashMap<String, Endpoint>, bool), bollard::errors::Error> {
-        // Each service's function and the token its tasks answer to.
-        let functions: HashMap<&str, (&str, Option<&str>)> = services
+        let functions: HashMap<&str, &str> = services
             .iter()
             .filter_map(|s| {
-                let spec = s.spec.as_ref()?;
-                let function = spec.labels.as_ref()?.get(FUNCTION_LABEL)?;
-                Some((
-                    s.id.as_deref()?,
-                    (function.as_str(), replica_token_of(spec)),
-                ))
+                let function = s.spec.as_ref()?.labels.as_ref()?.get(FUNCTION_LABEL)?;
+                Some((s.id.as_deref()?, function.as_str()))
             })
             .collect();
         let running = TaskState::RUNNING.to_string();
@@ -337,9 +332,10 @@ impl Reconciler {
             let Some(replica) = tasks::replica(task, &nodes) else {
                 continue;
             };
-            let Some(&(function, token)) = functions.get(replica.service_id.as_str()) else {
+            let Some(function) = functions.get(replica.service_id.as_str()) else {
                 continue;
             };
+            let token = task.spec.as_ref().and_then(replica_token_of);
             if self.prober.ready_with(&replica.url, token).await {
                 *ready_count.entry(function).or_default() += 1;
                 let endpoint = Endpoint {

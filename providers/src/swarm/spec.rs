@@ -204,15 +204,10 @@ fn validate_constraints(deployment: &FunctionDeployment) -> Result<(), String> {
 
 const MAX_CONSTRAINTS: usize = 16;
 
-/// The replica token a service's tasks were given by [`service_spec`], if any.
-pub fn replica_token_of(spec: &ServiceSpec) -> Option<&str> {
-    let env = spec
-        .task_template
-        .as_ref()?
-        .container_spec
-        .as_ref()?
-        .env
-        .as_ref()?;
+/// The replica token a task (or a service's task template) was given by [`service_spec`]. Each
+/// task keeps its own: during a rolling update old and new tasks answer to different ones.
+pub fn replica_token_of(task: &TaskSpec) -> Option<&str> {
+    let env = task.container_spec.as_ref()?.env.as_ref()?;
     env.iter()
         .rev()
         .find_map(|v| v.strip_prefix(REPLICA_TOKEN_VARIABLE)?.strip_prefix('='))
@@ -277,7 +272,8 @@ mod tests {
     fn a_deployment_becomes_a_labelled_limited_rolling_service() {
         let spec = service_spec(&deployment(), 3, "switchyard-swarm", &[token()], "s3cret")
             .expect("valid");
-        assert_eq!(replica_token_of(&spec), Some("s3cret"));
+        let template = spec.task_template.as_ref().expect("task");
+        assert_eq!(replica_token_of(template), Some("s3cret"));
         assert_eq!(replicas_of(&spec), 3);
         let labels = spec.labels.clone().expect("labels");
         assert_eq!(labels[FUNCTION_LABEL], "echo.team-a");
