@@ -271,6 +271,41 @@ async fn a_container_gets_its_secrets_limits_labels_and_a_read_only_root() {
         inspected.trim(),
         format!("{} 500000000 true blue", 64 * 1024 * 1024)
     );
+
+    // A replica that cannot start (its secret deleted since the deploy) is tried again after a
+    // backoff, and the function's status says why until it runs.
+    let secret = |method: Method, body: serde_json::Value| {
+        let api = &api;
+        async move {
+            let answer = api
+                .admin(method, "/system/secrets")
+                .json(&body)
+                .send()
+                .await;
+            answer.expect("answers").status().as_u16()
+        }
+    };
+    assert_eq!(secret(Method::DELETE, json!({"name": "token"})).await, 202);
+    assert_eq!(api.scale("secretive", 2).await.status(), 202);
+    common::eventually(WAIT, "the start failure in the status", || async {
+        api.status("secretive").await.is_some_and(|s| {
+            s["startFailure"]
+                .as_str()
+                .is_some_and(|f| f.contains("secret `token` does not exist"))
+        })
+    })
+    .await;
+    assert_eq!(
+        secret(Method::POST, json!({"name": "token", "value": "again"})).await,
+        201
+    );
+    api.wait_available("secretive", 2).await;
+    common::eventually(WAIT, "the start failure cleared", || async {
+        api.status("secretive")
+            .await
+            .is_some_and(|s| s.get("startFailure").is_none())
+    })
+    .await;
 }
 
 /// Tenancy on the Docker provider: each namespace's functions are on a network of their own,

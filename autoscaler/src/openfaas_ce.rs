@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_broker::records::{FunctionDeployment, MAX_REPLICAS};
+use switchyard_broker::records::{FunctionDeployment, FunctionSpec, MAX_REPLICAS};
 
 /// The request rate per replica above which OpenFaaS CE's `APIHighInvocationRate` alert fires.
 pub const RPS_PER_REPLICA: f64 = 5.0;
@@ -37,7 +37,7 @@ impl StepPolicy {
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .unwrap_or(default)
         };
-        let min = label("min", 1).clamp(1, MAX_REPLICAS);
+        let min = FunctionSpec::initial_replicas(deployment).max(1);
         let max = label("max", 20).clamp(min, MAX_REPLICAS);
         let factor = label("factor", 20).min(100);
         StepPolicy {

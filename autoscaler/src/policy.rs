@@ -4,8 +4,8 @@
 //! `.zero-duration` (idle time before zero [15m]).
 //!
 //! A function is autoscaled when it has a `type`, `target` or `zero` label; others keep the
-//! replicas they were deployed or scaled to, except that one scaled to zero by hand is woken
-//! to its `.min` (at least 1) when a call or a job waits for it, as OpenFaaS's gateway does.
+//! replicas they were deployed or scaled to (or take OpenFaaS CE's steps: [`crate::openfaas_ce`]);
+//! any function at zero is woken by the dispatcher that holds a call or a job for it.
 
 use std::time::Duration;
 

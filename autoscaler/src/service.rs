@@ -140,26 +140,8 @@ impl Autoscaler {
                     let id = spec.name();
                     let now = Instant::now();
                     let Some(policy) = ScalePolicy::of(&spec.deployment) else {
-                        // Without scaling labels: woken from zero when something waits for it,
-                        // as OpenFaaS's gateway does (`scale_from_zero`); else OpenFaaS CE's
-                        // steps, when on.
-                        if spec.replicas == 0 {
-                            let waiting = measures.in_flight(&id, now) > 0.0
-                                || measures::queued(&js, &id).await > 0.0;
-                            if waiting {
-                                // Its `com.openfaas.scale.min`, at least one.
-                                let replicas = StepPolicy::of(&spec.deployment).min;
-                                change(
-                                    &table,
-                                    &metrics,
-                                    &id,
-                                    0,
-                                    replicas,
-                                    "a call or a job waits at zero",
-                                )
-                                .await;
-                            }
-                        }
+                        // Without scaling labels: OpenFaaS CE's steps, when on. (From zero, the
+                        // dispatcher that holds a call or a job wakes it: `scale_from_zero`.)
                         if config.openfaas_ce {
                             let steps = StepPolicy::of(&spec.deployment);
                             let alert = alerts.entry(id.clone()).or_default();

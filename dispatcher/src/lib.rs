@@ -20,7 +20,8 @@
 //! Where each path enters: `sync_calls.rs` (sync) → `delivery.rs` → `forward.rs`;
 //! `jobs/mod.rs` (a worker per function) → `jobs/attempt/` (one delivery; `decision.rs` decides
 //! what follows it, `outputs.rs` stores what it produced) → `callbacks.rs`; `event_router.rs`
-//! (events → jobs). `service.rs` starts them all; `endpoints.rs` reads the replica directory.
+//! (events → jobs). `service.rs` starts them all; `endpoints.rs` reads the replica directory and
+//! `wake.rs` scales a function from zero when a call or a job finds it there.
 //!
 //! ```no_run
 //! # async fn run(nats: async_nats::Client) -> Result<(), switchyard_dispatcher::DispatcherError> {
@@ -50,6 +51,7 @@ mod load;
 mod metrics;
 mod service;
 mod sync_calls;
+mod wake;
 
 pub use config::{DispatcherConfig, JobsConfig};
 pub use service::{Dispatcher, DispatcherError};

@@ -13,10 +13,13 @@ use crate::config::DispatcherConfig;
 use crate::delivery::Delivery;
 use crate::endpoints::Directory;
 use crate::event_owners::EventOwners;
+use switchyard_broker::table::Table;
+
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
 use crate::load::Load;
 use crate::metrics::Metrics;
+use crate::wake::Waker;
 use crate::{callbacks, catalog, event_router, jobs, sync_calls};
 use switchyard_broker::catalog::Catalog;
 
@@ -62,7 +65,10 @@ impl Dispatcher {
         let subscriptions =
             KvCache::start(buckets::subscriptions(&js).await?, shutdown.clone()).await;
         let delivery = Arc::new(Delivery {
-            directory: Directory::new(endpoints),
+            directory: Directory::new(
+                endpoints,
+                Waker::new(registry.clone(), Table::new(buckets::functions(&js).await?)),
+            ),
             forwarder: Forwarder::new(config.jobs.callback_networks.clone()),
             max_answer: nats.server_info().max_payload.saturating_sub(HEADER_ROOM),
             load: Load::default(),

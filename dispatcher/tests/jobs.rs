@@ -74,6 +74,7 @@ async fn fixture(url: &str) -> Fixture {
         replicas: 1,
         created_at: Utc::now(),
         topic_start_sequence: None,
+        start_failure: None,
     };
     registry.create("f", &spec).await.expect("registered");
     let endpoint = Endpoint {

@@ -60,6 +60,10 @@ pub struct FunctionSpec {
     /// every event stored after it reaches the function however late its consumer starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic_start_sequence: Option<u64>,
+    /// Why the provider cannot start the function's replicas (its last start failure, e.g. a
+    /// secret deleted since the deploy), until they run. Written by the provider only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_failure: Option<String>,
 }
 
 /// Most replicas a function may have (the `com.openfaas.scale.max` label can only lower it).
@@ -182,6 +186,9 @@ pub struct FunctionStatus {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub available_replicas: u64,
     pub created_at: DateTime<Utc>,
+    /// Why replicas cannot start, while they cannot (Switchyard's; OpenFaaS has no such field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_failure: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -208,6 +215,7 @@ impl FunctionStatus {
             replicas: u64::from(spec.replicas),
             available_replicas,
             created_at: spec.created_at,
+            start_failure: spec.start_failure.clone(),
         }
     }
 }
@@ -413,6 +421,7 @@ mod tests {
             replicas: 1,
             created_at: Utc::now(),
             topic_start_sequence: None,
+            start_failure: None,
         };
         let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert!(json.get("availableReplicas").is_none());
@@ -434,6 +443,7 @@ mod tests {
             replicas: 1,
             created_at: Utc::now(),
             topic_start_sequence: None,
+            start_failure: None,
         };
         let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert_eq!(

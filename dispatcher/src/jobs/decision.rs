@@ -90,6 +90,7 @@ mod tests {
             replicas: 1,
             created_at: chrono::Utc::now(),
             topic_start_sequence: None,
+            start_failure: None,
         };
         JobPolicy::for_function(&spec, &JobsConfig::default())
     }

@@ -147,6 +147,7 @@ mod tests {
             replicas: 1,
             created_at: Utc::now(),
             topic_start_sequence: None,
+            start_failure: None,
         }
     }
 

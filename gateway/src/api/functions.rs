@@ -91,6 +91,7 @@ pub(crate) async fn create(
         deployment,
         created_at: Utc::now(),
         topic_start_sequence,
+        start_failure: None,
     };
     state
         .registry
@@ -129,6 +130,8 @@ pub(crate) async fn update(
                     fresh_start
                 },
                 deployment: deployment.clone(),
+                // The provider says again if the new deployment cannot start either.
+                start_failure: None,
                 ..current
             }
         })

@@ -29,6 +29,7 @@ use chrono::Utc;
 use switchyard_broker::buckets;
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
+use switchyard_broker::table::Table;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +75,8 @@ pub struct DockerProvider {
 
 struct Reconciler {
     docker: Docker,
+    /// Where a function's start failures are said (`startFailure` in its status).
+    functions: Table<FunctionSpec>,
     config: DockerProviderConfig,
     secrets: SecretFiles,
     endpoints: Store,
@@ -122,8 +125,10 @@ impl Provider for DockerProvider {
         }
         let js = jetstream::new(nats);
         let endpoints = buckets::endpoints(&js).await?;
-        let registry = KvCache::start(buckets::functions(&js).await?, shutdown.clone()).await;
+        let functions = buckets::functions(&js).await?;
+        let registry = KvCache::start(functions.clone(), shutdown.clone()).await;
         let reconciler = Reconciler {
+            functions: Table::new(functions),
             docker,
             secrets: config.secrets.open(&js).await?,
             config,
@@ -263,6 +268,7 @@ impl Reconciler {
                     // The same backoff as a crash loop: the engine refuses again at once.
                     tracing::warn!(function = %name, %error, "cannot start a container; trying again after a backoff");
                     self.restarts.exited(name, 1, now);
+                    self.say_start_failure(name, spec, Some(error)).await;
                     break;
                 }
             }
@@ -276,6 +282,7 @@ impl Reconciler {
         }
         if ready_now >= wanted {
             self.restarts.settled(name);
+            self.say_start_failure(name, spec, None).await;
         }
         // An update: old containers serve until enough new ones are ready.
         let replaced = ready_now >= wanted;
@@ -287,6 +294,23 @@ impl Reconciler {
             }
         }
         replaced && running.len() == wanted
+    }
+
+    /// Records why `name`'s replicas cannot start (`None`: they run), when that changed.
+    async fn say_start_failure(&self, name: &str, spec: &FunctionSpec, failure: Option<String>) {
+        if spec.start_failure == failure {
+            return;
+        }
+        let said = self
+            .functions
+            .modify(name, |current| FunctionSpec {
+                start_failure: failure.clone(),
+                ..current
+            })
+            .await;
+        if let Err(error) = said {
+            tracing::debug!(function = %name, %error, "cannot record the start failure");
+        }
     }
 
     async fn ready_endpoint(&self, function: &str, container: &Container) -> Option<Endpoint> {
