@@ -320,13 +320,7 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         !mounts.contains("docker.sock"),
         "Prometheus mounts {mounts}"
     );
-    let created = api
-        .admin(reqwest::Method::POST, "/system/namespace/")
-        .json(&json!({"name": "team-a"}))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(created.status(), 201);
+    api.create_namespace("team-a").await;
     let response = api
         .deploy(json!({"service": "sh", "namespace": "team-a",
                        "image": "switchyard/function:latest", "envProcess": "sh"}))
@@ -359,16 +353,7 @@ async fn the_monitoring_profile_scrapes_every_part_and_an_alert_reaches_a_functi
         "(printf 'GET /api/v1/targets HTTP/1.0\\r\\n\\r\\n'; sleep 1) | nc -w 3 {} 9090 | head -1; echo done",
         address.trim()
     );
-    let answer = api
-        .http
-        .post(api.url("/function/sh.team-a"))
-        .body(script)
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let answer = api.invoke_text("sh.team-a", script).await;
     assert!(
         answer.contains("401") && answer.contains("done"),
         "team-a's function read Prometheus: {answer}"

@@ -319,13 +319,7 @@ async fn namespaces_containers_cannot_reach_each_other() {
     let switchyard = docker_switchyard(&nats, &network);
     let api = switchyard.api();
     for namespace in ["team-a", "team-b"] {
-        let response = api
-            .admin(Method::POST, "/system/namespace/")
-            .json(&json!({"name": namespace}))
-            .send()
-            .await
-            .expect("answers");
-        assert_eq!(response.status(), 201);
+        api.create_namespace(namespace).await;
     }
     for (name, namespace) in [("a", "team-a"), ("a2", "team-a"), ("b", "team-b")] {
         let response = api

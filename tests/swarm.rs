@@ -187,13 +187,7 @@ async fn a_function_cannot_call_another_namespaces_task_directly() {
     let switchyard = up_with_swarm(&nats, &swarm.network, &[]);
     let api = switchyard.api();
     for namespace in ["team-a", "team-b"] {
-        let response = api
-            .admin(Method::POST, "/system/namespace/")
-            .json(&json!({"name": namespace}))
-            .send()
-            .await
-            .expect("answers");
-        assert_eq!(response.status(), 201);
+        api.create_namespace(namespace).await;
         let response = api
             .deploy(json!({"service": "sh", "namespace": namespace,
                            "image": "sy-test/swarm-shell:1"}))
@@ -235,16 +229,7 @@ async fn a_function_cannot_call_another_namespaces_task_directly() {
          | nc -w 3 $gw {} | head -1; echo done",
         port.trim()
     );
-    let answer = api
-        .http
-        .post(api.url("/function/sh.team-a"))
-        .body(script)
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .unwrap_or_default();
+    let answer = api.invoke_text("sh.team-a", script).await;
     assert!(
         answer.contains("403") && answer.contains("done"),
         "team-a's function reached team-b's task without its token: {answer}"

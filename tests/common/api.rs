@@ -131,6 +131,30 @@ impl Api {
             .await
             .expect("invoke answers")
     }
+
+    /// The text a sync call to `name` with `body` answers (a script, for shell functions).
+    pub async fn invoke_text(&self, name: &str, body: String) -> String {
+        self.http
+            .post(self.url(&format!("/function/{name}")))
+            .body(body)
+            .send()
+            .await
+            .expect("invoke answers")
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Creates the namespace `name` as the admin.
+    pub async fn create_namespace(&self, name: &str) {
+        let response = self
+            .admin(reqwest::Method::POST, "/system/namespace/")
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 201, "namespace {name}");
+    }
 }
 
 impl Api {

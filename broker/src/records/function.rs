@@ -410,19 +410,24 @@ mod tests {
         assert_eq!(d.annotations, None);
     }
 
-    #[test]
-    fn status_omits_zero_available_replicas() {
-        let spec = FunctionSpec {
-            deployment: FunctionDeployment {
-                service: "f".into(),
-                image: "i".into(),
-                ..Default::default()
-            },
+    /// One replica of `deployment`, just deployed.
+    fn deployed(deployment: FunctionDeployment) -> FunctionSpec {
+        FunctionSpec {
+            deployment,
             replicas: 1,
             created_at: Utc::now(),
             topic_start_sequence: None,
             start_failure: None,
-        };
+        }
+    }
+
+    #[test]
+    fn status_omits_zero_available_replicas() {
+        let spec = deployed(FunctionDeployment {
+            service: "f".into(),
+            image: "i".into(),
+            ..Default::default()
+        });
         let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert!(json.get("availableReplicas").is_none());
         assert_eq!(json["namespace"], "openfaas-fn");
@@ -434,17 +439,11 @@ mod tests {
     /// labels; the certifier checks it.
     #[test]
     fn listed_labels_name_the_function_as_openfaas_does() {
-        let spec = FunctionSpec {
-            deployment: FunctionDeployment {
-                service: "f".into(),
-                labels: Some([("team".to_string(), "blue".to_string())].into()),
-                ..Default::default()
-            },
-            replicas: 1,
-            created_at: Utc::now(),
-            topic_start_sequence: None,
-            start_failure: None,
-        };
+        let spec = deployed(FunctionDeployment {
+            service: "f".into(),
+            labels: Some([("team".to_string(), "blue".to_string())].into()),
+            ..Default::default()
+        });
         let json = serde_json::to_value(FunctionStatus::new(&spec, 0, 0)).expect("serializes");
         assert_eq!(
             json["labels"],

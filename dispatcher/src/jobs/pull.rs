@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{pull, Consumer};
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
+use switchyard_broker::backoff::Backoff;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -22,11 +23,16 @@ const FETCH_SLACK: Duration = Duration::from_secs(3);
 /// (and again every as long): a stall after a cluster node is lost must show in the log.
 const SILENCE_WARNING: Duration = Duration::from_secs(30);
 
-/// How long to wait before trying to open a consumer again.
-const OPEN_RETRY: Duration = Duration::from_secs(1);
+/// How long to wait before trying to open a consumer again: 1 s doubling to a minute, so that
+/// consumers the server refuses (its per-stream limit reached) are not retried in a tight loop.
+const OPEN_RETRY: Backoff = Backoff {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+};
 
-/// Opens a consumer with `open`, trying again every second until it works; `None` when `stop`
-/// fires first. `what` names the consumer in the warning.
+/// Opens a consumer with `open`, trying again after a growing wait until it works; `None` when
+/// `stop` fires first. `what` names the consumer in the log: a warning the first time and every
+/// tenth time, so that many refused consumers do not flood it.
 pub(crate) async fn open_with_retry<F, Fut, C, E>(
     what: &str,
     stop: &CancellationToken,
@@ -37,13 +43,19 @@ where
     Fut: Future<Output = Result<C, E>>,
     E: std::fmt::Display,
 {
+    let mut failures = 0u32;
     loop {
         match open().await {
             Ok(consumer) => return Some(consumer),
             Err(error) => {
-                tracing::warn!(%error, consumer = what, "cannot open the consumer; retrying");
+                failures = failures.saturating_add(1);
+                if failures % 10 == 1 {
+                    tracing::warn!(%error, consumer = what, failures, "cannot open the consumer; retrying");
+                } else {
+                    tracing::debug!(%error, consumer = what, failures, "cannot open the consumer; retrying");
+                }
                 tokio::select! {
-                    () = tokio::time::sleep(OPEN_RETRY) => {}
+                    () = tokio::time::sleep(OPEN_RETRY.delay(failures)) => {}
                     () = stop.cancelled() => return None,
                 }
             }
