@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures::StreamExt;
+use switchyard_broker::jobs::queue;
 use switchyard_broker::load::LoadReport;
-use switchyard_broker::{consumers, streams, subjects};
+use switchyard_broker::subjects;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -102,16 +103,9 @@ impl Measures {
     }
 }
 
-/// Jobs of `function` waiting or running: its worker consumer's pending and unacknowledged
-/// messages (0 when it has no consumer yet).
-pub async fn queued(js: &jetstream::Context, function: &str) -> f64 {
-    let Ok(stream) = js.get_stream(streams::INVOCATIONS).await else {
-        return 0.0;
-    };
-    match stream.consumer_info(consumers::worker(function)).await {
-        Ok(info) => (info.num_pending + info.num_ack_pending as u64) as f64,
-        Err(_) => 0.0,
-    }
+/// Jobs waiting or running per function (none when the queue cannot be read now).
+pub async fn queued(js: &jetstream::Context) -> HashMap<String, u64> {
+    queue::waiting_by_function(js).await.unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! decide its replicas ([`crate::decision`]) and write a change to the registry, logging the
 //! reason and counting it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -134,8 +134,11 @@ impl Autoscaler {
                 }
                 let specs: Vec<FunctionSpec> =
                     functions.read(|map| map.values().cloned().collect());
-                windows.retain(|id, _| specs.iter().any(|s| &s.name() == id));
-                alerts.retain(|id, _| specs.iter().any(|s| &s.name() == id));
+                let ids: HashSet<String> = specs.iter().map(FunctionSpec::name).collect();
+                windows.retain(|id, _| ids.contains(id));
+                alerts.retain(|id, _| ids.contains(id));
+                // One read of the queue per tick, whatever the number of functions.
+                let queue = measures::queued(&js).await;
                 for spec in specs {
                     let id = spec.name();
                     let now = Instant::now();
@@ -160,7 +163,7 @@ impl Autoscaler {
                         }
                         continue;
                     };
-                    let queued = measures::queued(&js, &id).await;
+                    let queued = queue.get(&id).copied().unwrap_or(0) as f64;
                     let load = match policy.kind {
                         ScaleKind::Capacity => measures.in_flight(&id, now),
                         ScaleKind::Rps => measures.rate(&id, now),

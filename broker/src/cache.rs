@@ -6,6 +6,7 @@
 //! swaps in the fresh snapshot only once it is complete, so readers never see a half-loaded map.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -24,6 +25,12 @@ const RETRY_DELAY: Duration = Duration::from_millis(500);
 pub struct KvCache<T> {
     map: Arc<RwLock<HashMap<String, T>>>,
     version: watch::Receiver<u64>,
+    /// The bucket's revision the map holds (every change up to it applied).
+    revision: Arc<AtomicU64>,
+    /// A revision [`KvCache::catch_up`] waited for in vain (the bucket's last message was
+    /// removed before the watch saw it): not waited for again.
+    unreachable: Arc<AtomicU64>,
+    store: Store,
 }
 
 impl<T> KvCache<T>
@@ -35,10 +42,12 @@ where
     pub async fn start(store: Store, shutdown: CancellationToken) -> Self {
         let map = Arc::new(RwLock::new(HashMap::new()));
         let (version_tx, version) = watch::channel(0u64);
+        let revision = Arc::new(AtomicU64::new(0));
         let follower = Follower {
-            store,
+            store: store.clone(),
             map: map.clone(),
             version: version_tx,
+            revision: revision.clone(),
         };
         tokio::spawn(async move {
             tokio::select! {
@@ -48,7 +57,13 @@ where
         });
         let mut first = version.clone();
         let _ = tokio::time::timeout(FIRST_SYNC_WAIT, first.wait_for(|v| *v > 0)).await;
-        KvCache { map, version }
+        KvCache {
+            map,
+            version,
+            revision,
+            unreachable: Arc::new(AtomicU64::new(0)),
+            store,
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<T> {
@@ -78,6 +93,7 @@ struct Follower<T> {
     store: Store,
     map: Arc<RwLock<HashMap<String, T>>>,
     version: watch::Sender<u64>,
+    revision: Arc<AtomicU64>,
 }
 
 impl<T: DeserializeOwned> Follower<T> {
@@ -94,11 +110,15 @@ impl<T: DeserializeOwned> Follower<T> {
     async fn follow(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let mut watch = self.store.watch_with_history(">").await?;
         let mut snapshot = Some(HashMap::new());
-        if self.store.status().await?.values() == 0 {
+        let status = self.store.status().await?;
+        if status.values() == 0 {
+            self.revision
+                .store(status.info.state.last_sequence, Ordering::Release);
             self.replace(snapshot.take().unwrap_or_default());
         }
         while let Some(entry) = watch.next().await {
             let entry = entry?;
+            let revision = entry.revision;
             let value = match entry.operation {
                 Operation::Put => match serde_json::from_slice::<T>(&entry.value) {
                     Ok(value) => Some(value),
@@ -113,11 +133,13 @@ impl<T: DeserializeOwned> Follower<T> {
                 Some(building) => {
                     apply(building, entry.key, value);
                     if entry.seen_current {
+                        self.revision.store(revision, Ordering::Release);
                         self.replace(snapshot.take().unwrap_or_default());
                     }
                 }
                 None => {
                     apply(&mut self.lock(), entry.key, value);
+                    self.revision.store(revision, Ordering::Release);
                     self.version.send_modify(|v| *v += 1);
                 }
             }
@@ -171,5 +193,32 @@ where
             }
         };
         tokio::time::timeout(limit, wait).await.is_ok()
+    }
+
+    /// Waits until the map holds every change the bucket had when this was called, or `limit`
+    /// passes; true if it does. One request to the server: a reader that must not act on a
+    /// stale map (an event routed before its subscription is known) calls it first.
+    pub async fn catch_up(&self, limit: Duration) -> bool {
+        let Ok(status) = self.store.status().await else {
+            return false;
+        };
+        let wanted = status.info.state.last_sequence;
+        if wanted <= self.unreachable.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut changes = self.version.clone();
+        let revision = &self.revision;
+        let wait = async {
+            while revision.load(Ordering::Acquire) < wanted {
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let reached = tokio::time::timeout(limit, wait).await.is_ok();
+        if !reached {
+            self.unreachable.fetch_max(wanted, Ordering::AcqRel);
+        }
+        reached
     }
 }

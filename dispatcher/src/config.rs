@@ -27,6 +27,12 @@ pub struct JobsConfig {
     /// Jobs of one function run at once per dispatcher, unless the function's
     /// `com.switchyard.async.concurrency` annotation says otherwise.
     pub concurrency: usize,
+    /// Functions whose queues this dispatcher takes jobs from at once, each through its own
+    /// JetStream consumer (opened when the function has work, closed when it has none). More
+    /// functions with work wait their turn; while one waits, a function that has been served
+    /// for a while makes room. NATS allows 1,000 consumers per stream by default, shared by
+    /// every dispatcher.
+    pub active_functions: usize,
     /// How long a job may run, unless its function's `com.switchyard.async.timeout` annotation
     /// says otherwise.
     pub timeout: Duration,
@@ -56,6 +62,7 @@ impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {
             concurrency: 32,
+            active_functions: 200,
             timeout: Duration::from_secs(300),
             ack_wait: Duration::from_secs(30),
             attempts: 3,

@@ -20,7 +20,7 @@ use crate::jobs::context::JobContext;
 use crate::load::Load;
 use crate::metrics::Metrics;
 use crate::wake::Waker;
-use crate::{callbacks, catalog, event_router, jobs, sync_calls};
+use crate::{callbacks, catalog, jobs, routing, sync_calls};
 use switchyard_broker::catalog::Catalog;
 
 /// Room left in a NATS message for headers when relaying an answer.
@@ -93,7 +93,7 @@ impl Dispatcher {
             reporter,
             sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
             jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
-            event_router::start(
+            routing::start(
                 job_context.clone(),
                 subscriptions,
                 registry,

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
+use switchyard_broker::events::{self, StartAt, Subscription};
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::jobs::{JobRecord, JobStatus, JobStore, Transition};
 use switchyard_broker::records::{Endpoint, FunctionDeployment, FunctionSpec};
 use switchyard_broker::table::Table;
 use switchyard_broker::testing::NatsServer;
-use switchyard_broker::{buckets, streams};
+use switchyard_broker::{buckets, consumers, streams};
 use switchyard_dispatcher::{Dispatcher, DispatcherConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -62,35 +63,41 @@ struct Fixture {
 
 /// A dispatcher, and a function `f` whose one replica is `url`.
 async fn fixture(url: &str) -> Fixture {
+    fixture_of(url, &["f".to_string()], DispatcherConfig::default()).await
+}
+
+/// A dispatcher with `config`, and `functions` whose one replica each is `url`.
+async fn fixture_of(url: &str, functions: &[String], config: DispatcherConfig) -> Fixture {
     let nats = NatsServer::start();
     let client = async_nats::connect(nats.url()).await.expect("connects");
     let js = async_nats::jetstream::new(client.clone());
     let registry: Table<FunctionSpec> = Table::new(buckets::functions(&js).await.expect("bucket"));
-    let spec = FunctionSpec {
-        deployment: FunctionDeployment {
-            service: "f".into(),
-            ..Default::default()
-        },
-        replicas: 1,
-        created_at: Utc::now(),
-        topic_start_sequence: None,
-        start_failure: None,
-    };
-    registry.create("f", &spec).await.expect("registered");
-    let endpoint = Endpoint {
-        function: "f".into(),
-        replica: "r0".into(),
-        url: url.to_string(),
-        heartbeat: Utc::now(),
-        token: None,
-    };
     let endpoints: Table<Endpoint> = Table::new(buckets::endpoints(&js).await.expect("bucket"));
-    endpoints
-        .put(&endpoint.key(), &endpoint)
-        .await
-        .expect("listed");
+    for function in functions {
+        let spec = FunctionSpec {
+            deployment: FunctionDeployment {
+                service: function.clone(),
+                ..Default::default()
+            },
+            replicas: 1,
+            created_at: Utc::now(),
+            topic_start_sequence: None,
+            start_failure: None,
+        };
+        registry.create(function, &spec).await.expect("registered");
+        let endpoint = Endpoint {
+            function: function.clone(),
+            replica: "r0".into(),
+            url: url.to_string(),
+            heartbeat: Utc::now(),
+            token: None,
+        };
+        endpoints
+            .put(&endpoint.key(), &endpoint)
+            .await
+            .expect("listed");
+    }
     let shutdown = CancellationToken::new();
-    let config = DispatcherConfig::default();
     let jobs = JobStore::open(&js, &config.retention)
         .await
         .expect("job store");
@@ -108,11 +115,15 @@ async fn fixture(url: &str) -> Fixture {
 }
 
 impl Fixture {
-    /// Stores an invocation as the gateway's intake does, with its queued record.
+    /// Stores an invocation of `f` as the gateway's intake does, with its queued record.
     async fn enqueue(&self, call_id: &str, callback_url: Option<&str>) {
+        self.enqueue_for("f", call_id, callback_url).await
+    }
+
+    async fn enqueue_for(&self, function: &str, call_id: &str, callback_url: Option<&str>) {
         let invocation = Invocation {
             call_id: call_id.into(),
-            function: "f".into(),
+            function: function.into(),
             method: "POST".into(),
             path: "/".into(),
             query: None,
@@ -124,7 +135,7 @@ impl Fixture {
             subscription: None,
             hops: 0,
         };
-        let record = JobRecord::queued(call_id, "f", invocation.callback_url.clone());
+        let record = JobRecord::queued(call_id, function, invocation.callback_url.clone());
         self.jobs
             .create_queued(&record)
             .await
@@ -251,4 +262,181 @@ async fn a_job_cancelled_while_its_function_runs_stays_cancelled_without_a_callb
         "counted as what the record says"
     );
     assert_eq!(fixture.finished("succeeded"), 0);
+}
+
+/// More functions with work than a dispatcher opens consumers for: every job still runs, once,
+/// and the consumers on the queue never outnumber the setting (NATS's own limit is 1,000 per
+/// stream; a consumer per deployed function once stranded the jobs of every function past it).
+#[tokio::test]
+async fn every_function_gets_its_jobs_run_with_consumers_only_for_functions_with_work() {
+    const FUNCTIONS: usize = 300;
+    const ACTIVE: usize = 20;
+    let (url, calls) = function(Duration::ZERO).await;
+    let functions: Vec<String> = (0..FUNCTIONS).map(|i| format!("fn-{i}")).collect();
+    let mut config = DispatcherConfig::default();
+    config.jobs.active_functions = ACTIVE;
+    let fixture = fixture_of(&url, &functions, config).await;
+    let stream = fixture
+        .js
+        .get_stream(streams::INVOCATIONS)
+        .await
+        .expect("stream");
+    // Consumers on the queue, and those in use (a fetch waiting or a job unacknowledged); an
+    // unused one is deleted by the server within seconds.
+    let consumers = || async {
+        use futures::StreamExt;
+        let mut all = 0;
+        let mut in_use = 0;
+        let mut infos = stream.consumers();
+        while let Some(info) = infos.next().await {
+            let Ok(info) = info else { continue };
+            all += 1;
+            if info.num_waiting > 0 || info.num_ack_pending > 0 {
+                in_use += 1;
+            }
+        }
+        (all, in_use)
+    };
+    assert_eq!(consumers().await.0, 0, "no work, no consumer");
+    for function in &functions {
+        fixture
+            .enqueue_for(function, &format!("job-{function}"), None)
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut most = 0;
+    while fixture.messages(streams::INVOCATIONS).await > 0 {
+        most = most.max(consumers().await.1);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs still queued: {} of {FUNCTIONS} ran",
+            calls.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for function in &functions {
+        let record = fixture
+            .jobs
+            .get(&format!("job-{function}"))
+            .await
+            .expect("reads")
+            .expect("record");
+        assert_eq!(
+            record.status,
+            JobStatus::Succeeded,
+            "{function}: {record:?}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), FUNCTIONS, "each job ran once");
+    assert!(
+        most <= ACTIVE,
+        "{most} consumers in use at once, more than {ACTIVE}"
+    );
+    assert!(most > 1, "functions were served side by side");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumers().await.0 > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumers left after the work: {:?}",
+            consumers().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An event stored as an ingress does: `(ingress, source, id)` makes it unique.
+async fn publish_event(js: &async_nats::jetstream::Context, ty: &str, id: &str) {
+    use cloudevents::{EventBuilder, EventBuilderV10};
+    let event = EventBuilderV10::new()
+        .id(id)
+        .ty(ty)
+        .source("/test")
+        .build()
+        .expect("event");
+    let (subject, headers, payload) = events::to_stored_message("webhook", "default", &event);
+    streams::publish_acked(js, subject, headers, payload)
+        .await
+        .expect("stored");
+}
+
+fn subscription(name: &str, ty: &str, start_at: StartAt, start_sequence: u64) -> Subscription {
+    serde_json::from_value::<Subscription>(serde_json::json!({
+        "name": name,
+        "function": "f",
+        "filters": [{"exact": {"type": ty}}],
+    }))
+    .map(|s| Subscription {
+        start_at,
+        start_sequence: Some(start_sequence),
+        ..s
+    })
+    .expect("subscription")
+}
+
+/// More subscriptions than NATS allows consumers on a stream, one of which matches: the event
+/// reaches its function once, through the one shared router (no consumer per subscription);
+/// and a subscription that asks for what came before it gets that from a replay that is
+/// removed once the router has taken over.
+#[tokio::test]
+async fn events_reach_one_of_many_subscriptions_through_one_router_and_replays_end() {
+    const SUBSCRIPTIONS: usize = 1_100;
+    let (url, calls) = function(Duration::ZERO).await;
+    let fixture = fixture(&url).await;
+    let js = &fixture.js;
+    publish_event(js, "before", "early").await;
+    let table: Table<Subscription> = Table::new(buckets::subscriptions(js).await.expect("bucket"));
+    let next = streams::next_sequence(js, streams::EVENTS)
+        .await
+        .expect("sequence");
+    for i in 0..SUBSCRIPTIONS {
+        let s = subscription(&format!("s{i}"), &format!("t{i}"), StartAt::New, next);
+        table.create(&s.name, &s).await.expect("created");
+    }
+    let replaying = subscription("replaying", "before", StartAt::All, next);
+    events::replay::create(js, &replaying)
+        .await
+        .expect("replay made");
+    table
+        .create(&replaying.name, &replaying)
+        .await
+        .expect("created");
+    publish_event(js, &format!("t{}", SUBSCRIPTIONS - 1), "one").await;
+    publish_event(js, "before", "late").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while calls.load(Ordering::SeqCst) < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of 3 deliveries",
+            calls.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stream = js.get_stream(streams::EVENTS).await.expect("stream");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        use futures::TryStreamExt;
+        let mut names: Vec<String> = stream
+            .consumer_names()
+            .try_collect()
+            .await
+            .expect("consumers");
+        names.sort();
+        if names == [consumers::CATALOG, consumers::ROUTER] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumers of the events: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while fixture.messages(streams::INVOCATIONS).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "jobs left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the matching event once, and the replayed and the later event once each"
+    );
 }

@@ -15,6 +15,14 @@ pub struct JobSettings {
     #[arg(long, env = "SWITCHYARD_ASYNC_CONCURRENCY", default_value_t = JobsConfig::default().concurrency)]
     pub async_concurrency: usize,
 
+    /// Functions whose queued jobs one dispatcher takes at once, each through its own NATS
+    /// consumer, opened only while the function has jobs waiting. Further functions with jobs
+    /// wait their turn (a function served for two seconds makes room). Keep the product of
+    /// this and the number of dispatchers under NATS's limit of consumers per stream (1,000 by
+    /// default).
+    #[arg(long, env = "SWITCHYARD_ASYNC_ACTIVE_FUNCTIONS", default_value_t = JobsConfig::default().active_functions)]
+    pub async_active_functions: usize,
+
     /// How long an asynchronous job may run (annotation `com.switchyard.async.timeout` overrides).
     #[arg(long, env = "SWITCHYARD_ASYNC_TIMEOUT", default_value_t = Span(JobsConfig::default().timeout))]
     pub async_timeout: Span,
@@ -80,6 +88,7 @@ impl JobSettings {
     pub fn config(&self) -> JobsConfig {
         JobsConfig {
             concurrency: self.async_concurrency.max(1),
+            active_functions: self.async_active_functions.max(1),
             timeout: self.async_timeout.0,
             ack_wait: self.async_ack_wait.0,
             attempts: self.retry_attempts.max(1),

@@ -6,10 +6,11 @@
 //! `(source, id)`, so a producer's retry is not a second event. [`tail`] follows it live.
 
 mod filter;
+pub mod replay;
 mod subscription;
 mod tail;
 
-pub use filter::Filter;
+pub use filter::{attribute, Filter};
 pub use subscription::{
     BackoffPolicy, DeliveryMode, DeliveryPolicy, InvalidSubscription, StartAt, Subscription,
 };

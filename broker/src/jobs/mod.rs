@@ -4,10 +4,12 @@
 //! - [`lifecycle`]: the job's state machine; every change of a record is a [`Transition`].
 //! - [`record`](JobRecord): what `/system/jobs/{callId}` shows.
 //! - [`DeadLetter`] and [`QueuedCallback`]: the messages of `SY_DEAD` and `SY_CALLBACKS`.
+//! - [`queue`]: how many jobs wait in `SY_INVOCATIONS`, per function.
 
 mod callback;
 mod dead_letter;
 pub mod lifecycle;
+pub mod queue;
 mod record;
 mod result;
 mod store;

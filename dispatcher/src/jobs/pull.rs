@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How long one fetch waits for messages before asking again.
 const FETCH_WAIT: Duration = Duration::from_secs(2);
+/// The same, for a consumer that is left once drained: short, so that a function whose queue
+/// is empty gives its place up soon.
+const DRAINING_FETCH_WAIT: Duration = Duration::from_millis(500);
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
 /// How much longer than `FETCH_WAIT` a batch may stay silent before it is given up: a pull
 /// request lost with its server (a cluster node stopping) is never answered, and waiting for
@@ -63,9 +66,17 @@ where
     }
 }
 
-/// Runs `handle` on each message, at most `concurrency` at once, fetching only as many as there
-/// is room for (so no message waits in our buffers with its ack timer running). On `stop`, it
-/// hands back fetched messages it has not started, then waits up to `grace` for the rest.
+/// Why [`consume_until`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// `stop` fired.
+    Asked,
+    /// The consumer had nothing left: no message waiting, none unacknowledged.
+    Drained,
+}
+
+/// Runs `handle` on each message, at most `concurrency` at once, until `stop` fires; see
+/// [`consume_until`].
 pub(crate) async fn consume<F, Fut>(
     consumer: Consumer<pull::Config>,
     concurrency: usize,
@@ -77,21 +88,71 @@ pub(crate) async fn consume<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(concurrency));
+    consume_until(consumer, permits.clone(), concurrency, stop, false, handle).await;
+    wait_in_flight(&permits, concurrency, grace).await;
+}
+
+/// Waits up to `grace` until all `total` of `permits` are free again: what was in flight has
+/// finished.
+pub(crate) async fn wait_in_flight(permits: &Semaphore, total: usize, grace: Duration) {
+    let in_flight = total - permits.available_permits();
+    if in_flight == 0 {
+        return;
+    }
+    tracing::info!(in_flight, ?grace, "waiting for messages in flight");
+    if tokio::time::timeout(grace, permits.acquire_many(total as u32))
+        .await
+        .is_err()
+    {
+        tracing::warn!("messages still in flight after the grace period; they will be redelivered");
+    }
+}
+
+/// Runs `handle` on each message while holding one of `permits` (of which there are `total`;
+/// they may outlive this call, so that a consumer opened again later shares the limit with
+/// jobs still running), fetching only as many as there is room for (so no message waits in our
+/// buffers with its ack timer running). With `leave_when_drained`, it returns once nothing of
+/// ours runs and the consumer has no message waiting or unacknowledged. On `stop`, it hands
+/// back fetched messages it has not started and returns; what runs goes on (see
+/// [`wait_in_flight`]).
+pub(crate) async fn consume_until<F, Fut>(
+    mut consumer: Consumer<pull::Config>,
+    permits: Arc<Semaphore>,
+    total: usize,
+    stop: CancellationToken,
+    leave_when_drained: bool,
+    handle: F,
+) -> Stopped
+where
+    F: Fn(jetstream::Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let handle = Arc::new(handle);
     let name = consumer.cached_info().name.clone();
     let mut silence = Silence::default();
+    let mut stopped = Stopped::Asked;
     'fetching: loop {
         let first = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
             () = stop.cancelled() => break,
         };
         let room = 1 + permits.available_permits();
+        let fetch_wait = if leave_when_drained {
+            DRAINING_FETCH_WAIT
+        } else {
+            FETCH_WAIT
+        };
         let batch = tokio::select! {
-            batch = consumer.fetch().max_messages(room).expires(FETCH_WAIT).messages() => batch,
+            batch = consumer.fetch().max_messages(room).expires(fetch_wait).messages() => batch,
             () = stop.cancelled() => break,
         };
         let mut messages = match batch {
             Ok(messages) => messages,
+            Err(error) if leave_when_drained => {
+                // Its consumer may be gone: whoever started it opens it again.
+                tracing::debug!(%error, "fetch failed; leaving");
+                break;
+            }
             Err(error) => {
                 tracing::debug!(%error, "fetch failed; retrying");
                 silence.unanswered(&name, &error.to_string());
@@ -102,9 +163,10 @@ pub(crate) async fn consume<F, Fut>(
             }
         };
         let mut first = Some(first);
+        let mut received = 0usize;
         loop {
             let next = tokio::select! {
-                next = tokio::time::timeout(FETCH_WAIT + FETCH_SLACK, messages.next()) => next,
+                next = tokio::time::timeout(fetch_wait + FETCH_SLACK, messages.next()) => next,
                 () = stop.cancelled() => {
                     hand_back(&mut messages).await;
                     break 'fetching;
@@ -128,6 +190,7 @@ pub(crate) async fn consume<F, Fut>(
                 }
             };
             silence.answered(&name);
+            received += 1;
             let permit = match first.take() {
                 Some(permit) => permit,
                 None => match permits.clone().acquire_owned().await {
@@ -141,19 +204,23 @@ pub(crate) async fn consume<F, Fut>(
                 drop(permit);
             });
         }
-    }
-    let in_flight = concurrency - permits.available_permits();
-    if in_flight > 0 {
-        tracing::info!(in_flight, ?grace, "waiting for messages in flight");
-        if tokio::time::timeout(grace, permits.acquire_many(concurrency as u32))
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "messages still in flight after the grace period; they will be redelivered"
-            );
+        drop(first);
+        let idle = received == 0 && permits.available_permits() == total;
+        if leave_when_drained && idle && is_drained(&mut consumer).await {
+            stopped = Stopped::Drained;
+            break;
         }
     }
+    stopped
+}
+
+/// Nothing waits for the consumer and nothing it delivered is unacknowledged (a job handed
+/// back for a later retry is unacknowledged until it is delivered again).
+async fn is_drained(consumer: &mut Consumer<pull::Config>) -> bool {
+    consumer
+        .info()
+        .await
+        .is_ok_and(|info| info.num_pending == 0 && info.num_ack_pending == 0)
 }
 
 /// Since when a consumer has answered nothing (no message, only errors and timeouts). An

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use switchyard_broker::events::{StartAt, Subscription};
+use switchyard_broker::events::{replay, Subscription};
 use switchyard_broker::streams;
 
 use switchyard_access::{Authorized, Scope};
@@ -55,6 +55,11 @@ pub(crate) async fn create(
     let mut subscription = checked(&state, &caller, &body).await?.into_target().0;
     subscription.created_at = Some(Utc::now());
     subscription.start_sequence = start_sequence(&state, &subscription, None).await?;
+    // The replay before the record: once the router knows the subscription, it delivers only
+    // from the start sequence on.
+    replay::create(&state.js, &subscription)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     state
         .subscriptions
         .create(&subscription.name, &subscription)
@@ -85,6 +90,11 @@ pub(crate) async fn update(
     }
     subscription.created_at = current.created_at;
     subscription.start_sequence = start_sequence(&state, &subscription, Some(&current)).await?;
+    if subscription.start_sequence != current.start_sequence {
+        replay::create(&state.js, &subscription)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
     state
         .subscriptions
         .put(&name, &subscription)
@@ -109,22 +119,23 @@ pub(crate) async fn remove(
         .delete(&name)
         .await
         .map_err(ApiError::from_table(Record::Subscription))?;
+    if let Err(error) = replay::remove(&state.js, &name).await {
+        // The dispatchers remove a replay whose subscription is gone.
+        tracing::debug!(%error, "replay not removed");
+    }
     tracing::info!(subscription = %name, "subscription removed");
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Where a subscription that starts at `new` starts: the next event stored after this answer
-/// (kept from `current` when an update does not change the start point, so its consumer
-/// carries on where it is).
+/// Where the router starts delivering to a subscription: the next event stored after this
+/// answer (what a subscription asks for from before is replayed). Kept from `current` when an
+/// update does not change the start point, so delivery carries on where it is.
 async fn start_sequence(
     state: &AppState,
     subscription: &Subscription,
     current: Option<&Subscription>,
 ) -> Result<Option<u64>, ApiError> {
-    if subscription.start_at != StartAt::New {
-        return Ok(None);
-    }
-    if let Some(current) = current.filter(|c| c.start_at == StartAt::New) {
+    if let Some(current) = current.filter(|c| c.start_at == subscription.start_at) {
         if current.start_sequence.is_some() {
             return Ok(current.start_sequence);
         }
