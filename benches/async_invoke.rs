@@ -5,10 +5,12 @@
 //!    the same with intake's own message shape (a binary-mode invocation CloudEvent with
 //!    `deduplication id`, to a work-queue stream), to show what the server itself costs.
 //! 2. Intake: 64 HTTP clients POST 100-byte bodies to `/async-function/parked` and count 202s.
-//!    `parked` has no replicas, so no job runs while intake is measured: the figure is the cost
-//!    of accepting work, not of doing it.
+//!    `parked`'s replica never becomes ready, so no job runs while intake is measured: the
+//!    figure is the cost of accepting work, not of doing it.
 //!    For reference, the same tool's rate against `GET /healthz` (HTTP alone).
-//! 3. Completion: `JOBS` (default 5000) jobs to an http-mode echo function (concurrency 64),
+//! 3. Baseline for completion: the same number of messages through a minimal worker (publish,
+//!    pull, POST to the same replica, ack; see [`minimal_worker_rate`]).
+//! 4. Completion: `JOBS` (default 5000) jobs to an http-mode echo function (concurrency 64),
 //!    each with a callback to a real HTTP server here; callbacks per second, and p50/p99 from
 //!    the moment the 202 arrived to the moment the callback arrived.
 //!
@@ -77,14 +79,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
 
-    // 2. Intake alone.
+    // 2. Intake alone. `parked`'s replica never becomes ready (its upstream is never
+    // listened on), so the dispatcher, which wakes a function its jobs find at zero, cannot
+    // run its jobs meanwhile; they are purged afterwards.
     let parked = api
-        .deploy(json!({ "service": "parked", "envProcess": "cat" }))
+        .deploy(json!({
+            "service": "parked",
+            "envProcess": "sleep 1000000",
+            "envVars": { "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", common::free_port()) },
+        }))
         .await;
     if parked.status() != 202 {
         return Err("deploy of `parked` failed".into());
     }
-    api.scale("parked", 0).await;
     let http = reqwest::Client::new();
     let intake_url = api.url("/async-function/parked");
     let intake_body = body.clone();
@@ -93,6 +100,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         async move { request.send().await.is_ok_and(|r| r.status() == 202) }
     })
     .await;
+
+    let removed = api
+        .admin(reqwest::Method::DELETE, "/system/functions")
+        .json(&json!({ "functionName": "parked" }))
+        .send()
+        .await?;
+    if !removed.status().is_success() {
+        return Err("`parked` not removed".into());
+    }
+    js.get_stream(switchyard_broker::streams::INVOCATIONS)
+        .await?
+        .purge()
+        .filter(switchyard_broker::subjects::invoke("parked"))
+        .await?;
 
     // The same tool against the cheapest route: what HTTP alone costs on this machine.
     let healthz_url = api.url("/healthz");
@@ -111,6 +132,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         json!({ "com.switchyard.async.concurrency": "64" }),
     )
     .await;
+    let endpoints = js
+        .get_key_value(switchyard_broker::buckets::ENDPOINTS)
+        .await?;
+    let replica = support::endpoint(&endpoints, "echo").await?;
+    let minimal = minimal_worker_rate(&js, &replica, jobs, body.clone()).await?;
+
     let receiver = common::CallbackServer::start().await;
     let callback_url = receiver.url("/");
     let accepted_at: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Default::default();
@@ -174,7 +201,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "| intake / raw publish of the same shape | {:.2} |",
         intake / shaped.max(f64::MIN_POSITIVE)
     );
+    println!("| baseline: minimal worker ({jobs} messages published by 64 tasks while a pull consumer POSTs each to the echo replica, 64 at once, and acks) | {minimal:.0}/s |");
     println!("| completions ({jobs} jobs, http-mode echo, callbacks) | {completion_rate:.0}/s |");
+    println!(
+        "| completions / minimal worker | {:.2} |",
+        completion_rate / minimal.max(f64::MIN_POSITIVE)
+    );
     println!("| intake → callback p50 | {:?} |", pick(0.50));
     println!("| intake → callback p99 | {:?} |", pick(0.99));
     println!();
@@ -193,6 +225,88 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     Ok(())
+}
+
+/// The baseline for completions: the same work with nothing that makes it a job (no record,
+/// no result, no callback, no retry): `jobs` messages of intake's shape published by 64 tasks
+/// to a work queue while one pull consumer POSTs each body to the function's replica, 64 at
+/// once, and acks it. Messages per second from the first publish to the last ack.
+async fn minimal_worker_rate(
+    js: &async_nats::jetstream::Context,
+    replica: &switchyard_broker::records::Endpoint,
+    jobs: usize,
+    body: Bytes,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    use async_nats::jetstream::{consumer, stream};
+    let stream = js
+        .create_stream(stream::Config {
+            name: "BENCH_MINIMAL".into(),
+            subjects: vec!["bench.minimal.>".into()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await?;
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("minimal".into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            max_ack_pending: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    let started = Instant::now();
+    let publisher_js = js.clone();
+    let publisher = tokio::spawn(async move {
+        futures::stream::iter(0..jobs)
+            .for_each_concurrent(CONCURRENCY, |_| {
+                let js = publisher_js.clone();
+                let (mut headers, payload) = sample_invocation(body.clone()).to_message();
+                async move {
+                    let id = switchyard_broker::codec::event_id(&headers).unwrap_or_default();
+                    switchyard_broker::headers::set_msg_id(&mut headers, &id);
+                    if let Ok(ack) = js
+                        .publish_with_headers("bench.minimal.echo", headers, payload)
+                        .await
+                    {
+                        let _ = ack.await;
+                    }
+                }
+            })
+            .await;
+    });
+    let http = reqwest::Client::new();
+    let url = format!("{}/", replica.url);
+    let token = replica.token.clone().unwrap_or_default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let messages = consumer.messages().await?;
+    messages
+        .take(jobs)
+        .for_each_concurrent(CONCURRENCY, |message| {
+            let request = http
+                .post(&url)
+                .header(switchyard_broker::records::REPLICA_TOKEN_HEADER, &token);
+            let done = &done;
+            async move {
+                let Ok(message) = message else { return };
+                let answered = request
+                    .body(message.payload.clone())
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if answered && message.ack().await.is_ok() {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    publisher.await?;
+    let done = done.load(std::sync::atomic::Ordering::Relaxed);
+    if done < jobs {
+        return Err(format!("minimal worker: {done} of {jobs} answered").into());
+    }
+    Ok(jobs as f64 / elapsed)
 }
 
 /// An invocation like one the gateway stores for a 100-byte POST from an HTTP client.

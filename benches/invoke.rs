@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use switchyard_broker::records::{Endpoint, REPLICA_TOKEN_HEADER};
+use switchyard_broker::records::REPLICA_TOKEN_HEADER;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(run())
@@ -51,13 +51,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut direct = Vec::new();
     for function in ["http-echo", "fork-cat"] {
-        direct.push(endpoint(&endpoints, function).await?);
+        direct.push(support::endpoint(&endpoints, function).await?);
     }
     // Let the replicas settle, then read the idle watchdogs' memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss: Vec<u64> = common::children(switchyard.pid(), "watchdog")
         .into_iter()
-        .filter_map(rss_kib)
+        .filter_map(support::rss_kib)
         .collect();
 
     let client = Client::builder(TokioExecutor::new()).build({
@@ -231,33 +231,4 @@ async fn load(
         p99: pick(0.99),
         errors,
     }
-}
-
-/// Replica 0 of `function` (its URL and token), once the provider lists it.
-async fn endpoint(
-    endpoints: &async_nats::jetstream::kv::Store,
-    function: &str,
-) -> Result<Endpoint, Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(value)) = endpoints.get(format!("{function}.r0")).await {
-            return Ok(serde_json::from_slice::<Endpoint>(&value)?);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{function} never became ready").into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }

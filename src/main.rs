@@ -23,6 +23,12 @@ mod settings;
 
 use clap::{Parser, Subcommand};
 
+/// Every job, event and request allocates and frees many small buffers across threads, where
+/// glibc's allocator spent about a sixth of the process's time under load (a profile of
+/// the async benchmark, README).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use settings::Settings;
 
 #[derive(Parser)]

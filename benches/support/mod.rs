@@ -104,3 +104,32 @@ pub fn echo_upstream(
     std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     Ok(copy)
 }
+
+/// Replica 0 of `function` (its URL and token), once the provider lists it.
+pub async fn endpoint(
+    endpoints: &async_nats::jetstream::kv::Store,
+    function: &str,
+) -> Result<switchyard_broker::records::Endpoint, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(value)) = endpoints.get(format!("{function}.r0")).await {
+            return Ok(serde_json::from_slice(&value)?);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{function} never became ready").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

@@ -5,7 +5,7 @@ use async_nats::jetstream;
 use super::lifecycle::{Refused, Transition};
 use super::record::{JobRecord, JobStatus};
 use crate::buckets::{self, BucketError};
-use crate::table::{Table, TableError};
+use crate::table::{Table, TableError, Versioned};
 
 /// Errors reading or writing job records.
 pub type JobStoreError = TableError;
@@ -73,13 +73,30 @@ impl JobStore {
         transition: &Transition,
         seed: Option<&JobRecord>,
     ) -> Result<JobRecord, TransitionError> {
+        self.apply_versioned(call_id, transition, seed, None)
+            .await
+            .map(|stored| stored.value)
+    }
+
+    /// As [`JobStore::apply`], from `known` (the record as this process last read or wrote it)
+    /// instead of reading it first; the stored record comes back with its revision.
+    pub async fn apply_versioned(
+        &self,
+        call_id: &str,
+        transition: &Transition,
+        seed: Option<&JobRecord>,
+        known: Option<Versioned<JobRecord>>,
+    ) -> Result<Versioned<JobRecord>, TransitionError> {
         let refusal = std::sync::Mutex::new(None);
         let stored = self
             .table
-            .update(call_id, |current| {
+            .update_versioned(call_id, known, |current| {
                 let base = current.as_ref().or(seed);
                 match transition.apply(base) {
-                    Ok(next) => Some(next),
+                    Ok(next) => {
+                        *refusal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        Some(next)
+                    }
                     Err(refused) => {
                         *refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(refused);
                         None
@@ -91,7 +108,7 @@ impl JobStore {
         match (refused, stored) {
             (Some(refused), current) => Err(TransitionError::Refused {
                 refused,
-                current: current.map(Box::new),
+                current: current.map(|c| Box::new(c.value)),
             }),
             (None, Some(record)) => Ok(record),
             (None, None) => Err(TransitionError::Refused {
@@ -99,6 +116,14 @@ impl JobStore {
                 current: None,
             }),
         }
+    }
+
+    /// The record of `call_id` with its revision.
+    pub async fn get_versioned(
+        &self,
+        call_id: &str,
+    ) -> Result<Option<Versioned<JobRecord>>, JobStoreError> {
+        self.table.get_versioned(call_id).await
     }
 
     /// Records matching `filter`, newest first, at most `filter.limit`, among the

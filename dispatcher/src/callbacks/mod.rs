@@ -8,7 +8,9 @@ use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::CallReply;
-use switchyard_broker::jobs::{CallbackOutcome, CallbackStatus, QueuedCallback, Transition};
+use switchyard_broker::jobs::{
+    CallbackOutcome, CallbackStatus, JobStatus, QueuedCallback, Transition,
+};
 use switchyard_broker::networks::{guard, NetworkPolicy};
 use switchyard_broker::{consumers, streams};
 use tokio::task::JoinHandle;
@@ -75,6 +77,20 @@ async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
         .unwrap_or(1);
     let span = tracing::info_span!("callback", call_id = %call_id, function = %function, attempt);
     async {
+        // Read first: a job cancelled while its function ran gets no callback, and the record
+        // as read here is what the outcome is written over (one round trip, not two).
+        let known = match context.jobs.get_versioned(&call_id).await {
+            Ok(Some(record)) if record.value.status == JobStatus::Cancelled => {
+                tracing::info!("job cancelled; no callback");
+                let _ = message.ack().await;
+                return;
+            }
+            Ok(record) => record,
+            Err(error) => {
+                tracing::debug!(%error, "job record not read");
+                None
+            }
+        };
         let outcome = post(&context, &url, &reply).await;
         let jobs = &context.config.jobs;
         let (status, ack) = match &outcome {
@@ -103,7 +119,11 @@ async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {
             last_error: outcome.as_ref().err().cloned(),
             delivered_at: (status == CallbackStatus::Delivered).then(Utc::now),
         });
-        if let Err(error) = context.jobs.apply(&call_id, &recorded, None).await {
+        if let Err(error) = context
+            .jobs
+            .apply_versioned(&call_id, &recorded, None, known)
+            .await
+        {
             tracing::warn!(%error, "callback outcome not recorded");
         }
         let _ = message.ack_with(ack).await;

@@ -15,6 +15,7 @@ use switchyard_broker::jobs::{
     DeadLetter, DeadReason, Finish, JobRecord, JobStatus, Refused, Transition, TransitionError,
 };
 use switchyard_broker::subjects;
+use switchyard_broker::table::Versioned;
 use tracing::Instrument;
 
 mod outputs;
@@ -135,6 +136,7 @@ impl Attempt {
         };
         let elapsed = started.elapsed();
         let total = record
+            .value
             .started_at
             .map(|t| (Utc::now() - t).to_std().unwrap_or_default())
             .unwrap_or(elapsed);
@@ -143,7 +145,7 @@ impl Attempt {
                 delay,
                 status,
                 error,
-            } => return self.retry(delay, status, error).await,
+            } => return self.retry(record, delay, status, error).await,
             Decision::Fail {
                 reply,
                 reason,
@@ -162,7 +164,7 @@ impl Attempt {
                 Err(error) if self.attempt < self.policy.attempts => {
                     let error = format!("reply event not stored: {error}");
                     return self
-                        .retry(self.policy.delay(self.attempt), reply.status, error)
+                        .retry(record, self.policy.delay(self.attempt), reply.status, error)
                         .await;
                 }
                 Err(error) => Ending {
@@ -176,7 +178,7 @@ impl Attempt {
             },
         };
         // Metrics count what the record says, which a cancel may have decided meanwhile.
-        if let Some(status) = self.finish(ending, elapsed).await {
+        if let Some(status) = self.finish(record, ending, elapsed).await {
             metrics
                 .finished
                 .with_label_values(&[&label, status.as_str()])
@@ -192,7 +194,7 @@ impl Attempt {
 
     /// Marks the job running, unless it is already final (finished before a crash, or
     /// cancelled while queued): then the message is acked and the job skipped.
-    async fn take(&self) -> Option<JobRecord> {
+    async fn take(&self) -> Option<Versioned<JobRecord>> {
         let start = Transition::Start {
             attempt: self.attempt,
             max_attempts: self.policy.attempts,
@@ -207,7 +209,7 @@ impl Attempt {
         match self
             .context
             .jobs
-            .apply(&self.invocation.call_id, &start, Some(&seed))
+            .apply_versioned(&self.invocation.call_id, &start, Some(&seed), None)
             .await
         {
             Ok(record) => Some(record),
@@ -240,7 +242,13 @@ impl Attempt {
         })
     }
 
-    async fn retry(&self, delay: Duration, status: u16, error: String) {
+    async fn retry(
+        &self,
+        record: Versioned<JobRecord>,
+        delay: Duration,
+        status: u16,
+        error: String,
+    ) {
         tracing::info!(?delay, status, %error, "attempt failed; retrying");
         self.context
             .metrics
@@ -255,7 +263,7 @@ impl Attempt {
         if let Err(error) = self
             .context
             .jobs
-            .apply(&self.invocation.call_id, &retry, None)
+            .apply_versioned(&self.invocation.call_id, &retry, None, Some(record))
             .await
         {
             tracing::info!(%error, "retry not recorded");
@@ -263,10 +271,17 @@ impl Attempt {
         let _ = self.message.ack_with(AckKind::Nak(Some(delay))).await;
     }
 
-    /// Stores the result, the dead letter and the callback, then the final record, then acks.
-    /// Returns the status the record holds afterwards, or `None` when the job was handed
-    /// back instead (NATS could not take the outputs).
-    async fn finish(&self, ending: Ending, elapsed: Duration) -> Option<JobStatus> {
+    /// Stores the result, the dead letter and the callback, then the final record (from the
+    /// record as this attempt wrote it, unless someone wrote it since), then acks. Returns the
+    /// status the record holds afterwards, or `None` when the job was handed back instead (NATS
+    /// could not take the outputs). A callback is not held back here for a job cancelled
+    /// meanwhile: the callback worker reads the record before it posts, and drops it then.
+    async fn finish(
+        &self,
+        record: Versioned<JobRecord>,
+        ending: Ending,
+        elapsed: Duration,
+    ) -> Option<JobStatus> {
         let call_id = &self.invocation.call_id;
         let reply = &ending.reply;
         let result_stored = match self.context.results.put(call_id, reply).await {
@@ -291,13 +306,7 @@ impl Attempt {
             _ => false,
         };
         let has_callback = self.invocation.callback_url.is_some();
-        // A job cancelled after its function answered gets no callback.
         if has_callback {
-            if let Ok(Some(record)) = self.context.jobs.get(call_id).await {
-                if record.status.is_final() {
-                    return self.already_final(record.status).await;
-                }
-            }
             if let Err(error) = self.queue_callback(reply, elapsed).await {
                 tracing::warn!(%error, "callback could not be queued; job handed back");
                 let _ = self.message.ack_with(AckKind::Nak(Some(STORE_RETRY))).await;
@@ -317,8 +326,15 @@ impl Attempt {
         // elected): keep trying rather than leave a finished job saying it runs.
         let started = Instant::now();
         let mut tries = 1;
+        let mut known = Some(record);
         loop {
-            match self.context.jobs.apply(call_id, &finish, None).await {
+            match self
+                .context
+                .jobs
+                .apply_versioned(call_id, &finish, None, known.take())
+                .await
+                .map(|stored| stored.value)
+            {
                 Ok(record) => {
                     tracing::info!(
                         status = record.status.as_str(),

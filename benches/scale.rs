@@ -1,0 +1,201 @@
+//! Functions at scale: `switchyard up` with one warm function, then `FUNCTIONS` (default
+//! 10,000) more deployed at zero replicas. Measured against the same run with one function:
+//! deploy rate per thousand, `GET /system/functions`, a warm function's sync p50/p99, the idle
+//! CPU and RSS of `up`; then one async job to each of the last `ASYNC_SAMPLE` (default 300)
+//! functions deployed (each woken from zero), which must all run.
+//!
+//! Run with `cargo bench --bench scale` (after `./scripts/bench` has built the echo upstream).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    support::run(run())
+}
+
+/// Deploys sent at once.
+const DEPLOYERS: usize = 16;
+/// Sequential sync calls per latency measurement.
+const CALLS: usize = 2_000;
+/// How long idle CPU is measured.
+const IDLE: Duration = Duration::from_secs(10);
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let functions: usize = support::setting("FUNCTIONS", 10_000);
+    let sample: usize = support::setting("ASYNC_SAMPLE", 300).min(functions);
+    let programs = common::TempDir::new("bench-programs");
+    let echo_upstream = support::echo_upstream(&programs.0)?;
+    let nats = common::Nats::start();
+    let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
+    let api = switchyard.api();
+    let pid = switchyard.pid();
+    api.deploy_with(
+        "warm",
+        &echo_upstream.to_string_lossy(),
+        json!({ "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", common::free_port()) }),
+        json!({}),
+    )
+    .await;
+    api.wait_available("warm", 1).await;
+
+    let before = State::measure(&api, pid).await?;
+    let mut deploy_rates = Vec::new();
+    let mut deployed = 0;
+    while deployed < functions {
+        let block = if deployed == 0 { 100 } else { 1_000 }.min(functions - deployed);
+        let started = Instant::now();
+        let ok = futures::stream::iter(deployed..deployed + block)
+            .map(|i| {
+                api.deploy(json!({
+                    "service": format!("idle-{i}"),
+                    "envProcess": "cat",
+                    "labels": {"com.openfaas.scale.min": "0"},
+                    "annotations": {"topic": format!("idle.topic-{i}")},
+                }))
+            })
+            .buffer_unordered(DEPLOYERS)
+            .filter(|r| futures::future::ready(r.status() == 202))
+            .count()
+            .await;
+        if ok != block {
+            return Err(format!("{ok} of {block} deploys accepted").into());
+        }
+        deploy_rates.push((
+            deployed + block,
+            block as f64 / started.elapsed().as_secs_f64(),
+        ));
+        deployed += block;
+    }
+    let after = State::measure(&api, pid).await?;
+
+    println!("# Functions at scale ({functions} deployed at zero replicas, each with a `topic` annotation)");
+    println!();
+    println!("| functions deployed | deploys/s (16 at once) |");
+    println!("|---|---|");
+    for (total, rate) in &deploy_rates {
+        println!("| {total} | {rate:.0} |");
+    }
+    println!();
+    println!(
+        "| measurement | 1 function | {} functions | ratio |",
+        functions + 1
+    );
+    println!("|---|---|---|---|");
+    let row = |what: &str, a: f64, b: f64, unit: &str| {
+        println!(
+            "| {what} | {a:.2}{unit} | {b:.2}{unit} | {:.2} |",
+            b / a.max(f64::MIN_POSITIVE)
+        );
+    };
+    row(
+        "GET /system/functions",
+        ms(before.list),
+        ms(after.list),
+        " ms",
+    );
+    row("warm sync p50", ms(before.p50), ms(after.p50), " ms");
+    row("warm sync p99", ms(before.p99), ms(after.p99), " ms");
+    row(
+        "idle CPU of `up`",
+        before.cpu * 100.0,
+        after.cpu * 100.0,
+        " %",
+    );
+    row("RSS of `up`", before.rss_mib, after.rss_mib, " MiB");
+    println!();
+    println!(
+        "RSS per function deployed: {:.1} KiB",
+        (after.rss_mib - before.rss_mib) * 1024.0 / functions as f64
+    );
+
+    // One job to each of the last `sample` functions deployed, all from zero.
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for i in functions - sample..functions {
+        ids.push(api.queue(&format!("idle-{i}"), "job").await);
+    }
+    for id in &ids {
+        api.wait_job(id, "succeeded", Duration::from_secs(600))
+            .await;
+    }
+    println!(
+        "{sample} async jobs to the last {sample} functions deployed (each at zero): all succeeded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// What one measurement round reads.
+struct State {
+    list: Duration,
+    p50: Duration,
+    p99: Duration,
+    cpu: f64,
+    rss_mib: f64,
+}
+
+impl State {
+    async fn measure(api: &common::Api, pid: u32) -> Result<Self, Box<dyn std::error::Error>> {
+        // Let deploys settle (providers reconcile, caches fill) before timing anything.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let mut lists = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let response = api
+                .admin(reqwest::Method::GET, "/system/functions")
+                .send()
+                .await?;
+            response.bytes().await?;
+            lists.push(started.elapsed());
+        }
+        lists.sort();
+        let mut latencies = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let started = Instant::now();
+            let response = api.invoke("warm", "ping").await;
+            if !response.status().is_success() {
+                return Err(format!("warm call answered {}", response.status()).into());
+            }
+            response.bytes().await?;
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        let cpu_before = cpu_ticks(pid);
+        tokio::time::sleep(IDLE).await;
+        let cpu = (cpu_ticks(pid) - cpu_before) as f64 / 100.0 / IDLE.as_secs_f64();
+        Ok(State {
+            list: lists[lists.len() / 2],
+            p50: latencies[CALLS / 2],
+            p99: latencies[CALLS * 99 / 100],
+            cpu,
+            rss_mib: support::rss_kib(pid).unwrap_or(0) as f64 / 1024.0,
+        })
+    }
+}
+
+/// User and system CPU time of a process, in clock ticks (100 per second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
