@@ -28,8 +28,13 @@ fn main() {
     let dir = git(&["rev-parse", "--git-dir"]);
     if !dir.is_empty() {
         let dir = Path::new(&dir);
+        // Only files that exist: Cargo takes a missing one (a clone without `packed-refs`)
+        // as changed, and would build the gateway and all that depends on it every time.
         for file in ["HEAD", "packed-refs", "refs/heads"] {
-            println!("cargo:rerun-if-changed={}", dir.join(file).display());
+            let path = dir.join(file);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -51,10 +51,14 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     let back = CancellationToken::new();
     spawn_signal_handler(front.clone());
     let client = nats::connect(&nats_url, "switchyard", &front).await?;
+    // The dispatcher's traffic on a connection of its own, as when it runs apart: one
+    // connection is read by one task here and one goroutine in the server, which the gateway's
+    // intake and the dispatcher's jobs would otherwise share.
+    let dispatcher_client = nats::connect(&nats_url, "switchyard-dispatcher", &front).await?;
     let metrics = prometheus::Registry::new();
     let provider = start_provider(&settings, client.clone(), back.clone());
     let dispatcher = Dispatcher::start(
-        client.clone(),
+        dispatcher_client,
         dispatcher_config(&settings),
         &metrics,
         front.clone(),

@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::{pull, Consumer};
 use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
 use switchyard_broker::backoff::Backoff;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// How long one fetch waits for messages before asking again.
@@ -75,8 +75,79 @@ pub(crate) enum Stopped {
     Drained,
 }
 
-/// Runs `handle` on each message, at most `concurrency` at once, until `stop` fires; see
-/// [`consume_until`].
+/// How much one consumer's messages may occupy: `slots` for the scarce part of handling one
+/// (a call to a function), and `tasks` for the whole of it (the bookkeeping after the call
+/// too), so that the next call need not wait for the last one's records to be written. Shared
+/// by the consumers opened one after another for the same work, so that the limits hold
+/// across them.
+#[derive(Clone)]
+pub(crate) struct Capacity {
+    slots: Arc<Semaphore>,
+    tasks: Arc<Semaphore>,
+    total_tasks: usize,
+}
+
+impl Capacity {
+    /// At most `slots` messages in their scarce part, and `tasks` (at least as many) in all.
+    pub(crate) fn new(slots: usize, tasks: usize) -> Self {
+        let slots = slots.max(1);
+        let tasks = tasks.max(slots);
+        Capacity {
+            slots: Arc::new(Semaphore::new(slots)),
+            tasks: Arc::new(Semaphore::new(tasks)),
+            total_tasks: tasks,
+        }
+    }
+
+    /// A slot and a task; `None` once closed (never). The slot is taken first: a message is
+    /// fetched only when it can start at once.
+    async fn acquire(&self) -> Option<(Slot, OwnedSemaphorePermit)> {
+        let slot = self.slots.clone().acquire_owned().await.ok()?;
+        let task = self.tasks.clone().acquire_owned().await.ok()?;
+        Some((Slot(Some(slot)), task))
+    }
+
+    /// Messages that could be taken now.
+    fn room(&self) -> usize {
+        self.slots
+            .available_permits()
+            .min(self.tasks.available_permits())
+    }
+
+    fn idle(&self) -> bool {
+        self.tasks.available_permits() == self.total_tasks
+    }
+
+    /// Waits up to `grace` until nothing is in flight.
+    pub(crate) async fn wait_idle(&self, grace: Duration) {
+        let in_flight = self.total_tasks - self.tasks.available_permits();
+        if in_flight == 0 {
+            return;
+        }
+        tracing::info!(in_flight, ?grace, "waiting for messages in flight");
+        if tokio::time::timeout(grace, self.tasks.acquire_many(self.total_tasks as u32))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "messages still in flight after the grace period; they will be redelivered"
+            );
+        }
+    }
+}
+
+/// A message's hold on one of [`Capacity`]'s slots, until it is released or the message's
+/// handling ends.
+pub(crate) struct Slot(Option<OwnedSemaphorePermit>);
+
+impl Slot {
+    pub(crate) fn release(&mut self) {
+        self.0.take();
+    }
+}
+
+/// Runs `handle` on each message, at most `concurrency` at once, until `stop` fires, then
+/// waits up to `grace` for those in flight; see [`consume_until`].
 pub(crate) async fn consume<F, Fut>(
     consumer: Consumer<pull::Config>,
     concurrency: usize,
@@ -87,44 +158,29 @@ pub(crate) async fn consume<F, Fut>(
     F: Fn(jetstream::Message) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(concurrency));
-    consume_until(consumer, permits.clone(), concurrency, stop, false, handle).await;
-    wait_in_flight(&permits, concurrency, grace).await;
+    let capacity = Capacity::new(concurrency, concurrency);
+    let handle = Arc::new(handle);
+    consume_until(consumer, &capacity, stop, false, move |message, _| {
+        handle(message)
+    })
+    .await;
+    capacity.wait_idle(grace).await;
 }
 
-/// Waits up to `grace` until all `total` of `permits` are free again: what was in flight has
-/// finished.
-pub(crate) async fn wait_in_flight(permits: &Semaphore, total: usize, grace: Duration) {
-    let in_flight = total - permits.available_permits();
-    if in_flight == 0 {
-        return;
-    }
-    tracing::info!(in_flight, ?grace, "waiting for messages in flight");
-    if tokio::time::timeout(grace, permits.acquire_many(total as u32))
-        .await
-        .is_err()
-    {
-        tracing::warn!("messages still in flight after the grace period; they will be redelivered");
-    }
-}
-
-/// Runs `handle` on each message while holding one of `permits` (of which there are `total`;
-/// they may outlive this call, so that a consumer opened again later shares the limit with
-/// jobs still running), fetching only as many as there is room for (so no message waits in our
-/// buffers with its ack timer running). With `leave_when_drained`, it returns once nothing of
-/// ours runs and the consumer has no message waiting or unacknowledged. On `stop`, it hands
-/// back fetched messages it has not started and returns; what runs goes on (see
-/// [`wait_in_flight`]).
+/// Runs `handle` on each message within `capacity`, fetching only as many as there is room
+/// for (so no message waits in our buffers with its ack timer running). With
+/// `leave_when_drained`, it returns once nothing of ours runs and the consumer has no message
+/// waiting or unacknowledged. On `stop`, it hands back fetched messages it has not started
+/// and returns; what runs goes on (see [`Capacity::wait_idle`]).
 pub(crate) async fn consume_until<F, Fut>(
     mut consumer: Consumer<pull::Config>,
-    permits: Arc<Semaphore>,
-    total: usize,
+    capacity: &Capacity,
     stop: CancellationToken,
     leave_when_drained: bool,
     handle: F,
 ) -> Stopped
 where
-    F: Fn(jetstream::Message) -> Fut + Send + Sync + 'static,
+    F: Fn(jetstream::Message, Slot) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let handle = Arc::new(handle);
@@ -133,10 +189,10 @@ where
     let mut stopped = Stopped::Asked;
     'fetching: loop {
         let first = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+            held = capacity.acquire() => match held { Some(held) => held, None => break },
             () = stop.cancelled() => break,
         };
-        let room = 1 + permits.available_permits();
+        let room = 1 + capacity.room();
         let fetch_wait = if leave_when_drained {
             DRAINING_FETCH_WAIT
         } else {
@@ -191,21 +247,21 @@ where
             };
             silence.answered(&name);
             received += 1;
-            let permit = match first.take() {
-                Some(permit) => permit,
-                None => match permits.clone().acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => break 'fetching,
+            let (slot, task) = match first.take() {
+                Some(held) => held,
+                None => match capacity.acquire().await {
+                    Some(held) => held,
+                    None => break 'fetching,
                 },
             };
             let handle = handle.clone();
             tokio::spawn(async move {
-                handle(message).await;
-                drop(permit);
+                handle(message, slot).await;
+                drop(task);
             });
         }
         drop(first);
-        let idle = received == 0 && permits.available_permits() == total;
+        let idle = received == 0 && capacity.idle();
         if leave_when_drained && idle && is_drained(&mut consumer).await {
             stopped = Stopped::Drained;
             break;

@@ -9,7 +9,6 @@ use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, Con
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::records::FunctionSpec;
 use switchyard_broker::{consumers, streams, subjects};
-use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -19,7 +18,7 @@ use super::context::JobContext;
 use super::demand::{Demand, Ended};
 use super::discovery::{self, Announcements, SCAN_EVERY};
 use super::policy::JobPolicy;
-use super::pull::{self, Stopped};
+use super::pull::{self, Capacity, Stopped};
 use super::MAX_ACK_PENDING;
 
 /// How long a function is served before it makes room for one that waits.
@@ -82,13 +81,19 @@ pub(super) async fn run(
     tracing::info!("job workers stopped");
 }
 
-/// A function's limit on jobs run at once by this dispatcher. It outlives workers, so that a
-/// worker started again shares it with jobs its predecessor still runs.
+/// A function's limits in this dispatcher: its concurrency bounds the calls to it, and a
+/// multiple of that the jobs in hand (a finished call's records are written while the next
+/// call runs). It outlives workers, so that a worker started again shares it with jobs its
+/// predecessor still runs.
 #[derive(Clone)]
 struct Limit {
-    permits: Arc<Semaphore>,
-    total: usize,
+    concurrency: usize,
+    capacity: Capacity,
 }
+
+/// Jobs in hand per call slot: the records of a finished call take about as long again as the
+/// call to a fast function.
+const JOBS_PER_SLOT: usize = 4;
 
 struct Running {
     policy: JobPolicy,
@@ -151,11 +156,14 @@ impl Pool {
                 continue;
             };
             let limit = match self.limits.get(&function) {
-                Some(limit) if limit.total == policy.concurrency => limit.clone(),
+                Some(limit) if limit.concurrency == policy.concurrency => limit.clone(),
                 _ => {
                     let limit = Limit {
-                        permits: Arc::new(Semaphore::new(policy.concurrency)),
-                        total: policy.concurrency,
+                        concurrency: policy.concurrency,
+                        capacity: Capacity::new(
+                            policy.concurrency,
+                            policy.concurrency.saturating_mul(JOBS_PER_SLOT),
+                        ),
                     };
                     self.limits.insert(function.clone(), limit.clone());
                     limit
@@ -233,7 +241,7 @@ impl Pool {
         let in_flight = self
             .limits
             .values()
-            .map(|limit| pull::wait_in_flight(&limit.permits, limit.total, grace));
+            .map(|limit| limit.capacity.wait_idle(grace));
         futures::future::join_all(in_flight).await;
     }
 }
@@ -254,9 +262,13 @@ async fn work(
     };
     tracing::debug!(concurrency = policy.concurrency, "taking jobs");
     let handler_context = context.clone();
-    let stopped = pull::consume_until(consumer, limit.permits, limit.total, stop, true, move |m| {
-        attempt::run(handler_context.clone(), policy.clone(), m)
-    })
+    let stopped = pull::consume_until(
+        consumer,
+        &limit.capacity,
+        stop,
+        true,
+        move |message, slot| attempt::run(handler_context.clone(), policy.clone(), message, slot),
+    )
     .await;
     tracing::debug!(?stopped, "no longer taking jobs");
     stopped

@@ -13,7 +13,6 @@ use async_nats::jetstream::{self, AckKind};
 use futures::TryStreamExt;
 use switchyard_broker::consumers::{self, EventsConsumer};
 use switchyard_broker::streams;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -23,7 +22,7 @@ use super::routes::Routes;
 use super::{decode, deliver};
 use crate::event_owners::EventOwners;
 use crate::jobs::context::JobContext;
-use crate::jobs::pull;
+use crate::jobs::pull::{self, Capacity};
 
 /// How often the stream's consumers are looked at for replays to run.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
@@ -125,16 +124,15 @@ async fn replay(
     };
     tracing::info!(until, "replaying");
     let reached = shutdown.child_token();
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let capacity = Capacity::new(CONCURRENCY, CONCURRENCY);
     let handler_reached = reached.clone();
     let handler_context = context.clone();
     pull::consume_until(
         consumer.clone(),
-        permits.clone(),
-        CONCURRENCY,
+        &capacity,
         reached.clone(),
         true,
-        move |message| {
+        move |message, _slot| {
             replay_event(
                 handler_context.clone(),
                 owners.clone(),
@@ -146,7 +144,7 @@ async fn replay(
         },
     )
     .await;
-    pull::wait_in_flight(&permits, CONCURRENCY, context.config.jobs.shutdown_grace).await;
+    capacity.wait_idle(context.config.jobs.shutdown_grace).await;
     if shutdown.is_cancelled() {
         return;
     }

@@ -25,6 +25,7 @@ use outputs::dead_letter;
 use super::context::JobContext;
 use super::decision::{decide, Decision};
 use super::policy::JobPolicy;
+use super::pull::Slot;
 
 /// Wait before retrying when the job store itself is unavailable.
 const STORE_RETRY: Duration = Duration::from_secs(1);
@@ -39,10 +40,13 @@ const FINAL_RECORD_BACKOFF: switchyard_broker::backoff::Backoff =
         max: Duration::from_secs(5),
     };
 
+/// Runs one delivery of a job, holding `slot` (one of the function's calls at once) until the
+/// function has answered; the records after that are written outside it.
 pub(crate) async fn run(
     context: Arc<JobContext>,
     policy: Arc<JobPolicy>,
     message: jetstream::Message,
+    slot: Slot,
 ) {
     let attempt = message
         .info()
@@ -86,7 +90,7 @@ pub(crate) async fn run(
         invocation,
         attempt,
     }
-    .run()
+    .run(slot)
     .instrument(span)
     .await
 }
@@ -107,7 +111,7 @@ struct Ending {
 }
 
 impl Attempt {
-    async fn run(self) {
+    async fn run(self, mut slot: Slot) {
         let Some(record) = self.take().await else {
             return;
         };
@@ -122,6 +126,7 @@ impl Attempt {
             () = cancelled.cancelled() => None,
         };
         progress.abort();
+        slot.release();
         self.context.finished(&self.invocation.call_id);
         metrics.in_flight.with_label_values(&[&label]).dec();
 
