@@ -122,7 +122,11 @@ impl FunctionDeployment {
 impl FunctionSpec {
     /// True for a function whose replicas are existing endpoints (see [`ENDPOINT_ANNOTATION`]).
     pub fn is_external(&self) -> bool {
-        self.deployment.external_endpoints().is_some()
+        // The annotation's presence, as `external_endpoints` says, without parsing its URLs.
+        self.deployment
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(ENDPOINT_ANNOTATION))
     }
 
     /// The function's id: its name, qualified by its namespace unless that is the default.

@@ -274,7 +274,16 @@ async fn follow(
     let mut secrets_seen = *secret_changes.borrow();
     let mut rounds = follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
     loop {
-        let desired = crate::functions_to_run(&registry);
+        // Only what has replicas, or should have: with thousands of functions at zero, a
+        // round costs what runs, not what is deployed.
+        let desired = registry.read(|map| {
+            map.iter()
+                .filter(|(name, spec)| {
+                    !spec.is_external() && (spec.replicas > 0 || running.contains_key(*name))
+                })
+                .map(|(name, spec)| (name.clone(), spec.clone()))
+                .collect()
+        });
         reconcile(&shared, &mut running, desired).await;
         let secrets_now = *secret_changes.borrow();
         if secrets_now != secrets_seen {
@@ -363,6 +372,8 @@ async fn reconcile(
             futures::future::join_all(surplus.into_iter().map(Replica::stop)).await;
         }
     }
+    // A function at zero is followed again when it is given replicas.
+    running.retain(|_, current| !current.replicas.is_empty());
     let needed = running
         .iter()
         .filter(|(_, r)| !r.replicas.is_empty())
