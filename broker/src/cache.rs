@@ -199,10 +199,15 @@ where
     /// passes; true if it does. One request to the server: a reader that must not act on a
     /// stale map (an event routed before its subscription is known) calls it first.
     pub async fn catch_up(&self, limit: Duration) -> bool {
-        let Ok(status) = self.store.status().await else {
+        // The stream's state as it is now (`Store::status` answers what it was when the store
+        // was opened).
+        let mut stream = self.store.stream.clone();
+        let Ok(wanted) = stream.info().await.map(|info| info.state.last_sequence) else {
             return false;
         };
-        let wanted = status.info.state.last_sequence;
+        if self.revision.load(Ordering::Acquire) >= wanted {
+            return true;
+        }
         if wanted <= self.unreachable.load(Ordering::Acquire) {
             return false;
         }

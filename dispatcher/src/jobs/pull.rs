@@ -26,11 +26,12 @@ const FETCH_SLACK: Duration = Duration::from_secs(3);
 /// (and again every as long): a stall after a cluster node is lost must show in the log.
 const SILENCE_WARNING: Duration = Duration::from_secs(30);
 
-/// How long to wait before trying to open a consumer again: 1 s doubling to a minute, so that
-/// consumers the server refuses (its per-stream limit reached) are not retried in a tight loop.
+/// How long to wait before trying to open a consumer again: a quarter second doubling to five,
+/// so that a consumer the server refuses is not retried in a tight loop, and one whose NATS
+/// was away for a few seconds is open again soon after it is back.
 const OPEN_RETRY: Backoff = Backoff {
-    min: Duration::from_secs(1),
-    max: Duration::from_secs(60),
+    min: Duration::from_millis(250),
+    max: Duration::from_secs(5),
 };
 
 /// Opens a consumer with `open`, trying again after a growing wait until it works; `None` when
