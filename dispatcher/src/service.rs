@@ -46,6 +46,7 @@ pub enum DispatcherError {
 /// A running dispatcher.
 pub struct Dispatcher {
     tasks: Vec<JoinHandle<()>>,
+    nats: Client,
 }
 
 impl Dispatcher {
@@ -91,7 +92,7 @@ impl Dispatcher {
         let reporter = delivery.load.report(nats.clone(), shutdown.clone());
         let tasks = vec![
             reporter,
-            sync_calls::start(nats, config, delivery, shutdown.clone()).await?,
+            sync_calls::start(nats.clone(), config, delivery, shutdown.clone()).await?,
             jobs::start(job_context.clone(), registry.clone(), shutdown.clone()).await?,
             routing::start(
                 job_context.clone(),
@@ -114,13 +115,18 @@ impl Dispatcher {
                 .await
                 .map_err(DispatcherError::Consumer)?,
         ];
-        Ok(Dispatcher { tasks })
+        Ok(Dispatcher { tasks, nats })
     }
 
-    /// Waits until every part has stopped after shutdown.
+    /// Waits until every part has stopped after shutdown, then until NATS has everything they
+    /// sent (the last replies and acks are still in the client's buffer, and a client dropped
+    /// with a connection of its own may never send them).
     pub async fn wait(self) {
         for task in self.tasks {
             let _ = task.await;
+        }
+        if let Err(error) = self.nats.flush().await {
+            tracing::warn!(%error, "last messages not confirmed sent");
         }
         tracing::info!("dispatcher stopped");
     }
