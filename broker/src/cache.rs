@@ -30,7 +30,9 @@ pub struct KvCache<T> {
     /// A revision [`KvCache::catch_up`] waited for in vain (the bucket's last message was
     /// removed before the watch saw it): not waited for again.
     unreachable: Arc<AtomicU64>,
-    store: Store,
+    /// Shared: a store is large (it holds the stream's info), and callers keep caches in
+    /// futures that live on a thread's stack.
+    store: Arc<Store>,
 }
 
 impl<T> KvCache<T>
@@ -62,7 +64,7 @@ where
             version,
             revision,
             unreachable: Arc::new(AtomicU64::new(0)),
-            store,
+            store: Arc::new(store),
         }
     }
 

@@ -133,8 +133,9 @@ impl<T: Serialize + DeserializeOwned> Table<T> {
     where
         T: Clone,
     {
-        Ok(self
-            .update_versioned(key, None, change)
+        // Boxed: the loop's state (records, encoded values) would otherwise be part of every
+        // caller's future, and handlers' futures live on a thread's stack.
+        Ok(Box::pin(self.update_versioned(key, None, change))
             .await?
             .map(|stored| stored.value))
     }

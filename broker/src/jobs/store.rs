@@ -73,7 +73,7 @@ impl JobStore {
         transition: &Transition,
         seed: Option<&JobRecord>,
     ) -> Result<JobRecord, TransitionError> {
-        self.apply_versioned(call_id, transition, seed, None)
+        Box::pin(self.apply_versioned(call_id, transition, seed, None))
             .await
             .map(|stored| stored.value)
     }
