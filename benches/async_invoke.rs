@@ -171,21 +171,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let finished = callbacks.iter().map(|c| c.at).max().unwrap_or(started);
     let completion_rate = jobs as f64 / (finished - started).as_secs_f64();
     let accepted_at = accepted_at.lock().expect("lock").clone();
-    let mut latencies: Vec<Duration> = callbacks
-        .iter()
-        .filter_map(|c| {
-            accepted_at
-                .get(c.header("x-call-id"))
-                .map(|t| c.at.saturating_duration_since(*t))
-        })
-        .collect();
-    latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let latencies = support::latencies(&callbacks, "x-call-id", &accepted_at);
+    let pick = |q| support::percentile(&latencies, q);
 
     let ratio = intake / raw.max(f64::MIN_POSITIVE);
     println!("# Async invoke ({seconds}s per rate measurement, concurrency {CONCURRENCY}, 100-byte body)");

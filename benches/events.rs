@@ -56,13 +56,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let ty = format!("bench.fanout{subscriptions}");
         for i in 0..subscriptions {
             let name = format!("f{subscriptions}-{i}");
-            api.deploy_with(
-                &name,
-                "sleep 1000000",
-                json!({"mode": "http", "upstream_url": receiver.url(""), "exec_timeout": "60s"}),
-                json!({"com.switchyard.async.concurrency": "64"}),
-            )
-            .await;
+            support::deploy_receiver(&api, &name, &receiver).await;
             let sub = json!({"name": name, "function": name, "filters": [{"exact": {"type": ty}}]});
             let response = api
                 .admin(Method::POST, "/system/subscriptions")
@@ -118,13 +112,7 @@ async fn subscriptions_at_scale(
     events: usize,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let ty = "bench.scale";
-    api.deploy_with(
-        "scale",
-        "sleep 1000000",
-        json!({"mode": "http", "upstream_url": receiver.url(""), "exec_timeout": "60s"}),
-        json!({"com.switchyard.async.concurrency": "64"}),
-    )
-    .await;
+    support::deploy_receiver(api, "scale", receiver).await;
     println!(
         "| subscriptions (one matches) | events/s | ratio to 1 | intake → function p50 | p99 |"
     );
@@ -213,24 +201,10 @@ async fn deliver(
     let finished = arrivals.iter().map(|a| a.at).max().unwrap_or(started);
     let elapsed = (finished - started).as_secs_f64();
     let posted = posted.lock().expect("lock").clone();
-    let mut latencies: Vec<Duration> = arrivals
-        .iter()
-        .filter_map(|a| {
-            posted
-                .get(a.header("ce-id"))
-                .map(|t| a.at.saturating_duration_since(*t))
-        })
-        .collect();
-    latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let latencies = support::latencies(arrivals, "ce-id", &posted);
     Run {
         event_rate: events as f64 / elapsed,
-        p50: pick(0.50),
-        p99: pick(0.99),
+        p50: support::percentile(&latencies, 0.50),
+        p99: support::percentile(&latencies, 0.99),
     }
 }

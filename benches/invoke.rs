@@ -219,12 +219,7 @@ async fn load(
         }
     }
     latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pick = |q| support::percentile(&latencies, q);
     LoadResult {
         rps: latencies.len() as f64 / duration.as_secs_f64(),
         p50: pick(0.50),

@@ -175,8 +175,8 @@ impl State {
         let cpu = (cpu_ticks(pid) - cpu_before) as f64 / 100.0 / IDLE.as_secs_f64();
         Ok(State {
             list: lists[lists.len() / 2],
-            p50: latencies[CALLS / 2],
-            p99: latencies[CALLS * 99 / 100],
+            p50: support::percentile(&latencies, 0.50),
+            p99: support::percentile(&latencies, 0.99),
             cpu,
             rss_mib: support::rss_kib(pid).unwrap_or(0) as f64 / 1024.0,
         })

@@ -38,13 +38,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
     let api = switchyard.api();
     let receiver = common::CallbackServer::start().await;
-    api.deploy_with(
-        "on-power",
-        "sleep 1000000",
-        json!({"mode": "http", "upstream_url": receiver.url(""), "exec_timeout": "60s"}),
-        json!({"com.switchyard.async.concurrency": "64"}),
-    )
-    .await;
+    support::deploy_receiver(&api, "on-power", &receiver).await;
     let subscription = json!({"name": "power", "function": "on-power",
         "filters": [{"prefix": {"type": "com.vmware.vsphere.VmPowered"}}]});
     let response = api

@@ -133,3 +133,42 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// The `q` quantile (0–1) of `sorted` latencies; zero when there are none.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let index = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+/// From sending to arrival, for each arrival whose `header` names a request in `sent`; sorted.
+pub fn latencies(
+    arrivals: &[crate::common::Received],
+    header: &str,
+    sent: &std::collections::HashMap<String, Instant>,
+) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = arrivals
+        .iter()
+        .filter_map(|a| {
+            sent.get(a.header(header))
+                .map(|t| a.at.saturating_duration_since(*t))
+        })
+        .collect();
+    latencies.sort();
+    latencies
+}
+
+/// Deploys `name`, an http-mode function whose upstream is `receiver` (so each arrival is
+/// timed there), taking 64 jobs at once.
+pub async fn deploy_receiver(
+    api: &crate::common::Api,
+    name: &str,
+    receiver: &crate::common::CallbackServer,
+) {
+    api.deploy_with(
+        name,
+        "sleep 1000000",
+        serde_json::json!({"mode": "http", "upstream_url": receiver.url(""), "exec_timeout": "60s"}),
+        serde_json::json!({"com.switchyard.async.concurrency": "64"}),
+    )
+    .await;
+}
