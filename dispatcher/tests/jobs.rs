@@ -440,3 +440,31 @@ async fn events_reach_one_of_many_subscriptions_through_one_router_and_replays_e
         "the matching event once, and the replayed and the later event once each"
     );
 }
+
+/// A subscription changed from `all` to `new` keeps no replay: its older events must not
+/// reach it after the change.
+#[tokio::test]
+async fn a_subscription_changed_to_start_at_new_keeps_no_replay() {
+    use futures::TryStreamExt;
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let js = async_nats::jetstream::new(client);
+    streams::ensure(&js, &Default::default())
+        .await
+        .expect("streams");
+    let replays = || async {
+        js.get_stream(streams::EVENTS)
+            .await
+            .expect("stream")
+            .consumer_names()
+            .try_collect::<Vec<String>>()
+            .await
+            .expect("consumers")
+    };
+    let all = subscription("s", "t", StartAt::All, 1);
+    events::replay::create(&js, &all).await.expect("made");
+    assert_eq!(replays().await, [consumers::replay("s")]);
+    let new = subscription("s", "t", StartAt::New, 1);
+    events::replay::create(&js, &new).await.expect("replaced");
+    assert!(replays().await.is_empty(), "{:?}", replays().await);
+}

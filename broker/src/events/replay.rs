@@ -27,7 +27,8 @@ pub struct ReplayError {
 }
 
 /// Makes the consumer replaying what `subscription` asked for from before its
-/// `start_sequence` (replacing one made before); does nothing for one starting at `new`.
+/// `start_sequence`, replacing any made before under its name (a subscription changed to start
+/// elsewhere, or one of the same name removed earlier); one starting at `new` gets none.
 pub async fn create(
     js: &jetstream::Context,
     subscription: &Subscription,
@@ -38,22 +39,27 @@ pub async fn create(
         source,
     };
     let deliver_policy = match &subscription.start_at {
-        StartAt::New => return Ok(()),
-        StartAt::All => DeliverPolicy::All,
-        StartAt::Since(time) => DeliverPolicy::ByStartTime {
+        StartAt::New => None,
+        StartAt::All => Some(DeliverPolicy::All),
+        StartAt::Since(time) => Some(DeliverPolicy::ByStartTime {
             start_time: time::OffsetDateTime::from_unix_timestamp_nanos(
                 time.timestamp_nanos_opt().unwrap_or(0).into(),
             )
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-        },
+        }),
     };
     let name = consumers::replay(&subscription.name);
     let stream = js
         .get_stream(streams::EVENTS)
         .await
         .map_err(|e| failed("make", e.into()))?;
-    // A subscription changed to start elsewhere replays from its new start.
-    let _ = stream.delete_consumer(&name).await;
+    match stream.delete_consumer(&name).await {
+        Err(error) if !is_not_found(&error) => return Err(failed("replace", error.into())),
+        _ => {}
+    }
+    let Some(deliver_policy) = deliver_policy else {
+        return Ok(());
+    };
     let config = pull::Config {
         durable_name: Some(name),
         filter_subject: subscription.filter_subject(),
