@@ -2,7 +2,8 @@
 //! 10,000) more deployed at zero replicas. Measured against the same run with one function:
 //! deploy rate per thousand, `GET /system/functions`, a warm function's sync p50/p99, the idle
 //! CPU and RSS of `up`; then one async job to each of the last `ASYNC_SAMPLE` (default 300)
-//! functions deployed (each woken from zero), which must all run.
+//! functions deployed (each woken from zero), which must all run. With `CLUSTER=3` the same
+//! against a three-node NATS cluster on loopback, every stream and bucket replicated three times.
 //!
 //! Run with `cargo bench --bench scale` (after `./scripts/bench` has built the echo upstream).
 
@@ -31,8 +32,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let sample: usize = support::setting("ASYNC_SAMPLE", 300).min(functions);
     let programs = common::TempDir::new("bench-programs");
     let echo_upstream = support::echo_upstream(&programs.0)?;
-    let nats = common::Nats::start();
-    let switchyard = common::Switchyard::up_with(&nats, &[("RUST_LOG", "warn")]);
+    let cluster_nodes: usize = support::setting("CLUSTER", 1);
+    let nats = common::Nats::cluster(cluster_nodes);
+    let urls = common::Nats::urls(&nats);
+    let replicas = cluster_nodes.min(5).to_string();
+    let switchyard = common::Switchyard::start(
+        "up",
+        &[
+            ("SWITCHYARD_NATS_URL", urls.as_str()),
+            ("SWITCHYARD_REPLICAS", replicas.as_str()),
+            ("RUST_LOG", "warn"),
+        ],
+    );
     let api = switchyard.api();
     let pid = switchyard.pid();
     api.deploy_with(
@@ -74,7 +85,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let after = State::measure(&api, pid).await?;
 
-    println!("# Functions at scale ({functions} deployed at zero replicas, each with a `topic` annotation)");
+    println!("# Functions at scale ({functions} deployed at zero replicas, each with a `topic` annotation; NATS: {cluster_nodes} node(s))");
     println!();
     println!("| functions deployed | deploys/s (16 at once) |");
     println!("|---|---|");

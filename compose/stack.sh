@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts and stops the Compose stack.
 #
-#   compose/stack.sh up [--cluster] [--monitoring]
-#                      build the images when missing, start, wait until healthy; with
+#   compose/stack.sh up [--cluster] [--monitoring] [--scale SERVICE=N]...
+#                      build the images when missing, start, wait until healthy (`--scale
+#                      provider=2` adds a standby provider, `--scale dispatcher=2` a dispatcher); with
 #                      --monitoring also Prometheus and AlertManager, and the `alerts` webhook
 #                      source that AlertManager posts to (token SWITCHYARD_ALERTS_TOKEN, made
 #                      when unset)
@@ -21,12 +22,17 @@ say() { printf '==> %s\n' "$*" >&2; }
 action="${1:-}"
 files=(-f "$HERE/docker-compose.yml")
 monitoring=""
-for option in "${@:2}"; do
-  case "$option" in
+scale=()
+shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
     --cluster) files+=(-f "$HERE/docker-compose.cluster.yml") ;;
     --monitoring) monitoring=1; export COMPOSE_PROFILES=monitoring ;;
-    *) echo "unknown option $option" >&2; exit 2 ;;
+    --scale) [ $# -ge 2 ] || { echo "--scale needs SERVICE=N" >&2; exit 2; }
+             scale+=(--scale "$2"); shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
   esac
+  shift
 done
 if [ -n "$monitoring" ] && [ -z "${SWITCHYARD_ALERTS_TOKEN:-}" ]; then
   SWITCHYARD_ALERTS_TOKEN="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -66,7 +72,7 @@ case "$action" in
     if ! docker image inspect switchyard/switchyard:latest switchyard/function:latest switchyard/monitoring:latest >/dev/null 2>&1; then
       "$HERE/build-images.sh"
     fi
-    compose up -d
+    compose up -d "${scale[@]}"
     port="${SWITCHYARD_PORT:-8080}"
     for _ in $(seq 1 120); do
       if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then

@@ -1,15 +1,17 @@
 //! The Compose stack, started and stopped by `compose/stack.sh`, on the real Docker engine:
-//! one NATS node, the three-node cluster losing a node under load, and the monitoring profile
-//! (Prometheus scraping every part, an alert reaching a function as a CloudEvent).
+//! one NATS node, the monitoring profile (Prometheus scraping every part, an alert reaching a
+//! function as a CloudEvent), and the soak: the three-node cluster under mixed load while its
+//! nodes, a dispatcher and the active provider fail ([`soak`]).
 
 mod common;
+#[path = "compose/soak.rs"]
+mod soak;
 
 use std::process::Command;
 use std::time::Duration;
 
 use common::docker::build_images;
 use common::{free_port, Api};
-use futures::StreamExt;
 use serde_json::json;
 
 const PASSWORD: &str = common::ADMIN_PASSWORD;
@@ -27,8 +29,12 @@ struct Stack {
     port: u16,
     network: String,
     cluster: bool,
+    /// The webhook source's port.
+    webhook: u16,
     /// With the monitoring profile: Prometheus's port.
     prometheus: Option<u16>,
+    /// `SERVICE=N` for services with more than one container.
+    scale: &'static [&'static str],
 }
 
 impl Stack {
@@ -37,6 +43,10 @@ impl Stack {
     }
 
     fn start(cluster: bool, monitoring: bool) -> Self {
+        Self::start_scaled(cluster, monitoring, &[])
+    }
+
+    fn start_scaled(cluster: bool, monitoring: bool, scale: &'static [&'static str]) -> Self {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         build_images();
         let port = free_port();
@@ -46,7 +56,9 @@ impl Stack {
             port,
             network: format!("sy-compose-{port}"),
             cluster,
+            webhook: free_port(),
             prometheus: monitoring.then(free_port),
+            scale,
         };
         assert!(stack.script("up").success(), "compose/stack.sh up failed");
         stack
@@ -63,12 +75,15 @@ impl Stack {
                 .arg("--monitoring")
                 .env("SWITCHYARD_PROMETHEUS_PORT", port.to_string());
         }
+        for service in self.scale {
+            command.args(["--scale", service]);
+        }
         command
             .env("COMPOSE_PROJECT_NAME", &self.project)
             .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
             .env("SWITCHYARD_NATS_PASSWORD", NATS_PASSWORD)
             .env("SWITCHYARD_PORT", self.port.to_string())
-            .env("SWITCHYARD_WEBHOOK_PORT", free_port().to_string())
+            .env("SWITCHYARD_WEBHOOK_PORT", self.webhook.to_string())
             .env("SWITCHYARD_FUNCTIONS_NETWORK", &self.network)
             .env("SWITCHYARD_AUTOSCALE_OPENFAAS_CE", "false")
             .status()
@@ -99,6 +114,29 @@ impl Stack {
 
     fn api(&self) -> Api {
         Api::new(([127, 0, 0, 1], self.port).into())
+    }
+
+    /// The webhook source's listener (`/webhook/{source}`).
+    fn webhook(&self) -> Api {
+        Api::new(([127, 0, 0, 1], self.webhook).into())
+    }
+
+    /// The container of `service`'s `index`th replica (from 1).
+    fn container(&self, service: &str, index: usize) -> String {
+        format!("{}_{service}_{index}", self.project)
+    }
+
+    /// Waits until `service`'s `index`th container reports healthy.
+    async fn wait_healthy(&self, service: &str, index: usize, within: Duration) {
+        let container = self.container(service, index);
+        common::eventually(within, &format!("{container} to be healthy"), || async {
+            let output = Command::new("docker")
+                .args(["inspect", "-f", "{{.State.Health.Status}}", &container])
+                .output()
+                .expect("docker inspect");
+            String::from_utf8_lossy(&output.stdout).trim() == "healthy"
+        })
+        .await;
     }
 }
 
@@ -157,92 +195,6 @@ async fn the_stack_comes_up_runs_a_function_and_goes_down() {
         let left = common::docker::docker(&["ps", "-aq", "--filter", &filter]);
         assert!(left.trim().is_empty(), "containers left ({filter}): {left}");
     }
-}
-
-#[tokio::test]
-async fn the_cluster_loses_a_node_under_load_and_loses_no_job() {
-    let stack = Stack::start(true, true);
-    let api = stack.api();
-    deploy_cat(&api, "work").await;
-
-    let jobs = 1000;
-    let accepted: Vec<String> = futures::stream::iter(0..jobs)
-        .map(|i| {
-            let request = api.enqueue("work").body(format!("job {i}"));
-            async move {
-                let response = request.send().await.ok()?;
-                (response.status() == 202).then(|| {
-                    response.headers()["x-call-id"]
-                        .to_str()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-            }
-        })
-        .buffer_unordered(32)
-        .filter_map(|id| async move { id })
-        .collect()
-        .await;
-    // A node goes while the accepted jobs are queued and running.
-    stack.compose(&["stop", "nats2"]);
-    assert!(
-        accepted.len() >= jobs * 9 / 10,
-        "only {} of {jobs} accepted",
-        accepted.len()
-    );
-
-    common::eventually(
-        Duration::from_secs(300),
-        "every accepted job to succeed",
-        || async {
-            let mut done = 0;
-            for id in &accepted {
-                if api.job(id).await["status"] == "succeeded" {
-                    done += 1;
-                }
-            }
-            done == accepted.len()
-        },
-    )
-    .await;
-
-    // Prometheus noticed: the lost node's alert fires (it is named in the alert).
-    let prometheus = format!("http://127.0.0.1:{}", stack.prometheus.expect("monitoring"));
-    common::eventually(
-        Duration::from_secs(120),
-        "SwitchyardNatsNodeLost firing for nats2",
-        || async {
-            let alerts = prometheus_query(&format!("{prometheus}/api/v1/alerts")).await;
-            alerts["data"]["alerts"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .any(|a| {
-                    a["labels"]["alertname"] == "SwitchyardNatsNodeLost"
-                        && a["labels"]["nats_node"] == "nats2"
-                        && a["state"] == "firing"
-                })
-        },
-    )
-    .await;
-
-    stack.compose(&["start", "nats2"]);
-    common::eventually(Duration::from_secs(60), "nats2 to rejoin", || async {
-        let output = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{.State.Health.Status}}",
-                &format!("{}_nats2_1", stack.project),
-            ])
-            .output()
-            .expect("docker inspect");
-        String::from_utf8_lossy(&output.stdout).trim() == "healthy"
-    })
-    .await;
-    // And the cluster takes work with all three nodes again.
-    api.run_job("work", "after", Duration::from_secs(60)).await;
 }
 
 #[tokio::test]

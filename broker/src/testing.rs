@@ -20,10 +20,43 @@ pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// In a cluster: this node's name, its route port and the other nodes' route ports.
+    cluster: Option<(String, u16, Vec<u16>)>,
 }
 
 impl NatsServer {
     pub fn start() -> Self {
+        let mut server = Self::unstarted();
+        server.launch();
+        server
+    }
+
+    /// A JetStream cluster of `nodes` servers on loopback, routed to each other (one plain
+    /// server when `nodes` is 1).
+    pub fn cluster(nodes: usize) -> Vec<Self> {
+        let route_ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let mut servers: Vec<Self> = (0..nodes)
+            .map(|node| {
+                let mut server = Self::unstarted();
+                let others = route_ports
+                    .iter()
+                    .enumerate()
+                    .filter(|&(other, _)| other != node)
+                    .map(|(_, &port)| port)
+                    .collect();
+                if nodes > 1 {
+                    server.cluster = Some((format!("n{node}"), route_ports[node], others));
+                }
+                server
+            })
+            .collect();
+        for server in &mut servers {
+            server.launch();
+        }
+        servers
+    }
+
+    fn unstarted() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "sy-nats-{}-{}",
@@ -31,17 +64,21 @@ impl NatsServer {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut server = NatsServer {
+        NatsServer {
             child: None,
             port: free_port(),
             dir,
-        };
-        server.launch();
-        server
+            cluster: None,
+        }
     }
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The URLs of every node of a cluster, as a client takes them (comma-separated).
+    pub fn urls(cluster: &[Self]) -> String {
+        cluster.iter().map(Self::url).collect::<Vec<_>>().join(",")
     }
 
     /// Where JetStream keeps its files.
@@ -50,7 +87,8 @@ impl NatsServer {
     }
 
     fn launch(&mut self) {
-        let child = Command::new(program())
+        let mut command = Command::new(program());
+        command
             .args([
                 "-a",
                 "127.0.0.1",
@@ -59,7 +97,19 @@ impl NatsServer {
                 "-js",
                 "-sd",
             ])
-            .arg(self.dir.join("store"))
+            .arg(self.dir.join("store"));
+        if let Some((name, route_port, others)) = &self.cluster {
+            let routes: Vec<String> = others
+                .iter()
+                .map(|port| format!("nats://127.0.0.1:{port}"))
+                .collect();
+            command
+                .args(["-n", name, "--cluster_name", "switchyard-test", "--cluster"])
+                .arg(format!("nats://127.0.0.1:{route_port}"))
+                .arg("--routes")
+                .arg(routes.join(","));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

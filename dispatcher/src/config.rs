@@ -37,7 +37,8 @@ pub struct JobsConfig {
     /// says otherwise.
     pub timeout: Duration,
     /// The consumer's ack wait: a dispatcher that dies holding a job gives it back after this.
-    /// Running jobs send progress acks well within it, so long jobs are never redelivered.
+    /// Running jobs send progress acks well within it, so long jobs are never redelivered;
+    /// short, so that a job held by a dispatcher that was killed waits at most this long.
     pub ack_wait: Duration,
     /// Attempts per job, the first included.
     pub attempts: u32,
@@ -64,7 +65,7 @@ impl Default for JobsConfig {
             concurrency: 32,
             active_functions: 200,
             timeout: Duration::from_secs(300),
-            ack_wait: Duration::from_secs(30),
+            ack_wait: Duration::from_secs(10),
             attempts: 3,
             retry_codes: vec![408, 429, 500, 502, 503, 504],
             backoff: Backoff {

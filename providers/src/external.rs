@@ -8,7 +8,7 @@
 //! triggers; an endpoint's 5xx answers and network errors are classified like a watchdog's.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv::Store};
 use chrono::Utc;
@@ -48,8 +48,9 @@ async fn follow(
     shutdown: CancellationToken,
 ) {
     let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
+    let mut probed: Option<(Instant, Vec<(String, Vec<String>)>)> = None;
     loop {
-        let wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
+        let mut wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
             map.values()
                 .filter_map(|spec| {
                     let urls = spec.deployment.external_endpoints()?.ok()?;
@@ -60,9 +61,21 @@ async fn follow(
                 })
                 .collect()
         });
-        let reachable = probe_all(&wanted, &outbound).await;
-        crate::listing::list_exactly(&endpoints, EXTERNAL_REPLICA_PREFIX, reachable).await;
-        if !rounds.next(Some(PROBE_EVERY)).await {
+        wanted.sort();
+        // A change to other functions (thousands deployed at once) does not list the
+        // directory again before the next probe is due.
+        let due = probed
+            .as_ref()
+            .is_none_or(|(at, last)| at.elapsed() >= PROBE_EVERY || *last != wanted);
+        if due {
+            let reachable = probe_all(&wanted, &outbound).await;
+            crate::listing::list_exactly(&endpoints, EXTERNAL_REPLICA_PREFIX, reachable).await;
+            probed = Some((Instant::now(), wanted));
+        }
+        let next_probe = probed
+            .as_ref()
+            .map_or(PROBE_EVERY, |(at, _)| PROBE_EVERY.saturating_sub(at.elapsed()));
+        if !rounds.next(Some(next_probe)).await {
             break;
         }
     }

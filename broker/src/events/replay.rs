@@ -12,7 +12,7 @@ use super::{StartAt, Subscription};
 use crate::{consumers, streams};
 
 /// How long a dispatcher may hold a replayed event before it is delivered again.
-pub const ACK_WAIT: Duration = Duration::from_secs(30);
+pub const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Unacknowledged events a replay may have out at once.
 pub const MAX_ACK_PENDING: i64 = 20_000;
 

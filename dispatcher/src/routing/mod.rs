@@ -42,7 +42,9 @@ use routes::Routes;
 /// Events routed at once by this dispatcher.
 const CONCURRENCY: usize = 256;
 const RETRY_STORE: Duration = Duration::from_secs(1);
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// A killed dispatcher's events are routed by another after this (routing one takes
+/// milliseconds; one routed twice is stored once: its invocations are deduplicated).
+const ACK_WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn start(
     context: Arc<JobContext>,

@@ -24,6 +24,11 @@ use crate::metrics::metric_name;
 
 /// Time allowed past the upstream timeout for the dispatcher's own 504 to arrive first.
 const REPLY_GRACE: Duration = Duration::from_secs(2);
+/// How long a call waits for a dispatcher when none is subscribed: while dispatchers reconnect
+/// (a NATS node lost, a dispatcher restarting) there is none for a few seconds. Sending again
+/// is safe: nobody received the call.
+const NO_DISPATCHER_HOLD: Duration = Duration::from_secs(10);
+const NO_DISPATCHER_RETRY: Duration = Duration::from_millis(200);
 
 /// The function and path a request invokes: `/function/NAME[/path]`, or `X-Function: NAME` on a
 /// request to `/` (as the original OpenFaaS gateway routed them).
@@ -183,17 +188,31 @@ async fn send(state: &AppState, invocation: &Invocation) -> Result<CallReply, Ap
         ));
     }
     let (headers, payload) = invocation.to_message();
-    let request = NatsRequest::new()
-        .headers(headers)
-        .payload(payload)
-        .timeout(Some(state.config.upstream_timeout + REPLY_GRACE));
-    let message = state
-        .nats
-        .send_request(subjects::call(&invocation.function), request)
-        .await
-        .map_err(|e| match e.kind() {
+    let held_since = Instant::now();
+    let answer = loop {
+        let request = NatsRequest::new()
+            .headers(headers.clone())
+            .payload(payload.clone())
+            .timeout(Some(state.config.upstream_timeout + REPLY_GRACE));
+        let answer = state
+            .nats
+            .send_request(subjects::call(&invocation.function), request)
+            .await;
+        match &answer {
+            Err(e)
+                if e.kind() == RequestErrorKind::NoResponders
+                    && held_since.elapsed() < NO_DISPATCHER_HOLD =>
+            {
+                tokio::time::sleep(NO_DISPATCHER_RETRY).await;
+            }
+            _ => break answer,
+        }
+    };
+    let message = answer.map_err(|e| match e.kind() {
             RequestErrorKind::NoResponders => {
-                ApiError::Unavailable("no dispatcher is running to take the call".into())
+                ApiError::Unavailable(format!(
+                    "no dispatcher is running to take the call (waited {NO_DISPATCHER_HOLD:?})"
+                ))
             }
             RequestErrorKind::MaxPayloadExceeded => ApiError::TooLarge(state.config.max_body_bytes),
             RequestErrorKind::TimedOut
