@@ -41,11 +41,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         &[
             ("SWITCHYARD_NATS_URL", urls.as_str()),
             ("SWITCHYARD_REPLICAS", replicas.as_str()),
-            ("RUST_LOG", "warn"),
+            // The autoscaler's ticks and the process provider's rounds say how long they took.
+            (
+                "RUST_LOG",
+                "warn,switchyard_autoscaler::service=debug,switchyard_providers::process=debug",
+            ),
         ],
     );
     let api = switchyard.api();
-    let pid = switchyard.pid();
     api.deploy_with(
         "warm",
         &echo_upstream.to_string_lossy(),
@@ -55,7 +58,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     api.wait_available("warm", 1).await;
 
-    let before = State::measure(&api, pid).await?;
+    let before = State::measure(&api, &switchyard).await?;
     let mut deploy_rates = Vec::new();
     let mut deployed = 0;
     while deployed < functions {
@@ -83,7 +86,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ));
         deployed += block;
     }
-    let after = State::measure(&api, pid).await?;
+    let after = State::measure(&api, &switchyard).await?;
 
     println!("# Functions at scale ({functions} deployed at zero replicas, each with a `topic` annotation; NATS: {cluster_nodes} node(s))");
     println!();
@@ -119,6 +122,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         " %",
     );
     row("RSS of `up`", before.rss_mib, after.rss_mib, " MiB");
+    row(
+        "slowest autoscaler tick",
+        ms(before.slowest_tick),
+        ms(after.slowest_tick),
+        " ms",
+    );
+    row(
+        "slowest process provider round",
+        ms(before.slowest_round),
+        ms(after.slowest_round),
+        " ms",
+    );
     println!();
     println!(
         "RSS per function deployed: {:.1} KiB",
@@ -153,10 +168,18 @@ struct State {
     p99: Duration,
     cpu: f64,
     rss_mib: f64,
+    /// The slowest autoscaler tick and provider round logged while measuring.
+    slowest_tick: Duration,
+    slowest_round: Duration,
 }
 
 impl State {
-    async fn measure(api: &common::Api, pid: u32) -> Result<Self, Box<dyn std::error::Error>> {
+    async fn measure(
+        api: &common::Api,
+        switchyard: &common::Switchyard,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let pid = switchyard.pid();
+        let log_mark = switchyard.logs().len();
         // Let deploys settle (providers reconcile, caches fill) before timing anything.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let mut lists = Vec::new();
@@ -184,7 +207,11 @@ impl State {
         let cpu_before = cpu_ticks(pid);
         tokio::time::sleep(IDLE).await;
         let cpu = (cpu_ticks(pid) - cpu_before) as f64 / 100.0 / IDLE.as_secs_f64();
+        let log = switchyard.logs();
+        let logged = log.get(log_mark..).unwrap_or_default();
         Ok(State {
+            slowest_tick: slowest(logged, "tick"),
+            slowest_round: slowest(logged, "round"),
             list: lists[lists.len() / 2],
             p50: support::percentile(&latencies, 0.50),
             p99: support::percentile(&latencies, 0.99),
@@ -192,6 +219,51 @@ impl State {
             rss_mib: support::rss_kib(pid).unwrap_or(0) as f64 / 1024.0,
         })
     }
+}
+
+/// The longest `took=` of the debug lines whose message is `message`.
+fn slowest(log: &str, message: &str) -> Duration {
+    log.lines()
+        .map(strip_ansi)
+        .filter(|line| line.contains(&format!(": {message} ")))
+        .filter_map(|line| {
+            let took = line.split("took=").nth(1)?.split_whitespace().next()?;
+            parse_debug_duration(took)
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence runs to its final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// A `Duration` as `{:?}` writes it (`12ns`, `1.5µs`, `3.2ms`, `1.1s`).
+fn parse_debug_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_alphabetic() || c == 'µ')?);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ns" => value / 1e9,
+        "µs" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
 }
 
 /// User and system CPU time of a process, in clock ticks (100 per second on Linux).

@@ -132,6 +132,7 @@ impl Autoscaler {
                     _ = tick.tick() => {}
                     () = shutdown.cancelled() => break,
                 }
+                let started = Instant::now();
                 // What a tick needs of each function, read in place: copying every
                 // deployment each tick cost most of a core with 10,000 functions.
                 let specs: Vec<Scaled> = functions.read(|map| {
@@ -149,6 +150,7 @@ impl Autoscaler {
                 alerts.retain(|id, _| ids.contains(id.as_str()));
                 // One read of the queue per tick, whatever the number of functions.
                 let queue = measures::queued(&js).await;
+                let functions = specs.len();
                 for spec in specs {
                     let id = spec.id.clone();
                     let now = Instant::now();
@@ -221,6 +223,7 @@ impl Autoscaler {
                         }
                     }
                 }
+                tracing::debug!(functions, took = ?started.elapsed(), "tick");
             }
             tracing::info!("autoscaler stopped");
         });

@@ -26,19 +26,25 @@ pub(crate) fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let Some(consumer) =
-            pull::open_with_retry(consumers::CATALOG, &shutdown, || consumer(&js)).await
+            pull::open_with_retry(consumers::CATALOG, &shutdown, || consumer_of(&js)).await
         else {
             return;
         };
         let catalog = Arc::new(catalog);
-        pull::consume(consumer, CONCURRENCY, shutdown, grace, move |message| {
-            count(catalog.clone(), message)
-        })
+        pull::consume(
+            consumers::CATALOG,
+            consumer,
+            || consumer_of(&js),
+            CONCURRENCY,
+            shutdown,
+            grace,
+            move |message| count(catalog.clone(), message),
+        )
         .await;
     })
 }
 
-async fn consumer(
+async fn consumer_of(
     js: &jetstream::Context,
 ) -> Result<jetstream::consumer::Consumer<PullConfig>, async_nats::Error> {
     let stream = js.get_stream(streams::EVENTS).await?;

@@ -25,6 +25,9 @@ use crate::ProviderError;
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// An external function and its URLs.
+type Wanted = (String, Vec<String>);
+
 /// Follows the registry's external functions until `shutdown`.
 /// Endpoints are listed only where `outbound` allows (the callbacks' policy), checked for
 /// every address the host resolves to at each probe.
@@ -48,9 +51,9 @@ async fn follow(
     shutdown: CancellationToken,
 ) {
     let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
-    let mut probed: Option<(Instant, Vec<(String, Vec<String>)>)> = None;
+    let mut probed: Option<(Instant, Vec<Wanted>)> = None;
     loop {
-        let mut wanted: Vec<(String, Vec<String>)> = registry.read(|map| {
+        let mut wanted: Vec<Wanted> = registry.read(|map| {
             map.values()
                 .filter_map(|spec| {
                     let urls = spec.deployment.external_endpoints()?.ok()?;
@@ -72,9 +75,9 @@ async fn follow(
             crate::listing::list_exactly(&endpoints, EXTERNAL_REPLICA_PREFIX, reachable).await;
             probed = Some((Instant::now(), wanted));
         }
-        let next_probe = probed
-            .as_ref()
-            .map_or(PROBE_EVERY, |(at, _)| PROBE_EVERY.saturating_sub(at.elapsed()));
+        let next_probe = probed.as_ref().map_or(PROBE_EVERY, |(at, _)| {
+            PROBE_EVERY.saturating_sub(at.elapsed())
+        });
         if !rounds.next(Some(next_probe)).await {
             break;
         }
@@ -83,10 +86,7 @@ async fn follow(
 }
 
 /// The reachable endpoints of every external function, by key.
-async fn probe_all(
-    wanted: &[(String, Vec<String>)],
-    outbound: &NetworkPolicy,
-) -> HashMap<String, Endpoint> {
+async fn probe_all(wanted: &[Wanted], outbound: &NetworkPolicy) -> HashMap<String, Endpoint> {
     let probes = wanted.iter().flat_map(|(function, urls)| {
         urls.iter().enumerate().map(move |(index, url)| async move {
             let endpoint = Endpoint {

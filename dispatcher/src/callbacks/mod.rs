@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy};
+use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, Consumer};
 use async_nats::jetstream::{self, AckKind};
 use chrono::Utc;
 use switchyard_broker::errors::error_chain;
@@ -27,6 +27,26 @@ pub(crate) async fn start(
     context: Arc<JobContext>,
     shutdown: CancellationToken,
 ) -> Result<JoinHandle<()>, async_nats::Error> {
+    let first = queue_consumer(&context).await?;
+    let grace = context.config.jobs.shutdown_grace;
+    Ok(tokio::spawn(async move {
+        let reopen_context = context.clone();
+        pull::consume(
+            consumers::CALLBACKS,
+            first,
+            || queue_consumer(&reopen_context),
+            CONCURRENCY,
+            shutdown,
+            grace,
+            move |message| deliver(context.clone(), message),
+        )
+        .await;
+        tracing::info!("callback delivery stopped");
+    }))
+}
+
+/// The callback queue's consumer, shared by every dispatcher.
+async fn queue_consumer(context: &JobContext) -> Result<Consumer<PullConfig>, async_nats::Error> {
     let stream = context.js.get_stream(streams::CALLBACKS).await?;
     let name = consumers::CALLBACKS;
     let consumer = stream
@@ -42,14 +62,7 @@ pub(crate) async fn start(
             },
         )
         .await?;
-    let grace = context.config.jobs.shutdown_grace;
-    Ok(tokio::spawn(async move {
-        pull::consume(consumer, CONCURRENCY, shutdown, grace, move |message| {
-            deliver(context.clone(), message)
-        })
-        .await;
-        tracing::info!("callback delivery stopped");
-    }))
+    Ok(consumer)
 }
 
 async fn deliver(context: Arc<JobContext>, message: jetstream::Message) {

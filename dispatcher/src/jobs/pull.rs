@@ -22,9 +22,12 @@ const ERROR_PAUSE: Duration = Duration::from_millis(500);
 /// it would stop this consumer for good.
 const FETCH_SLACK: Duration = Duration::from_secs(3);
 
-/// How long a consumer may leave every fetch unanswered before it is said, at warn level
-/// (and again every as long): a stall after a cluster node is lost must show in the log.
-const SILENCE_WARNING: Duration = Duration::from_secs(30);
+/// How long a consumer may leave every fetch unanswered before it is said, at warn level, and
+/// the consumer opened again: after a cluster node is lost, pull requests can go unanswered
+/// for good (the request went to the node that held the consumer's leader, or the client
+/// reconnected in between and the server dropped the request's interest), and a consumer
+/// looked up again is asked through its current leader.
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long to wait before trying to open a consumer again: a quarter second doubling to five,
 /// so that a consumer the server refuses is not retried in a tight loop, and one whose NATS
@@ -74,6 +77,8 @@ pub(crate) enum Stopped {
     Asked,
     /// The consumer had nothing left: no message waiting, none unacknowledged.
     Drained,
+    /// The consumer answered no fetch for [`SILENCE_LIMIT`]: open it again.
+    Silent,
 }
 
 /// How much one consumer's messages may occupy: `slots` for the scarce part of handling one
@@ -147,10 +152,13 @@ impl Slot {
     }
 }
 
-/// Runs `handle` on each message, at most `concurrency` at once, until `stop` fires, then
-/// waits up to `grace` for those in flight; see [`consume_until`].
-pub(crate) async fn consume<F, Fut>(
-    consumer: Consumer<pull::Config>,
+/// Runs `handle` on each message of `consumer`, at most `concurrency` at once, until `stop`
+/// fires, then waits up to `grace` for those in flight; see [`consume_until`]. A consumer
+/// that answers nothing for long is opened again with `reopen`.
+pub(crate) async fn consume<F, Fut, O, OFut, E>(
+    what: &str,
+    mut consumer: Consumer<pull::Config>,
+    reopen: O,
     concurrency: usize,
     stop: CancellationToken,
     grace: Duration,
@@ -158,13 +166,30 @@ pub(crate) async fn consume<F, Fut>(
 ) where
     F: Fn(jetstream::Message) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
+    O: Fn() -> OFut,
+    OFut: Future<Output = Result<Consumer<pull::Config>, E>>,
+    E: std::fmt::Display,
 {
     let capacity = Capacity::new(concurrency, concurrency);
     let handle = Arc::new(handle);
-    consume_until(consumer, &capacity, stop, false, move |message, _| {
-        handle(message)
-    })
-    .await;
+    loop {
+        let handle = handle.clone();
+        let stopped = consume_until(
+            consumer,
+            &capacity,
+            stop.clone(),
+            false,
+            move |message, _| handle(message),
+        )
+        .await;
+        if stopped != Stopped::Silent {
+            break;
+        }
+        match open_with_retry(what, &stop, &reopen).await {
+            Some(opened) => consumer = opened,
+            None => break,
+        }
+    }
     capacity.wait_idle(grace).await;
 }
 
@@ -212,7 +237,10 @@ where
             }
             Err(error) => {
                 tracing::debug!(%error, "fetch failed; retrying");
-                silence.unanswered(&name, &error.to_string());
+                if silence.unanswered(&name, &error.to_string()) {
+                    stopped = Stopped::Silent;
+                    break;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(ERROR_PAUSE) => continue,
                     () = stop.cancelled() => break,
@@ -231,22 +259,28 @@ where
             };
             let Ok(next) = next else {
                 tracing::debug!("fetch unanswered; asking again");
-                silence.unanswered(&name, "no answer to the pull request");
+                if silence.unanswered(&name, "no answer to the pull request") {
+                    stopped = Stopped::Silent;
+                    break 'fetching;
+                }
                 break;
             };
             let message = match next {
                 None => {
-                    silence.answered(&name);
+                    silence.answered();
                     break;
                 }
                 Some(Ok(message)) => message,
                 Some(Err(error)) => {
                     tracing::debug!(%error, "fetch interrupted");
-                    silence.unanswered(&name, &error.to_string());
+                    if silence.unanswered(&name, &error.to_string()) {
+                        stopped = Stopped::Silent;
+                        break 'fetching;
+                    }
                     break;
                 }
             };
-            silence.answered(&name);
+            silence.answered();
             received += 1;
             let (slot, task) = match first.take() {
                 Some(held) => held,
@@ -285,32 +319,27 @@ async fn is_drained(consumer: &mut Consumer<pull::Config>) -> bool {
 #[derive(Default)]
 struct Silence {
     since: Option<std::time::Instant>,
-    warned_at: Option<std::time::Instant>,
 }
 
 impl Silence {
-    fn unanswered(&mut self, consumer: &str, last_error: &str) {
+    /// True when the consumer has been silent for [`SILENCE_LIMIT`] (said at warn level).
+    fn unanswered(&mut self, consumer: &str, last_error: &str) -> bool {
         let now = std::time::Instant::now();
-        let since = *self.since.get_or_insert(now);
-        let due = self
-            .warned_at
-            .is_none_or(|at| now.duration_since(at) >= SILENCE_WARNING);
-        if now.duration_since(since) >= SILENCE_WARNING && due {
-            tracing::warn!(
-                consumer,
-                silent_for = ?now.duration_since(since),
-                last_error,
-                "the consumer answers no fetch; still asking"
-            );
-            self.warned_at = Some(now);
+        let silent_for = now.duration_since(*self.since.get_or_insert(now));
+        if silent_for < SILENCE_LIMIT {
+            return false;
         }
+        tracing::warn!(
+            consumer,
+            ?silent_for,
+            last_error,
+            "the consumer answers no fetch; opening it again"
+        );
+        true
     }
 
-    fn answered(&mut self, consumer: &str) {
-        if self.warned_at.is_some() {
-            tracing::info!(consumer, "the consumer answers again");
-        }
-        *self = Silence::default();
+    fn answered(&mut self) {
+        self.since = None;
     }
 }
 

@@ -200,7 +200,8 @@ impl Pool {
         self.running.remove(&function);
         let how = match stopped {
             Stopped::Drained => Ended::Drained,
-            Stopped::Asked => Ended::Yielded,
+            // A silent consumer is opened again when the worker is started again.
+            Stopped::Asked | Stopped::Silent => Ended::Yielded,
         };
         let next = self.demand.ended(&function, how, Instant::now());
         self.start(next);

@@ -82,9 +82,16 @@ async fn run(
     ));
     tracing::info!("routing events");
     let grace = context.config.jobs.shutdown_grace;
-    pull::consume(consumer, CONCURRENCY, shutdown, grace, move |message| {
-        route_event(context.clone(), owners.clone(), routes.clone(), message)
-    })
+    let reopen_context = context.clone();
+    pull::consume(
+        consumers::ROUTER,
+        consumer,
+        || router(&reopen_context),
+        CONCURRENCY,
+        shutdown,
+        grace,
+        move |message| route_event(context.clone(), owners.clone(), routes.clone(), message),
+    )
     .await;
     let _ = replays.await;
     tracing::info!("event router stopped");

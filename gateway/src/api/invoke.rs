@@ -209,22 +209,20 @@ async fn send(state: &AppState, invocation: &Invocation) -> Result<CallReply, Ap
         }
     };
     let message = answer.map_err(|e| match e.kind() {
-            RequestErrorKind::NoResponders => {
-                ApiError::Unavailable(format!(
-                    "no dispatcher is running to take the call (waited {NO_DISPATCHER_HOLD:?})"
-                ))
-            }
-            RequestErrorKind::MaxPayloadExceeded => ApiError::TooLarge(state.config.max_body_bytes),
-            RequestErrorKind::TimedOut
-                if state.nats.connection_state() == ConnectionState::Connected =>
-            {
-                ApiError::Timeout(format!(
-                    "function `{}` did not answer in time",
-                    invocation.function
-                ))
-            }
-            _ => ApiError::Unavailable(format!("NATS is unreachable ({e}); try again shortly")),
-        })?;
+        RequestErrorKind::NoResponders => ApiError::Unavailable(format!(
+            "no dispatcher is running to take the call (waited {NO_DISPATCHER_HOLD:?})"
+        )),
+        RequestErrorKind::MaxPayloadExceeded => ApiError::TooLarge(state.config.max_body_bytes),
+        RequestErrorKind::TimedOut
+            if state.nats.connection_state() == ConnectionState::Connected =>
+        {
+            ApiError::Timeout(format!(
+                "function `{}` did not answer in time",
+                invocation.function
+            ))
+        }
+        _ => ApiError::Unavailable(format!("NATS is unreachable ({e}); try again shortly")),
+    })?;
     CallReply::from_message(message.headers.as_ref(), message.payload)
         .map_err(|e| ApiError::Internal(format!("dispatcher sent an unreadable reply: {e}")))
 }

@@ -274,6 +274,7 @@ async fn follow(
     let mut secrets_seen = *secret_changes.borrow();
     let mut rounds = follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
     loop {
+        let started = std::time::Instant::now();
         // Only what has replicas, or should have: with thousands of functions at zero, a
         // round costs what runs, not what is deployed.
         let desired = registry.read(|map| {
@@ -285,6 +286,7 @@ async fn follow(
                 .collect()
         });
         reconcile(&shared, &mut running, desired).await;
+        tracing::debug!(running = running.len(), took = ?started.elapsed(), "round");
         let secrets_now = *secret_changes.borrow();
         if secrets_now != secrets_seen {
             secrets_seen = secrets_now;
