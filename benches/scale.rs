@@ -2,7 +2,8 @@
 //! 10,000) more deployed at zero replicas. Measured against the same run with one function:
 //! deploy rate per thousand, `GET /system/functions`, a warm function's sync p50/p99, the idle
 //! CPU and RSS of `up`; then one async job to each of the last `ASYNC_SAMPLE` (default 300)
-//! functions deployed (each woken from zero), which must all run. With `CLUSTER=3` the same
+//! functions deployed (each woken from zero), which must all run; then `WITH_REPLICA` (default
+//! 1,000) more with one process replica each, measured again once all are ready. With `CLUSTER=3` the same
 //! against a three-node NATS cluster on loopback, every stream and bucket replicated three times.
 //!
 //! Run with `cargo bench --bench scale` (after `./scripts/bench` has built the echo upstream).
@@ -59,6 +60,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     api.wait_available("warm", 1).await;
 
     let before = State::measure(&api, &switchyard).await?;
+    let deploys_from = switchyard.logs().len();
     let mut deploy_rates = Vec::new();
     let mut deployed = 0;
     while deployed < functions {
@@ -86,6 +88,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ));
         deployed += block;
     }
+    let during_deploys = switchyard
+        .logs()
+        .get(deploys_from..)
+        .map(|log| (slowest(log, "tick"), slowest(log, "round")))
+        .unwrap_or_default();
     let after = State::measure(&api, &switchyard).await?;
 
     println!("# Functions at scale ({functions} deployed at zero replicas, each with a `topic` annotation; NATS: {cluster_nodes} node(s))");
@@ -122,19 +129,34 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         " %",
     );
     row("RSS of `up`", before.rss_mib, after.rss_mib, " MiB");
-    row(
-        "slowest autoscaler tick",
-        ms(before.slowest_tick),
-        ms(after.slowest_tick),
-        " ms",
-    );
-    row(
-        "slowest process provider round",
-        ms(before.slowest_round),
-        ms(after.slowest_round),
-        " ms",
-    );
+    // A round runs only when something changed: none may have run while measuring.
+    let logged = |d: Duration| {
+        if d.is_zero() {
+            "none ran".to_string()
+        } else {
+            format!("{:.2} ms", ms(d))
+        }
+    };
+    for (what, a, b) in [
+        (
+            "slowest autoscaler tick",
+            before.slowest_tick,
+            after.slowest_tick,
+        ),
+        (
+            "slowest process provider round",
+            before.slowest_round,
+            after.slowest_round,
+        ),
+    ] {
+        println!("| {what} | {} | {} | |", logged(a), logged(b));
+    }
     println!();
+    println!(
+        "While deploying: slowest autoscaler tick {:.2} ms, slowest process provider round {:.2} ms",
+        ms(during_deploys.0),
+        ms(during_deploys.1)
+    );
     println!(
         "RSS per function deployed: {:.1} KiB",
         (after.rss_mib - before.rss_mib) * 1024.0 / functions as f64
@@ -153,6 +175,72 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{sample} async jobs to the last {sample} functions deployed (each at zero): all succeeded in {:.1} s",
         started.elapsed().as_secs_f64()
+    );
+
+    let with_replica: usize = support::setting("WITH_REPLICA", 1_000);
+    if with_replica > 0 {
+        with_replicas(&api, &switchyard, with_replica, &before).await?;
+    }
+    Ok(())
+}
+
+/// Deploys `count` more functions with one process replica each (an idle `cat` watchdog),
+/// waits until every one is ready, and measures again.
+async fn with_replicas(
+    api: &common::Api,
+    switchyard: &common::Switchyard,
+    count: usize,
+    alone: &State,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let log_from = switchyard.logs().len();
+    let started = Instant::now();
+    let accepted = futures::stream::iter(0..count)
+        .map(|i| api.deploy(json!({"service": format!("busy-{i}"), "envProcess": "cat"})))
+        .buffer_unordered(DEPLOYERS)
+        .filter(|r| futures::future::ready(r.status() == 202))
+        .count()
+        .await;
+    if accepted != count {
+        return Err(format!("{accepted} of {count} deploys accepted").into());
+    }
+    loop {
+        let listed = api.admin_json("/system/functions").await;
+        let ready = listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| {
+                f["name"].as_str().is_some_and(|n| n.starts_with("busy-"))
+                    && f["availableReplicas"].as_u64().unwrap_or(0) >= 1
+            })
+            .count();
+        if ready == count {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            return Err(format!("{ready} of {count} functions ready after 15 minutes").into());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let ready_in = started.elapsed();
+    let starting_round = slowest(
+        switchyard.logs().get(log_from..).unwrap_or_default(),
+        "round",
+    );
+    let state = State::measure(api, switchyard).await?;
+    println!();
+    println!(
+        "{count} more functions with one process replica each: all ready in {:.1} s (slowest provider round meanwhile {:.0} ms); then GET /system/functions {:.2} ms, warm sync p50 {:.2} ms ({:.2} of one function), p99 {:.2} ms ({:.2}), idle CPU of `up` {:.1} %, RSS of `up` {:.1} MiB, slowest provider round while idle {:.2} ms",
+        ready_in.as_secs_f64(),
+        ms(starting_round),
+        ms(state.list),
+        ms(state.p50),
+        ms(state.p50) / ms(alone.p50),
+        ms(state.p99),
+        ms(state.p99) / ms(alone.p99),
+        state.cpu * 100.0,
+        state.rss_mib,
+        ms(state.slowest_round),
     );
     Ok(())
 }

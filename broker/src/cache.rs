@@ -4,10 +4,12 @@
 //! NATS round trip per request. [`KvCache`] loads the bucket once, then applies every change the
 //! server pushes. When the watch breaks (NATS restarted, connection lost) it watches again and
 //! swaps in the fresh snapshot only once it is complete, so readers never see a half-loaded map.
+//! A follower that must not look at every key on every change (10,000 functions deployed, a
+//! few changing) asks a [`Journal`] which keys changed since it last looked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use async_nats::jetstream::kv::{Operation, Store};
@@ -33,6 +35,78 @@ pub struct KvCache<T> {
     /// Shared: a store is large (it holds the stream's info), and callers keep caches in
     /// futures that live on a thread's stack.
     store: Arc<Store>,
+    journals: Journals,
+}
+
+type Journals = Arc<Mutex<Vec<Weak<Mutex<JournalState>>>>>;
+
+/// What changed in a [`KvCache`] since its [`Journal`] was last asked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// Anything may have: look at every key (the first time, and after a fresh snapshot).
+    All,
+    /// These keys were written or removed (the map holds their value now).
+    Keys(HashSet<String>),
+}
+
+#[derive(Default)]
+struct JournalState {
+    all: bool,
+    keys: HashSet<String>,
+}
+
+/// The keys of a [`KvCache`] that changed since [`Journal::take`] was last called.
+pub struct Journal(Arc<Mutex<JournalState>>);
+
+impl Journal {
+    fn new(journals: &Journals) -> Self {
+        let state = Arc::new(Mutex::new(JournalState {
+            all: true,
+            keys: HashSet::new(),
+        }));
+        journals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Arc::downgrade(&state));
+        Journal(state)
+    }
+
+    /// What changed since the last call; [`Changed::All`] the first time.
+    pub fn take(&self) -> Changed {
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if std::mem::take(&mut state.all) {
+            state.keys.clear();
+            Changed::All
+        } else {
+            Changed::Keys(std::mem::take(&mut state.keys))
+        }
+    }
+}
+
+/// Tells every live journal about a change (`None`: everything).
+fn record(journals: &Journals, key: Option<&str>) {
+    let mut journals = journals
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    journals.retain(|journal| match journal.upgrade() {
+        Some(journal) => {
+            let mut state = journal
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match key {
+                Some(key) if !state.all => {
+                    state.keys.insert(key.to_string());
+                }
+                Some(_) => {}
+                None => state.all = true,
+            }
+            true
+        }
+        None => false,
+    });
 }
 
 impl<T> KvCache<T>
@@ -45,11 +119,13 @@ where
         let map = Arc::new(RwLock::new(HashMap::new()));
         let (version_tx, version) = watch::channel(0u64);
         let revision = Arc::new(AtomicU64::new(0));
+        let journals = Journals::default();
         let follower = Follower {
             store: store.clone(),
             map: map.clone(),
             version: version_tx,
             revision: revision.clone(),
+            journals: journals.clone(),
         };
         tokio::spawn(async move {
             tokio::select! {
@@ -65,7 +141,13 @@ where
             revision,
             unreachable: Arc::new(AtomicU64::new(0)),
             store: Arc::new(store),
+            journals,
         }
+    }
+
+    /// A journal of the keys that change from now on (its first answer is [`Changed::All`]).
+    pub fn journal(&self) -> Journal {
+        Journal::new(&self.journals)
     }
 
     pub fn get(&self, key: &str) -> Option<T> {
@@ -96,6 +178,7 @@ struct Follower<T> {
     map: Arc<RwLock<HashMap<String, T>>>,
     version: watch::Sender<u64>,
     revision: Arc<AtomicU64>,
+    journals: Journals,
 }
 
 impl<T: DeserializeOwned> Follower<T> {
@@ -140,7 +223,10 @@ impl<T: DeserializeOwned> Follower<T> {
                     }
                 }
                 None => {
-                    apply(&mut self.lock(), entry.key, value);
+                    // The map first, then the journals, then the version: a follower woken by
+                    // the version finds the key in its journal and its value in the map.
+                    apply(&mut self.lock(), entry.key.clone(), value);
+                    record(&self.journals, Some(&entry.key));
                     self.revision.store(revision, Ordering::Release);
                     self.version.send_modify(|v| *v += 1);
                 }
@@ -151,6 +237,7 @@ impl<T: DeserializeOwned> Follower<T> {
 
     fn replace(&self, fresh: HashMap<String, T>) {
         *self.lock() = fresh;
+        record(&self.journals, None);
         self.version.send_modify(|v| *v += 1);
     }
 
@@ -227,5 +314,39 @@ where
             self.unreachable.fetch_max(wanted, Ordering::AcqRel);
         }
         reached
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_says_all_first_then_the_keys_changed_since_it_was_asked() {
+        let journals = Journals::default();
+        let journal = Journal::new(&journals);
+        record(&journals, Some("a"));
+        assert_eq!(journal.take(), Changed::All, "the first time");
+        assert_eq!(journal.take(), Changed::Keys(HashSet::new()));
+        record(&journals, Some("a"));
+        record(&journals, Some("b"));
+        record(&journals, Some("a"));
+        assert_eq!(
+            journal.take(),
+            Changed::Keys(["a".to_string(), "b".to_string()].into())
+        );
+        record(&journals, Some("c"));
+        record(&journals, None);
+        record(&journals, Some("d"));
+        assert_eq!(journal.take(), Changed::All, "after a fresh snapshot");
+        let other = Journal::new(&journals);
+        drop(journal);
+        record(&journals, Some("e"));
+        assert_eq!(
+            journals.lock().expect("journals").len(),
+            1,
+            "a dropped journal is forgotten"
+        );
+        assert_eq!(other.take(), Changed::All);
     }
 }

@@ -7,13 +7,13 @@
 //! them everything a watchdog gets: sync calls, async jobs with retries and callbacks, event
 //! triggers; an endpoint's 5xx answers and network errors are classified like a watchdog's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv::Store};
 use chrono::Utc;
 use switchyard_broker::buckets;
-use switchyard_broker::cache::KvCache;
+use switchyard_broker::cache::{Changed, KvCache};
 use switchyard_broker::follow;
 use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::records::{Endpoint, FunctionSpec, EXTERNAL_REPLICA_PREFIX};
@@ -52,10 +52,34 @@ async fn follow(
 ) {
     let mut rounds = follow::Rounds::new(vec![registry.changes()], &shutdown);
     let mut probed: Option<(Instant, Vec<Wanted>)> = None;
+    // The external functions' keys, kept from what changed: a round does not look at the
+    // thousands of other functions.
+    let journal = registry.journal();
+    let mut external: HashSet<String> = HashSet::new();
     loop {
         let mut wanted: Vec<Wanted> = registry.read(|map| {
-            map.values()
-                .filter_map(|spec| {
+            match journal.take() {
+                Changed::All => {
+                    external = map
+                        .iter()
+                        .filter(|(_, spec)| spec.is_external())
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                }
+                Changed::Keys(keys) => {
+                    for key in keys {
+                        if map.get(&key).is_some_and(FunctionSpec::is_external) {
+                            external.insert(key);
+                        } else {
+                            external.remove(&key);
+                        }
+                    }
+                }
+            }
+            external
+                .iter()
+                .filter_map(|key| {
+                    let spec = map.get(key)?;
                     let urls = spec.deployment.external_endpoints()?.ok()?;
                     Some((
                         spec.name().to_string(),

@@ -13,7 +13,7 @@ mod replica;
 mod sandbox;
 mod users;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use async_nats::Client;
 use futures::StreamExt;
 use sha2::Digest;
 use switchyard_broker::buckets;
-use switchyard_broker::cache::KvCache;
+use switchyard_broker::cache::{Changed, KvCache};
 use switchyard_broker::follow;
 use switchyard_broker::records::{FunctionDeployment, FunctionSpec};
 use tokio::task::JoinHandle;
@@ -273,16 +273,39 @@ async fn follow(
     let secret_changes = secrets.changes();
     let mut secrets_seen = *secret_changes.borrow();
     let mut rounds = follow::Rounds::new(vec![registry.changes(), secrets.changes()], &shutdown);
+    // Only what has replicas, or runs: with thousands of functions at zero, a round costs what
+    // runs and what changed, not what is deployed.
+    let journal = registry.journal();
+    let mut with_replicas: HashSet<String> = HashSet::new();
     loop {
         let started = std::time::Instant::now();
-        // Only what has replicas, or should have: with thousands of functions at zero, a
-        // round costs what runs, not what is deployed.
+        let wants_replicas = |spec: &FunctionSpec| !spec.is_external() && spec.replicas > 0;
         let desired = registry.read(|map| {
-            map.iter()
-                .filter(|(name, spec)| {
-                    !spec.is_external() && (spec.replicas > 0 || running.contains_key(*name))
+            match journal.take() {
+                Changed::All => {
+                    with_replicas = map
+                        .iter()
+                        .filter(|(_, spec)| wants_replicas(spec))
+                        .map(|(name, _)| name.clone())
+                        .collect();
+                }
+                Changed::Keys(keys) => {
+                    for key in keys {
+                        if map.get(&key).is_some_and(wants_replicas) {
+                            with_replicas.insert(key);
+                        } else {
+                            with_replicas.remove(&key);
+                        }
+                    }
+                }
+            }
+            with_replicas
+                .iter()
+                .chain(running.keys())
+                .filter_map(|name| {
+                    let spec = map.get(name).filter(|spec| !spec.is_external())?;
+                    Some((name.clone(), spec.clone()))
                 })
-                .map(|(name, spec)| (name.clone(), spec.clone()))
                 .collect()
         });
         reconcile(&shared, &mut running, desired).await;
