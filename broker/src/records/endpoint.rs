@@ -52,6 +52,19 @@ impl Endpoint {
 }
 
 /// The fresh endpoints of `function` in a cached endpoint map, in key order.
+/// How many fresh endpoints each function has, in one pass over the directory (a listing of
+/// thousands of functions must not scan it once per function).
+pub fn ready_counts(
+    map: &std::collections::HashMap<String, Endpoint>,
+) -> std::collections::HashMap<String, u64> {
+    let now = Utc::now();
+    let mut counts = std::collections::HashMap::new();
+    for endpoint in map.values().filter(|e| e.is_fresh(now)) {
+        *counts.entry(endpoint.function.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
 pub fn endpoints_of<'a>(
     map: &'a std::collections::HashMap<String, Endpoint>,
     function: &str,

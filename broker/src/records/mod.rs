@@ -17,7 +17,8 @@ pub use access::{
 };
 pub use certificate::StoredCertificate;
 pub use endpoint::{
-    endpoints_of, Endpoint, ENDPOINT_STALE_AFTER, EXTERNAL_REPLICA_PREFIX, REPLICA_TOKEN_HEADER,
+    endpoints_of, ready_counts, Endpoint, ENDPOINT_STALE_AFTER, EXTERNAL_REPLICA_PREFIX,
+    REPLICA_TOKEN_HEADER,
 };
 pub use function::{
     validate_function_name, validate_secret_names, validate_tuning, FunctionDeployment,

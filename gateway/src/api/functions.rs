@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_access::Authorized;
 use switchyard_broker::records::{
-    endpoints_of, validate_function_name, validate_secret_names, validate_tuning, Action,
-    FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE, MAX_REPLICAS,
+    endpoints_of, ready_counts, validate_function_name, validate_secret_names, validate_tuning,
+    Action, FunctionDeployment, FunctionSpec, FunctionStatus, DEFAULT_NAMESPACE, MAX_REPLICAS,
 };
 
 use switchyard_broker::streams;
@@ -39,13 +39,18 @@ pub(crate) async fn list(
     let namespace = caller.authorize(&state, Action::Read, &scope, namespace)?;
     let namespace = namespace.0.as_str();
     let counts = state.metrics.invocation_counts();
+    let ready = state.endpoints.read(ready_counts);
     let mut specs = state.registry.list();
     specs.retain(|spec| spec.namespace() == namespace);
     specs.sort_by(|a, b| a.deployment.service.cmp(&b.deployment.service));
     Ok(Json(
         specs
             .iter()
-            .map(|spec| status_of(&state, spec, &counts))
+            .map(|spec| {
+                let id = spec.name();
+                let available = ready.get(&id).copied().unwrap_or(0);
+                status_of(spec, &id, available, &counts)
+            })
             .collect(),
     ))
 }
@@ -67,9 +72,11 @@ pub(crate) async fn status(
         .registry
         .get(&name)
         .ok_or_else(|| ApiError::FunctionNotFound(name.clone()))?;
+    let available = state.endpoints.read(|map| endpoints_of(map, &name).len()) as u64;
     Ok(Json(status_of(
-        &state,
         &spec,
+        &name,
+        available,
         &state.metrics.invocation_counts(),
     )))
 }
@@ -260,13 +267,12 @@ async fn topic_start(
 }
 
 fn status_of(
-    state: &AppState,
     spec: &FunctionSpec,
+    id: &str,
+    available: u64,
     invocations: &HashMap<String, u64>,
 ) -> FunctionStatus {
-    let id = spec.name();
-    let available = state.endpoints.read(|map| endpoints_of(map, &id).len()) as u64;
-    let count = invocations.get(&id).copied().unwrap_or(0);
+    let count = invocations.get(id).copied().unwrap_or(0);
     FunctionStatus::new(spec, available, count)
 }
 

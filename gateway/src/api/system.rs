@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use switchyard_broker::provider;
-use switchyard_broker::records::{endpoints_of, split_qualified};
+use switchyard_broker::records::{ready_counts, split_qualified};
 
 use super::AppState;
 use crate::access::Caller;
@@ -94,10 +94,9 @@ pub(crate) async fn metrics(
     State(state): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
+    let counts = state.endpoints.read(ready_counts);
     for spec in state.registry.list() {
-        let ready = state
-            .endpoints
-            .read(|map| endpoints_of(map, &spec.name()).len());
+        let ready = counts.get(&spec.name()).copied().unwrap_or(0);
         state
             .metrics
             .service_count
