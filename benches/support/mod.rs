@@ -134,11 +134,7 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// The `q` quantile (0–1) of `sorted` latencies; zero when there are none.
-pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let index = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
-    sorted.get(index).copied().unwrap_or_default()
-}
+pub use crate::common::percentile;
 
 /// From sending to arrival, for each arrival whose `header` names a request in `sent`; sorted.
 pub fn latencies(

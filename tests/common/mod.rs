@@ -8,7 +8,8 @@
 //!   simulator as peers.
 //! - [`browser`]: headless chromium over WebDriver, for the UI.
 //! - [`idp`]: a test identity provider (JWKS, signed tokens).
-//! - here: temporary directories, polling for a positive condition, drained queues.
+//! - here: temporary directories, polling for a positive condition, drained queues,
+//!   percentiles.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
@@ -96,6 +97,12 @@ pub fn script(dir: &Path, name: &str, body: &str) -> String {
 }
 
 /// Lines in a file (0 when it does not exist): functions append one per execution.
+/// The `q` quantile (0–1) of `sorted` durations; zero when there are none.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let index = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
 pub fn line_count(path: &Path) -> usize {
     std::fs::read_to_string(path)
         .map(|s| s.lines().count())

@@ -9,6 +9,7 @@
 //! accepted event reached its function exactly once, the lost node's alert fired, and every
 //! part works again.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -151,12 +152,13 @@ async fn the_cluster_keeps_every_accepted_job_and_event_through_node_losses_and_
         "soak over {length:?}: sync {} ok, {} failed; jobs {} accepted, {} refused; events {:?} accepted, {:?} refused",
         tally.sync_ok, tally.sync_failed, tally.jobs.len(), tally.jobs_refused, tally.events, tally.events_refused
     );
-    let waits = job_waits(&api, &tally.jobs).await;
-    let longest = waits.iter().max().copied().unwrap_or_default();
+    let mut waits = job_waits(&api, &tally.jobs).await;
+    waits.sort();
+    let longest = waits.last().copied().unwrap_or_default();
     eprintln!(
         "soak: accepted → finished p50 {:?}, p99 {:?}, max {longest:?}",
-        percentile(&waits, 0.5),
-        percentile(&waits, 0.99)
+        common::percentile(&waits, 0.5),
+        common::percentile(&waits, 0.99)
     );
     assert!(
         longest <= MAX_WAIT,
@@ -214,11 +216,11 @@ fn active_provider(stack: &Stack) -> String {
 
 /// Which nodes' `SwitchyardNatsNodeLost` alert Prometheus has fired.
 #[derive(Default)]
-struct AlertWatch(Mutex<Vec<String>>);
+struct AlertWatch(Mutex<HashSet<String>>);
 
 impl AlertWatch {
     fn fired(&self, node: &str) -> bool {
-        self.0.lock().expect("alerts").iter().any(|n| n == node)
+        self.0.lock().expect("alerts").contains(node)
     }
 
     async fn watch(self: Arc<Self>, prometheus_port: u16) {
@@ -230,7 +232,7 @@ impl AlertWatch {
                     && alert["state"] == "firing"
                 {
                     if let Some(node) = alert["labels"]["nats_node"].as_str() {
-                        self.0.lock().expect("alerts").push(node.to_string());
+                        self.0.lock().expect("alerts").insert(node.to_string());
                     }
                 }
             }
@@ -377,15 +379,6 @@ fn finished_after_accepted(record: &Value) -> Duration {
     };
     (time("finishedAt") - time("createdAt"))
         .to_std()
-        .unwrap_or_default()
-}
-
-fn percentile(values: &[Duration], p: f64) -> Duration {
-    let mut sorted = values.to_vec();
-    sorted.sort();
-    sorted
-        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
         .unwrap_or_default()
 }
 

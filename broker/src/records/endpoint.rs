@@ -51,7 +51,6 @@ impl Endpoint {
     }
 }
 
-/// The fresh endpoints of `function` in a cached endpoint map, in key order.
 /// How many fresh endpoints each function has, in one pass over the directory (a listing of
 /// thousands of functions must not scan it once per function).
 pub fn ready_counts(
@@ -65,6 +64,7 @@ pub fn ready_counts(
     counts
 }
 
+/// The fresh endpoints of `function` in a cached endpoint map, in key order.
 pub fn endpoints_of<'a>(
     map: &'a std::collections::HashMap<String, Endpoint>,
     function: &str,
