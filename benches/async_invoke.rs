@@ -172,7 +172,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let completion_rate = jobs as f64 / (finished - started).as_secs_f64();
     let accepted_at = accepted_at.lock().expect("lock").clone();
     let latencies = support::latencies(&callbacks, "x-call-id", &accepted_at);
-    let pick = |q| support::percentile(&latencies, q);
+    let pick = |q| common::percentile(&latencies, q);
 
     let ratio = intake / raw.max(f64::MIN_POSITIVE);
     println!("# Async invoke ({seconds}s per rate measurement, concurrency {CONCURRENCY}, 100-byte body)");

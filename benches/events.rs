@@ -204,7 +204,7 @@ async fn deliver(
     let latencies = support::latencies(arrivals, "ce-id", &posted);
     Run {
         event_rate: events as f64 / elapsed,
-        p50: support::percentile(&latencies, 0.50),
-        p99: support::percentile(&latencies, 0.99),
+        p50: common::percentile(&latencies, 0.50),
+        p99: common::percentile(&latencies, 0.99),
     }
 }

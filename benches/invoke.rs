@@ -219,7 +219,7 @@ async fn load(
         }
     }
     latencies.sort();
-    let pick = |q| support::percentile(&latencies, q);
+    let pick = |q| common::percentile(&latencies, q);
     LoadResult {
         rps: latencies.len() as f64 / duration.as_secs_f64(),
         p50: pick(0.50),

@@ -301,8 +301,8 @@ impl State {
             slowest_tick: slowest(logged, "tick"),
             slowest_round: slowest(logged, "round"),
             list: lists[lists.len() / 2],
-            p50: support::percentile(&latencies, 0.50),
-            p99: support::percentile(&latencies, 0.99),
+            p50: common::percentile(&latencies, 0.50),
+            p99: common::percentile(&latencies, 0.99),
             cpu,
             rss_mib: support::rss_kib(pid).unwrap_or(0) as f64 / 1024.0,
         })

@@ -448,6 +448,7 @@ fn gateway_config(
         credentials,
         max_body_bytes: settings.gateway.max_body_bytes,
         upstream_timeout: settings.gateway.upstream_timeout.0,
+        max_delay: settings.gateway.max_delay.0,
         retention: settings.retention.config(),
         callback_networks: settings.jobs.callback_networks(),
         server: settings.gateway.server_limits(&settings.limits),

@@ -507,6 +507,28 @@ async fn bad_intake_gets_a_clear_error_and_nothing_is_queued() {
             413,
             "exceeds the limit of 1024 bytes",
         ),
+        (
+            api.enqueue("echo").header("X-Delay", "soon"),
+            400,
+            "X-Delay `soon`",
+        ),
+        (
+            api.enqueue("echo").header("X-Not-Before", "tomorrow"),
+            400,
+            "X-Not-Before `tomorrow`",
+        ),
+        (
+            api.enqueue("echo")
+                .header("X-Delay", "5s")
+                .header("X-Not-Before", "2030-01-01T00:00:00Z"),
+            400,
+            "not both",
+        ),
+        (
+            api.enqueue("echo").header("X-Delay", "9000h"),
+            400,
+            "SWITCHYARD_MAX_DELAY",
+        ),
     ];
     for (request, status, message) in cases {
         let response = request.send().await.expect("answers");
@@ -588,6 +610,124 @@ async fn queued_jobs_survive_a_nats_restart() {
         || async { distinct_call_ids(&receiver) == accepted },
     )
     .await;
+}
+
+/// Delayed jobs: accepted now, `scheduled` until due, run at (not before) their time after
+/// every part and NATS were restarted in between; a cancelled one never runs; a due time in
+/// the past runs now.
+#[tokio::test]
+async fn delayed_jobs_run_on_time_after_restarts_and_cancelled_ones_never() {
+    let mut nats = Nats::start();
+    let mut switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    api.deploy_ready("echo", "cat", json!({})).await;
+    let receiver = CallbackServer::start().await;
+    let not_before = (chrono::Utc::now() + chrono::Duration::seconds(9)).to_rfc3339();
+    let delayed = [
+        ("in-6s", "X-Delay", "6s".to_string()),
+        ("cancelled", "X-Delay", "7".to_string()),
+        ("at-9s", "X-Not-Before", not_before),
+        ("past", "X-Not-Before", "2020-01-01T00:00:00Z".to_string()),
+    ];
+    for (id, header, value) in &delayed {
+        let accepted = api
+            .enqueue("echo")
+            .header("X-Call-Id", *id)
+            .header(*header, value.as_str())
+            .header("X-Callback-Url", receiver.url("/"))
+            .body(*id)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(accepted.status(), 202, "{id}");
+    }
+    let accepted_at = chrono::Utc::now();
+    let record = api.job("in-6s").await;
+    assert_eq!(record["status"], "scheduled", "{record}");
+    let due: chrono::DateTime<chrono::Utc> = record["notBefore"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("notBefore");
+    assert!(
+        due > accepted_at + chrono::Duration::seconds(4),
+        "{due} vs {accepted_at}"
+    );
+    // A due time already past runs at once.
+    receiver.wait_for(1, WAIT).await;
+    assert_eq!(receiver.received()[0].header("x-call-id"), "past");
+    let cancelled = api
+        .admin(Method::DELETE, "/async-function/cancelled")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(cancelled.status(), 202);
+    assert_eq!(api.job("cancelled").await["status"], "cancelled");
+
+    // A job due after its record expired (deleted here) is still shown and cancellable,
+    // from the message that holds it.
+    let accepted = api
+        .enqueue("echo")
+        .header("X-Call-Id", "in-an-hour")
+        .header("X-Delay", "1h")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(accepted.status(), 202);
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let js = async_nats::jetstream::new(client);
+    let records = js
+        .get_key_value(switchyard_broker::buckets::JOBS)
+        .await
+        .expect("bucket");
+    records.purge("in-an-hour").await.expect("record removed");
+    let shown = api.job("in-an-hour").await;
+    assert_eq!(shown["status"], "scheduled", "{shown}");
+    assert!(shown["notBefore"].is_string(), "{shown}");
+    let cancelled = api
+        .admin(Method::DELETE, "/async-function/in-an-hour")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(cancelled.status(), 202);
+    assert_eq!(api.job("in-an-hour").await["status"], "cancelled");
+    let mut held = js
+        .get_stream(switchyard_broker::streams::DELAYED)
+        .await
+        .expect("stream");
+    let holding = held.info().await.expect("info").state.messages;
+    assert_eq!(holding, 2, "in-6s and at-9s held, nothing else");
+
+    // Every part killed, NATS restarted, all before the first job is due.
+    switchyard.kill();
+    nats.restart();
+    switchyard.restart();
+    let api = switchyard.api();
+
+    let done = api.wait_job("at-9s", "succeeded", WAIT).await;
+    let in_six = api.wait_job("in-6s", "succeeded", WAIT).await;
+    for record in [&done, &in_six] {
+        let started: chrono::DateTime<chrono::Utc> = record["startedAt"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("startedAt");
+        let due: chrono::DateTime<chrono::Utc> = record["notBefore"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .expect("notBefore");
+        assert!(started >= due, "ran early: {record}");
+        assert!(
+            started - due < chrono::Duration::seconds(5),
+            "ran late: {record}"
+        );
+    }
+    // The cancelled job was due before the last one ran: it would have run by now.
+    receiver.wait_for(3, WAIT).await;
+    let ran: HashSet<String> = distinct_call_ids(&receiver);
+    let expected: HashSet<String> = ["past", "in-6s", "at-9s"].map(String::from).into();
+    assert_eq!(ran, expected);
+    assert_eq!(api.job("cancelled").await["status"], "cancelled");
+    let scheduled = api.admin_json("/system/jobs?status=scheduled").await;
+    assert_eq!(scheduled, json!([]));
 }
 
 /// Enqueues `count` jobs, 32 at a time; returns the call ids of the 202s.

@@ -134,8 +134,6 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-pub use crate::common::percentile;
-
 /// From sending to arrival, for each arrival whose `header` names a request in `sent`; sorted.
 pub fn latencies(
     arrivals: &[crate::common::Received],

@@ -15,6 +15,9 @@ fn without_dots(function: &str) -> String {
 /// The consumer of `SY_EVENTS` that keeps the event catalog (see [`crate::catalog`]).
 pub const CATALOG: &str = "sy-catalog";
 
+/// The consumer of `SY_DELAYED` that moves jobs come due to `SY_INVOCATIONS`.
+pub const DUE: &str = "sy-due";
+
 /// The consumer of `SY_CALLBACKS`.
 pub const CALLBACKS: &str = "sy-callbacks";
 

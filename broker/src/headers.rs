@@ -8,6 +8,12 @@
 /// window is acknowledged as a duplicate and not stored.
 pub const MSG_ID: &str = "Nats-Msg-Id";
 
+/// A message schedule (`@at <RFC 3339>`): the stream holds the message and, when due, stores
+/// its body and headers again on [`SCHEDULE_TARGET`] (nats-server 2.12 and later).
+pub const SCHEDULE: &str = "Nats-Schedule";
+/// The subject a scheduled message is stored on when due.
+pub const SCHEDULE_TARGET: &str = "Nats-Schedule-Target";
+
 /// Sets the JetStream deduplication id of a message.
 pub fn set_msg_id(headers: &mut async_nats::HeaderMap, id: &str) {
     headers.insert(MSG_ID, id);

@@ -99,6 +99,22 @@ impl Invocation {
         (crate::subjects::invoke(&self.function), headers, payload)
     }
 
+    /// The message that holds this invocation in `SY_DELAYED` until `due`, when the server
+    /// stores it again on `sy.due.<function>` (where a dispatcher takes it to `SY_INVOCATIONS`):
+    /// on `sy.delayed.<call id>`, with the deduplication id of [`Self::to_stored_message`].
+    pub fn to_delayed_message(&self, due: DateTime<Utc>) -> (String, HeaderMap, Bytes) {
+        let (_, mut headers, payload) = self.to_stored_message();
+        headers.insert(
+            crate::headers::SCHEDULE,
+            crate::jobs::delay::schedule_at(due).as_str(),
+        );
+        headers.insert(
+            crate::headers::SCHEDULE_TARGET,
+            crate::subjects::due(&self.function).as_str(),
+        );
+        (crate::subjects::delayed(&self.call_id), headers, payload)
+    }
+
     /// Decodes an invocation, validating it as a CloudEvent first.
     pub fn from_message(
         headers: Option<&HeaderMap>,

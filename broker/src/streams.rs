@@ -8,6 +8,7 @@ use crate::subjects;
 
 /// Asynchronous invocations waiting to run: a work queue, subjects `sy.invoke.<function>`.
 pub const INVOCATIONS: &str = "SY_INVOCATIONS";
+pub const DELAYED: &str = "SY_DELAYED";
 /// Invocations that failed for good, with headers saying why: subjects `sy.dead.<function>`.
 pub const DEAD: &str = "SY_DEAD";
 /// Callbacks waiting to be delivered: a work queue, subjects `sy.callback.<function>`.
@@ -98,6 +99,20 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
             subjects::ALL_INVOKES,
             retention.queue_max_bytes,
         ),
+        // Delayed jobs are message schedules (`@at`): the server stores each on its function's
+        // `sy.due.` subject when due, so they survive restarts of every part. Schedules cannot
+        // be combined with discard-new, so the stream has no limit of its own that could drop
+        // a job: the gateway refuses a delayed job while it holds `queue_max_bytes`.
+        stream::Config {
+            subjects: vec![
+                subjects::ALL_DELAYED.to_string(),
+                subjects::ALL_DUE.to_string(),
+            ],
+            allow_message_schedules: true,
+            discard: stream::DiscardPolicy::Old,
+            max_bytes: -1,
+            ..work_queue(DELAYED, subjects::ALL_DELAYED, 0)
+        },
         work_queue(
             CALLBACKS,
             subjects::ALL_CALLBACKS,
@@ -127,6 +142,7 @@ pub async fn ensure(js: &jetstream::Context, retention: &Retention) -> Result<()
     for config in configs {
         let stream = match config.name.as_str() {
             INVOCATIONS => INVOCATIONS,
+            DELAYED => DELAYED,
             CALLBACKS => CALLBACKS,
             EVENTS => EVENTS,
             _ => DEAD,
@@ -180,6 +196,60 @@ fn same_limits(current: &stream::Config, wanted: &stream::Config) -> bool {
         && current.max_bytes == wanted.max_bytes
         && current.discard == wanted.discard
         && current.duplicate_window == wanted.duplicate_window
+        && current.allow_message_schedules == wanted.allow_message_schedules
+}
+
+/// Removes every message on `subject` from `stream`; how many there were.
+pub async fn purge_subject(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> Result<u64, StreamInfoError> {
+    let failed = |source: async_nats::Error| StreamInfoError {
+        stream: stream.to_string(),
+        source,
+    };
+    let handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
+    let purged = handle
+        .purge()
+        .filter(subject)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    Ok(purged.purged)
+}
+
+/// The bytes `stream` holds.
+pub async fn stored_bytes(js: &jetstream::Context, stream: &str) -> Result<u64, StreamInfoError> {
+    let failed = |source: async_nats::Error| StreamInfoError {
+        stream: stream.to_string(),
+        source,
+    };
+    let mut handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
+    let info = handle.info().await.map_err(|e| failed(e.into()))?;
+    Ok(info.state.bytes)
+}
+
+/// The last message on `subject` in `stream`, if there is one.
+pub async fn last_on(
+    js: &jetstream::Context,
+    stream: &str,
+    subject: &str,
+) -> Result<Option<jetstream::message::StreamMessage>, StreamInfoError> {
+    let failed = |source: async_nats::Error| StreamInfoError {
+        stream: stream.to_string(),
+        source,
+    };
+    let handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
+    match handle.get_last_raw_message_by_subject(subject).await {
+        Ok(message) => Ok(Some(message)),
+        Err(error)
+            if error.kind()
+                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(failed(error.into())),
+    }
 }
 
 /// The messages among the last `count` sequences of `stream`, newest first (deleted ones

@@ -8,6 +8,8 @@
 /// Prefix of the subjects that carry synchronous calls: `sy.call.<function>`.
 const CALL_PREFIX: &str = "sy.call.";
 const INVOKE_PREFIX: &str = "sy.invoke.";
+const DELAYED_PREFIX: &str = "sy.delayed.";
+const DUE_PREFIX: &str = "sy.due.";
 const DEAD_PREFIX: &str = "sy.dead.";
 const CALLBACK_PREFIX: &str = "sy.callback.";
 const CANCEL_PREFIX: &str = "sy.cancel.";
@@ -41,6 +43,29 @@ pub const ALL_INVOKES: &str = "sy.invoke.>";
 /// The function of a stored invocation.
 pub fn parse_invoke(subject: &str) -> Option<&str> {
     function_id(subject, INVOKE_PREFIX)
+}
+
+/// The subject a delayed job waits on in `SY_DELAYED` until it is due (a message schedule):
+/// `sy.delayed.<call id>`, one subject per job, so cancelling it is purging that subject.
+pub fn delayed(call_id: &str) -> String {
+    format!("{DELAYED_PREFIX}{call_id}")
+}
+
+/// Every delayed-job subject.
+pub const ALL_DELAYED: &str = "sy.delayed.>";
+
+/// The subject JetStream stores a delayed job of `function` on when it is due (in
+/// `SY_DELAYED`), from where a dispatcher moves it to [`invoke`].
+pub fn due(function: &str) -> String {
+    format!("{DUE_PREFIX}{function}")
+}
+
+/// Every subject of jobs come due.
+pub const ALL_DUE: &str = "sy.due.>";
+
+/// The function of a job come due.
+pub fn parse_due(subject: &str) -> Option<&str> {
+    function_id(subject, DUE_PREFIX)
 }
 
 /// The subject a dead letter of `function` is stored on (stream `SY_DEAD`).

@@ -111,6 +111,9 @@ impl Dispatcher {
                 grace,
                 shutdown.clone(),
             ),
+            jobs::due::start(job_context.clone(), shutdown.clone())
+                .await
+                .map_err(DispatcherError::Consumer)?,
             callbacks::start(job_context, shutdown)
                 .await
                 .map_err(DispatcherError::Consumer)?,

@@ -16,6 +16,8 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// How long a synchronous call may take end to end before the caller gets 504.
     pub upstream_timeout: Duration,
+    /// The furthest ahead a delayed job (`X-Delay`, `X-Not-Before`) may be due.
+    pub max_delay: Duration,
     /// How long job records, results and dead letters are kept, and the intake dedupe window.
     pub retention: Retention,
     /// Where `X-Callback-Url` may point: a URL whose host is a denied address is refused at
@@ -45,6 +47,7 @@ impl GatewayConfig {
         8080,
     ));
     pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+    pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(366 * 24 * 3600);
 
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         GatewayConfig {
@@ -55,6 +58,7 @@ impl GatewayConfig {
             },
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             upstream_timeout: switchyard_broker::invocation::DEFAULT_CALL_TIMEOUT,
+            max_delay: Self::DEFAULT_MAX_DELAY,
             retention: Retention::default(),
             callback_networks: NetworkPolicy::default(),
             server: crate::server::ServerLimits::default(),

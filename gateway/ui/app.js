@@ -326,7 +326,7 @@ function jobFields(job) {
     ["Function", job.function],
     ["Status", badge(job.status)],
     ["Attempts", job.maxAttempts ? `${job.attempts} of ${job.maxAttempts}` : job.attempts],
-    ["Created", when(job.createdAt)], ["Started", when(job.startedAt)], ["Finished", when(job.finishedAt)],
+    ["Created", when(job.createdAt)], ["Runs at", when(job.notBefore)], ["Started", when(job.startedAt)], ["Finished", when(job.finishedAt)],
     ["Last status", job.lastStatusCode], ["Last error", job.lastError],
     ["Callback", job.callbackUrl],
     ["Callback outcome", job.callback ? h("span", {}, badge(job.callback.status), ` after ${job.callback.attempts} attempt(s)`,
@@ -361,7 +361,7 @@ async function jobsPage(params) {
   const jobs = await api("GET", `/system/jobs?${filter}`);
   const form = h("form", { class: "bar" }, h("h1", {}, "Jobs"),
     row("Function", h("input", { name: "function", value: params.get("function") || "" })),
-    row("Status", select("status", [["", "any"], "queued", "running", "succeeded", "failed", "cancelled"], params.get("status") || "")),
+    row("Status", select("status", [["", "any"], "scheduled", "queued", "running", "succeeded", "failed", "cancelled"], params.get("status") || "")),
     h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", event => {
     event.preventDefault();

@@ -43,6 +43,11 @@ pub struct GatewaySettings {
     #[arg(long, env = "SWITCHYARD_UPSTREAM_TIMEOUT", default_value_t = Span(DEFAULT_CALL_TIMEOUT))]
     pub upstream_timeout: Span,
 
+    /// The furthest ahead a delayed job (`X-Delay`, `X-Not-Before` on an asynchronous invoke)
+    /// may be due; later is refused with 400.
+    #[arg(long, env = "SWITCHYARD_MAX_DELAY", default_value_t = Span(GatewayConfig::DEFAULT_MAX_DELAY))]
+    pub max_delay: Span,
+
     /// Namespaces created at start (comma-separated), besides `openfaas-fn`, which always
     /// exists; more can be created through /system/namespace.
     #[arg(long, env = "SWITCHYARD_NAMESPACES", value_delimiter = ',')]

@@ -102,6 +102,7 @@ impl Settings {
         #[rustfmt::skip]
         let spans = [
             ("SWITCHYARD_UPSTREAM_TIMEOUT", self.gateway.upstream_timeout, SECOND, DAY),
+            ("SWITCHYARD_MAX_DELAY", self.gateway.max_delay, SECOND, 3660 * DAY),
             ("SWITCHYARD_HEADER_TIMEOUT", self.gateway.header_timeout, 100 * MS, HOUR),
             ("SWITCHYARD_BODY_TIMEOUT", self.gateway.body_timeout, 100 * MS, HOUR),
             ("SWITCHYARD_SHUTDOWN_TIMEOUT", self.gateway.shutdown_timeout, 100 * MS, HOUR),

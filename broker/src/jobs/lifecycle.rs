@@ -1,15 +1,18 @@
 //! A job's life as one state machine over its record:
 //!
 //! ```text
-//!            start              finish(succeeded | failed)
-//!  queued ─────────► running ──────────────────────────────► succeeded | failed
-//!    ▲   ◄─────────    │ ▲
-//!    │     retry       │ └─ start (a redelivery after a crash)
-//!    └── cancel ───────┴──► cancelled
+//!  scheduled ──── start (when due) ───┐
+//!      │                              ▼
+//!      │            start          running ── finish(succeeded | failed) ──► succeeded | failed
+//!      │   queued ─────────────────►  │ ▲
+//!      │     ▲   ◄─────────────────   │ └─ start (a redelivery after a crash)
+//!      │     │        retry           │
+//!      └─────┴──── cancel ────────────┴──► cancelled
 //! ```
 //!
-//! A callback's outcome is recorded in any state but queued: the callback is stored before the
-//! final record, so its delivery can be recorded first, and the finish keeps it.
+//! A callback's outcome is recorded in any state but scheduled and queued: the callback is
+//! stored before the final record, so its delivery can be recorded first, and the finish keeps
+//! it.
 //!
 //! Each [`Transition`] is a pure function from the stored record to the next one, or a
 //! [`Refused`] that says why it does not apply. The gateway (cancel), the job workers (start,
@@ -151,7 +154,7 @@ impl Transition {
                 // Queued before the final record is written (a crash may fall in between), a
                 // callback can be delivered while the job still says running, or after a
                 // cancel that came too late to stop it; never for a job that has not run.
-                if status == JobStatus::Queued {
+                if matches!(status, JobStatus::Scheduled | JobStatus::Queued) {
                     return Err(Refused::NotFinished(status));
                 }
                 record.callback = Some(outcome.clone());
@@ -241,38 +244,38 @@ mod tests {
         let cancel = Transition::Cancel { at: at() };
         type Expected = Result<JobStatus, Refused>;
         #[rustfmt::skip]
-        let table: Vec<(&str, Transition, [Expected; 5])> = vec![
-            //        from: queued, running, succeeded, failed, cancelled
+        let table: Vec<(&str, Transition, [Expected; 6])> = vec![
+            //        from: scheduled, queued, running, succeeded, failed, cancelled
             ("start", start, [
-                Ok(Running), Ok(Running),
+                Ok(Running), Ok(Running), Ok(Running),
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("retry", retry, [
-                Err(Refused::NotRunning(Queued)), Ok(Queued),
+                Err(Refused::NotRunning(Scheduled)), Err(Refused::NotRunning(Queued)), Ok(Queued),
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("succeed", finish(Succeeded), [
-                Err(Refused::NotRunning(Queued)), Ok(Succeeded),
+                Err(Refused::NotRunning(Scheduled)), Err(Refused::NotRunning(Queued)), Ok(Succeeded),
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("fail", finish(Failed), [
-                Err(Refused::NotRunning(Queued)), Ok(Failed),
+                Err(Refused::NotRunning(Scheduled)), Err(Refused::NotRunning(Queued)), Ok(Failed),
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("finish as queued", finish(Queued), [
-                Err(Refused::NotAnEnd(Queued)), Err(Refused::NotAnEnd(Queued)),
+                Err(Refused::NotAnEnd(Queued)), Err(Refused::NotAnEnd(Queued)), Err(Refused::NotAnEnd(Queued)),
                 Err(Refused::NotAnEnd(Queued)), Err(Refused::NotAnEnd(Queued)), Err(Refused::NotAnEnd(Queued)),
             ]),
             ("cancel", cancel, [
-                Ok(Cancelled), Ok(Cancelled),
+                Ok(Cancelled), Ok(Cancelled), Ok(Cancelled),
                 Err(Refused::Final(Succeeded)), Err(Refused::Final(Failed)), Err(Refused::Final(Cancelled)),
             ]),
             ("callback", callback(), [
-                Err(Refused::NotFinished(Queued)), Ok(Running),
+                Err(Refused::NotFinished(Scheduled)), Err(Refused::NotFinished(Queued)), Ok(Running),
                 Ok(Succeeded), Ok(Failed), Ok(Cancelled),
             ]),
         ];
-        let states = [Queued, Running, Succeeded, Failed, Cancelled];
+        let states = [Scheduled, Queued, Running, Succeeded, Failed, Cancelled];
         for (name, transition, expected) in &table {
             for (from, want) in states.iter().zip(expected) {
                 let got = transition.apply(Some(&record(*from))).map(|r| r.status);

@@ -5,9 +5,11 @@
 //! - [`record`](JobRecord): what `/system/jobs/{callId}` shows.
 //! - [`DeadLetter`] and [`QueuedCallback`]: the messages of `SY_DEAD` and `SY_CALLBACKS`.
 //! - [`queue`]: how many jobs wait in `SY_INVOCATIONS`, per function.
+//! - [`delay`]: when a delayed job is due, and the message schedule that holds it until then.
 
 mod callback;
 mod dead_letter;
+pub mod delay;
 pub mod lifecycle;
 pub mod queue;
 mod record;

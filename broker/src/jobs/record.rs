@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
+    /// Accepted to run later (`X-Delay`, `X-Not-Before`): stored, not yet due.
+    Scheduled,
     Queued,
     Running,
     Succeeded,
@@ -23,6 +25,7 @@ impl JobStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::Scheduled => "scheduled",
             JobStatus::Queued => "queued",
             JobStatus::Running => "running",
             JobStatus::Succeeded => "succeeded",
@@ -37,13 +40,14 @@ impl std::str::FromStr for JobStatus {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "scheduled" => Ok(JobStatus::Scheduled),
             "queued" => Ok(JobStatus::Queued),
             "running" => Ok(JobStatus::Running),
             "succeeded" => Ok(JobStatus::Succeeded),
             "failed" => Ok(JobStatus::Failed),
             "cancelled" => Ok(JobStatus::Cancelled),
             other => Err(format!(
-                "unknown status `{other}`: use queued, running, succeeded, failed or cancelled"
+                "unknown status `{other}`: use scheduled, queued, running, succeeded, failed or cancelled"
             )),
         }
     }
@@ -107,6 +111,9 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
     pub created_at: DateTime<Utc>,
+    /// A delayed job runs at this time, not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +150,7 @@ impl JobRecord {
             history: Vec::new(),
             max_attempts: None,
             created_at: Utc::now(),
+            not_before: None,
             started_at: None,
             finished_at: None,
             last_status_code: None,
@@ -152,6 +160,20 @@ impl JobRecord {
             dead_lettered: false,
             result_stored: false,
             caller_chosen_id: false,
+        }
+    }
+
+    /// A just-accepted job that runs at `not_before`.
+    pub fn scheduled(
+        call_id: &str,
+        function: &str,
+        callback_url: Option<String>,
+        not_before: DateTime<Utc>,
+    ) -> Self {
+        JobRecord {
+            status: JobStatus::Scheduled,
+            not_before: Some(not_before),
+            ..JobRecord::queued(call_id, function, callback_url)
         }
     }
 }

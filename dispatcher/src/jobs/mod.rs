@@ -3,13 +3,15 @@
 //! its own concurrency limit, so that a slow or failing function never holds back another's
 //! jobs. A consumer exists only while its function has work ([`workers`]; which functions are
 //! served is decided in [`demand`]), so the number of consumers follows the work, not the
-//! number of functions deployed.
+//! number of functions deployed. Delayed jobs wait in `SY_DELAYED` until due, then [`due`]
+//! moves them here.
 
 mod attempt;
 pub(crate) mod context;
 mod decision;
 mod demand;
 mod discovery;
+pub(crate) mod due;
 pub(crate) mod policy;
 pub(crate) mod pull;
 mod workers;

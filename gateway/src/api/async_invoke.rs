@@ -9,10 +9,10 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::jobs::{
-    validate_call_id, JobRecord, JobStatus, Refused, Transition, TransitionError,
+    delay, validate_call_id, JobRecord, JobStatus, Refused, Transition, TransitionError,
 };
 use switchyard_broker::networks::NetworkPolicy;
 use switchyard_broker::{streams, subjects};
@@ -102,6 +102,7 @@ pub(crate) async fn enqueue_function(
             call_id = scoped_call_id(&state, &function, &call_id).await?;
         }
         let callback_url = callback_url(&request, &state.config.callback_networks)?;
+        let due = due_time(&request, state.config.max_delay)?;
         let target = Target {
             call_id: call_id.clone(),
             function,
@@ -110,7 +111,7 @@ pub(crate) async fn enqueue_function(
             callback_url,
         };
         let invocation = read_invocation(&state, request, target).await?;
-        store(&state, &invocation, caller_chose).await
+        store(&state, &invocation, due, caller_chose).await
     }
     .instrument(span)
     .await;
@@ -159,11 +160,46 @@ fn callback_url(
     Ok(Some(text))
 }
 
+/// When the job is to run (`X-Delay`, `X-Not-Before`): `None` for now.
+fn due_time(
+    request: &Request<Body>,
+    max_delay: std::time::Duration,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    delay::due_time(
+        header(delay::DELAY_HEADER).as_deref(),
+        header(delay::NOT_BEFORE_HEADER).as_deref(),
+        Utc::now(),
+        max_delay,
+    )
+    .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// 503 while the delayed jobs held take `SWITCHYARD_QUEUE_MAX_BYTES` or more: their stream
+/// cannot refuse a message itself (message schedules rule out discard-new).
+async fn refuse_when_delayed_full(state: &AppState) -> Result<(), ApiError> {
+    let held = streams::stored_bytes(&state.js, streams::DELAYED)
+        .await
+        .map_err(|e| ApiError::Unavailable(error_chain(&e)))?;
+    let limit = state.config.retention.queue_max_bytes;
+    if limit > 0 && held >= limit as u64 {
+        return Err(ApiError::QueueFull);
+    }
+    Ok(())
+}
+
 /// Publishes the invocation with the call id as its deduplication id and waits for the server's ack, so a
-/// 202 always means stored. A duplicate (the same call id again) is the same job.
+/// 202 always means stored. A duplicate (the same call id again) is the same job. A job `due`
+/// later is held by the stream until then (a message schedule) and recorded as scheduled.
 async fn store(
     state: &AppState,
     invocation: &switchyard_broker::invocation::Invocation,
+    due: Option<DateTime<Utc>>,
     caller_chose: bool,
 ) -> Result<(), ApiError> {
     if state.nats.connection_state() != ConnectionState::Connected {
@@ -171,7 +207,13 @@ async fn store(
             "NATS is unreachable; the invocation was not accepted".into(),
         ));
     }
-    let (subject, headers, payload) = invocation.to_stored_message();
+    if due.is_some() {
+        refuse_when_delayed_full(state).await?;
+    }
+    let (subject, headers, payload) = match due {
+        Some(due) => invocation.to_delayed_message(due),
+        None => invocation.to_stored_message(),
+    };
     let ack = streams::publish_acked(&state.js, subject, headers, payload)
         .await
         .map_err(|e| {
@@ -188,11 +230,11 @@ async fn store(
         tracing::info!("duplicate intake: same job");
         return Ok(());
     }
-    let mut record = JobRecord::queued(
-        &invocation.call_id,
-        &invocation.function,
-        invocation.callback_url.clone(),
-    );
+    let callback = invocation.callback_url.clone();
+    let mut record = match due {
+        Some(due) => JobRecord::scheduled(&invocation.call_id, &invocation.function, callback, due),
+        None => JobRecord::queued(&invocation.call_id, &invocation.function, callback),
+    };
     record.caller_chosen_id = caller_chose;
     if let Err(error) = state.jobs.create_queued(&record).await {
         // The invocation is stored; the worker writes the record when it takes the job.
@@ -253,19 +295,25 @@ async fn cancel_job(
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // A generated id is known only to whoever queued the job; a chosen one may be known to
     // others, so cancelling that job takes the admin's credentials.
-    let chosen = state
-        .jobs
-        .get(&call_id)
-        .await
-        .map_err(|e| ApiError::Unavailable(error_chain(&e)))?
-        .is_some_and(|record| record.caller_chosen_id);
+    let record = super::jobs::job_record(state, &call_id).await?;
+    let chosen = record.as_ref().is_some_and(|r| r.caller_chosen_id);
     if chosen && !crate::auth::authenticated(&state.config.credentials, headers) {
         return Err(ApiError::Unauthorized(format!(
             "job `{call_id}` has a caller-chosen id: cancelling it needs basic auth"
         )));
     }
+    // A delayed job is taken out of the stream first: once the record says cancelled, nothing
+    // may run it, and a record can expire before the job is due.
+    if record
+        .as_ref()
+        .is_some_and(|r| r.status == JobStatus::Scheduled)
+    {
+        streams::purge_subject(&state.js, streams::DELAYED, &subjects::delayed(&call_id))
+            .await
+            .map_err(|e| ApiError::Unavailable(error_chain(&e)))?;
+    }
     let cancel = Transition::Cancel { at: Utc::now() };
-    match state.jobs.apply(&call_id, &cancel, None).await {
+    match state.jobs.apply(&call_id, &cancel, record.as_ref()).await {
         Ok(_) => {}
         // Cancelling twice is not an error.
         Err(TransitionError::Refused {

@@ -32,6 +32,13 @@ pub(crate) struct JobHeaders {
     /// The caller's own call id (or `Idempotency-Key`): the same id again is the same job.
     #[param(rename = "X-Call-Id")]
     call_id: Option<String>,
+    /// Run the job this long from now (seconds, or a Go duration such as `90s`, `5m`); it is
+    /// `scheduled` until then.
+    #[param(rename = "X-Delay")]
+    delay: Option<String>,
+    /// Run the job at this time (RFC 3339), not before; instead of `X-Delay`.
+    #[param(rename = "X-Not-Before")]
+    not_before: Option<String>,
 }
 
 /// A synchronous invoke's answers.

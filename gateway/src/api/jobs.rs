@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use switchyard_broker::jobs::{validate_call_id, JobFilter, JobRecord, JobStatus};
+use switchyard_broker::jobs::{delay, validate_call_id, JobFilter, JobRecord, JobStatus};
 
 use switchyard_access::Authorized;
 use switchyard_broker::records::{split_qualified, Action};
@@ -26,7 +26,7 @@ const MAX_LIMIT: usize = 1000;
 pub(crate) struct ListQuery {
     /// Only this function's jobs (its id: `name` or `name.namespace`).
     function: Option<String>,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    /// `scheduled`, `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     status: Option<String>,
     /// At most this many, 1 to 1000 (default 100).
     limit: Option<usize>,
@@ -113,11 +113,8 @@ pub(crate) async fn authorized_job(
     call_id: String,
 ) -> Result<Authorized<JobTarget>, ApiError> {
     validate_call_id(&call_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let record = state
-        .jobs
-        .get(&call_id)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+    let record = job_record(state, &call_id)
+        .await?
         .ok_or_else(|| ApiError::JobNotFound(call_id.clone()))?;
     let namespace = split_qualified(&record.function).1;
     if !state.namespace_holds(namespace, record.created_at) {
@@ -125,6 +122,25 @@ pub(crate) async fn authorized_job(
     }
     let scope = state.scope_of(namespace);
     caller.authorize(state, Action::Read, &scope, JobTarget(record))
+}
+
+/// The record of `call_id`; for a delayed job whose record has expired, the one read back
+/// from the message that holds the job until it is due.
+pub(crate) async fn job_record(
+    state: &AppState,
+    call_id: &str,
+) -> Result<Option<JobRecord>, ApiError> {
+    let record = state
+        .jobs
+        .get(call_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    match record {
+        Some(record) => Ok(Some(record)),
+        None => delay::held(&state.js, call_id)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string())),
+    }
 }
 
 /// The stored answer: the function's body and headers, its status in `X-Function-Status`.
