@@ -730,6 +730,124 @@ async fn delayed_jobs_run_on_time_after_restarts_and_cancelled_ones_never() {
     assert_eq!(scheduled, json!([]));
 }
 
+/// Schedules from OpenFaaS's cron-connector annotations: each tick is one job (two
+/// dispatchers running), with the schedule's data, its headers and its record; the preview
+/// shows what daylight saving does; a paused schedule fires nothing; a bad schedule is a 400.
+#[tokio::test]
+async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let _second = Switchyard::start("dispatcher", &[("SWITCHYARD_NATS_URL", &nats.url())]);
+    let api = switchyard.api();
+    let receiver = CallbackServer::start().await;
+    api.deploy_with(
+        "ticker",
+        "cat",
+        json!({}),
+        json!({
+            "topic": "cron-function",
+            "schedule": "*/2 * * * * *",
+            "com.switchyard.schedule.data": "tick!",
+            "com.switchyard.schedule.callback-url": receiver.url("/"),
+        }),
+    )
+    .await;
+    let refused = api
+        .deploy(json!({ "service": "bad", "envProcess": "cat",
+            "annotations": { "topic": "cron-function", "schedule": "61 * * * *" } }))
+        .await;
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.expect("body");
+    assert!(
+        text.contains("annotation `schedule`") && text.contains("minute `61`"),
+        "{text}"
+    );
+
+    let ticks = receiver.wait_for(4, WAIT).await;
+    let mut instants: Vec<i64> = ticks
+        .iter()
+        .map(|t| {
+            assert_eq!(&t.body[..], b"tick!");
+            let id = t.header("x-call-id");
+            let unix: i64 = id
+                .strip_prefix("tick-")
+                .and_then(|rest| rest.strip_suffix("-ticker"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("tick call id {id}"));
+            unix
+        })
+        .collect();
+    instants.sort();
+    let distinct: HashSet<i64> = instants.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        instants.len(),
+        "a tick ran twice: {instants:?}"
+    );
+    let first = instants[0];
+    let last = instants[instants.len() - 1];
+    let expected: Vec<i64> = (first..=last).step_by(2).collect();
+    assert_eq!(instants, expected, "every tick once, none missing");
+    let record = api.job(ticks[0].header("x-call-id")).await;
+    assert_eq!(record["trigger"], "schedule", "{record}");
+    assert!(record["scheduledFor"].is_string(), "{record}");
+
+    let listed = api.admin_json("/system/schedules").await;
+    assert_eq!(listed[0]["function"], "ticker", "{listed}");
+    assert_eq!(listed[0]["timezone"], "UTC");
+    assert!(listed[0]["next"].is_string(), "{listed}");
+    assert_eq!(listed[0]["lastOutcome"], "fired");
+
+    // What daylight saving does, before it happens: 01:30 does not exist in London on
+    // 2026-03-29 and runs once at the end of the gap.
+    api.deploy_with(
+        "report",
+        "cat",
+        json!({}),
+        json!({ "topic": "cron-function", "schedule": "30 1 * * *",
+                "com.switchyard.schedule.timezone": "Europe/London" }),
+    )
+    .await;
+    let preview = api
+        .admin_json("/system/schedules/report?from=2026-03-28T12:00:00Z&count=3")
+        .await;
+    assert_eq!(
+        preview,
+        json!({ "function": "report", "schedule": "30 1 * * *", "timezone": "Europe/London",
+                "next": ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:30:00Z"] })
+    );
+
+    let paused = api
+        .admin(Method::POST, "/system/schedules/ticker/pause")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(paused.status(), 204);
+    let paused_at = chrono::Utc::now().timestamp();
+    let before = receiver.received().len();
+    // Two ticks' time with nothing to wait for: a paused schedule fires nothing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after: Vec<String> = receiver.received()[before..]
+        .iter()
+        .map(|t| t.header("x-call-id").to_string())
+        .collect();
+    assert!(
+        after.iter().all(|id| id
+            .strip_prefix("tick-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|unix| unix <= paused_at)),
+        "ticks after the pause: {after:?}"
+    );
+    let listed = api.admin_json("/system/schedules").await;
+    let ticker = listed
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["function"] == "ticker"))
+        .expect("listed");
+    assert_eq!(ticker["paused"], true, "{ticker}");
+    assert!(ticker.get("next").is_none(), "{ticker}");
+}
+
 /// Enqueues `count` jobs, 32 at a time; returns the call ids of the 202s.
 async fn enqueue_many(
     api: &common::Api,

@@ -141,6 +141,45 @@ async fn jobs_and_dead_letters_from_the_command_line() {
         "already redriven ones are skipped"
     );
 
+    // Schedules: listed, previewed across a daylight-saving change, paused and resumed.
+    let deployed = api
+        .deploy(json!({ "service": "nightly", "envProcess": "cat",
+            "annotations": { "topic": "cron-function", "schedule": "30 1 * * *",
+                             "com.switchyard.schedule.timezone": "Europe/London" } }))
+        .await;
+    assert_eq!(deployed.status(), 202);
+    let table = ok(&switchyard, &["schedules", "list"]);
+    assert!(
+        table.contains("nightly") && table.contains("Europe/London"),
+        "{table}"
+    );
+    let next = ok(
+        &switchyard,
+        &[
+            "schedules",
+            "next",
+            "nightly",
+            "--from",
+            "2026-03-28T12:00:00Z",
+            "--count",
+            "2",
+        ],
+    );
+    assert!(
+        next.contains("2026-03-29 01:00:00Z") && next.contains("2026-03-30 00:30:00Z"),
+        "{next}"
+    );
+    assert!(ok(&switchyard, &["schedules", "pause", "nightly"]).contains("paused nightly"));
+    assert_eq!(
+        json_of(&switchyard, &["schedules", "list"])[0]["paused"],
+        true
+    );
+    assert!(ok(&switchyard, &["schedules", "resume", "nightly"]).contains("resumed nightly"));
+    assert_eq!(
+        json_of(&switchyard, &["schedules", "list"])[0]["paused"],
+        false
+    );
+
     // Errors say what went wrong, with a failing exit.
     let missing = run(&switchyard, &["jobs", "get", "no-such-job"]);
     assert!(!missing.status.success());

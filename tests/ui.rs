@@ -200,6 +200,28 @@ async fn an_operator_works_through_the_ui() {
     browser.goto(&format!("{base}/ui/#/jobs")).await;
     browser.wait_text("main table", &new_call, WITHIN).await;
     browser.screenshot(&shots.join("jobs.png")).await;
+    // Schedules: the next ticks in the function's time zone, and pausing.
+    let deployed = api
+        .deploy(json!({ "service": "nightly", "envProcess": "cat",
+            "annotations": { "topic": "cron-function", "schedule": "30 1 * * *",
+                             "com.switchyard.schedule.timezone": "Europe/London" } }))
+        .await;
+    assert_eq!(deployed.status(), 202);
+    browser.goto(&format!("{base}/ui/#/schedules")).await;
+    browser.wait_text("main table", "30 1 * * *", WITHIN).await;
+    browser.click_button("main table", "Pause").await;
+    browser.wait_text("main table", "paused", WITHIN).await;
+    browser.click_button("main table", "nightly").await;
+    browser
+        .wait_text(
+            "#schedule-preview",
+            "Next ticks of nightly (Europe/London)",
+            WITHIN,
+        )
+        .await;
+    browser.screenshot(&shots.join("schedules.png")).await;
+    let listed = api.admin_json("/system/schedules").await;
+    assert_eq!(listed[0]["paused"], true, "{listed}");
     browser.goto(&format!("{base}/ui/#/api")).await;
     browser.wait_text("main", "/system/functions", WITHIN).await;
     browser.screenshot(&shots.join("api.png")).await;

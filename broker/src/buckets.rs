@@ -11,6 +11,15 @@ pub const FUNCTIONS: &str = "sy_functions";
 /// value = [`crate::records::Endpoint`] as JSON. A key exists only while its replica is ready.
 pub const ENDPOINTS: &str = "sy_endpoints";
 
+/// Where each scheduled function's schedule stands: key = function id, value =
+/// [`crate::records::ScheduleState`] as JSON.
+pub const SCHEDULES: &str = "sy_schedules";
+
+/// Opens (creating if needed) the schedules' state.
+pub async fn schedules(js: &jetstream::Context) -> Result<kv::Store, BucketError> {
+    open(js, SCHEDULES, "Switchyard schedules", Duration::ZERO).await
+}
+
 /// Errors while opening a bucket.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open key-value bucket `{bucket}`: {source}")]

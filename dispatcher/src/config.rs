@@ -18,6 +18,8 @@ pub struct DispatcherConfig {
     pub jobs: JobsConfig,
     /// How long records, results and dead letters are kept.
     pub retention: Retention,
+    /// Missed ticks a schedule with `com.switchyard.schedule.misfire: all` runs at most.
+    pub schedule_max_catch_up: usize,
 }
 
 /// Settings of the asynchronous worker. The retry settings are defaults that a function's
@@ -92,6 +94,7 @@ impl Default for DispatcherConfig {
             max_concurrent_calls: 1024,
             jobs: JobsConfig::default(),
             retention: Retention::default(),
+            schedule_max_catch_up: 100,
         }
     }
 }

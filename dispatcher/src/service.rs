@@ -13,7 +13,7 @@ use crate::config::DispatcherConfig;
 use crate::delivery::Delivery;
 use crate::endpoints::Directory;
 use crate::event_owners::EventOwners;
-use switchyard_broker::table::Table;
+use switchyard_broker::table::{CachedTable, Table};
 
 use crate::forward::Forwarder;
 use crate::jobs::context::JobContext;
@@ -88,6 +88,13 @@ impl Dispatcher {
             subscriptions.clone(),
             keys::routing_key(&js).await?,
         ));
+        let scheduler = switchyard_scheduler::Scheduler {
+            js: js.clone(),
+            registry: registry.clone(),
+            states: CachedTable::start(buckets::schedules(&js).await?, shutdown.clone()).await,
+            jobs: JobStore::open(&js, &config.retention).await?,
+            max_catch_up: config.schedule_max_catch_up,
+        };
         let grace = config.jobs.shutdown_grace;
         let reporter = delivery.load.report(nats.clone(), shutdown.clone());
         let tasks = vec![
@@ -114,9 +121,10 @@ impl Dispatcher {
             jobs::due::start(job_context.clone(), shutdown.clone())
                 .await
                 .map_err(DispatcherError::Consumer)?,
-            callbacks::start(job_context, shutdown)
+            callbacks::start(job_context, shutdown.clone())
                 .await
                 .map_err(DispatcherError::Consumer)?,
+            tokio::spawn(scheduler.run(shutdown)),
         ];
         Ok(Dispatcher { tasks, nats })
     }

@@ -240,6 +240,23 @@ fn case(method: &str, path: &str, org: Org, fixtures: &Fixtures) -> Option<(Need
             call("DELETE", format!("/system/event-sources/hook-{o}"), None),
         ),
 
+        ("get", "/system/schedules") => (
+            Read,
+            call("GET", format!("/system/schedules?namespace={ns}"), None),
+        ),
+        ("get", "/system/schedules/{function}") => (
+            Read,
+            call("GET", format!("/system/schedules/{f}.{ns}"), None),
+        ),
+        ("post", "/system/schedules/{function}/pause") => (
+            Write,
+            call("POST", format!("/system/schedules/{f}.{ns}/pause"), None),
+        ),
+        ("post", "/system/schedules/{function}/resume") => (
+            Write,
+            call("POST", format!("/system/schedules/{f}.{ns}/resume"), None),
+        ),
+
         ("get", "/system/jobs") => (
             Read,
             call("GET", format!("/system/jobs?function={f}.{ns}"), None),

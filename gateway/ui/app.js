@@ -378,6 +378,38 @@ async function jobPage(params, callId) {
     job.resultStored ? await resultView(callId) : null));
 }
 
+// ---- Schedules -------------------------------------------------------------------------------
+
+async function schedulesPage(params) {
+  const namespace = params.get("namespace") || "";
+  const schedules = await api("GET", `/system/schedules${namespace ? `?namespace=${encodeURIComponent(namespace)}` : ""}`);
+  const preview = h("div", { id: "schedule-preview" });
+  const toggle = s => h("button", { type: "button", onclick: async () => {
+    await api("POST", `/system/schedules/${encodeURIComponent(s.function)}/${s.paused ? "resume" : "pause"}`);
+    route();
+  } }, s.paused ? "Resume" : "Pause");
+  const chosen = params.get("function");
+  if (chosen) {
+    const next = await api("GET", `/system/schedules/${encodeURIComponent(chosen)}?count=10`);
+    preview.replaceChildren(h("h2", {}, `Next ticks of ${next.function} (${next.timezone})`),
+      table([["In UTC", t => h("span", { class: "mono" }, t)], ["Your local time", t => when(t)]], next.next));
+  }
+  render(
+    h("h1", {}, "Schedules"),
+    h("p", { class: "hint" }, "Functions deployed with the annotations topic: cron-function and schedule."),
+    table([
+      ["Function", s => h("a", { href: `#/schedules?function=${encodeURIComponent(s.function)}` }, s.function)],
+      ["Schedule", s => h("span", { class: "mono" }, s.schedule)],
+      ["Time zone", s => s.timezone],
+      ["Next", s => s.paused ? badge("paused") : when(s.next)],
+      ["Last tick", s => when(s.lastTick)],
+      ["Outcome", s => s.lastOutcome ? badge(s.lastOutcome) : ""],
+      ["Last job", s => s.lastCallId ? h("a", { class: "mono", href: `#/jobs/${s.lastCallId}` }, s.lastCallId) : ""],
+      ["", toggle],
+    ], schedules, "No scheduled functions."),
+    preview);
+}
+
 // ---- Events: subscriptions, sources and the live viewer ------------------------------------
 
 let viewer = null; // the live viewer's fetch, stopped when the page changes
@@ -789,6 +821,7 @@ const pages = [
   [/^#\/invoke$/, invokePage],
   [/^#\/jobs$/, jobsPage],
   [/^#\/jobs\/(.+)$/, jobPage],
+  [/^#\/schedules$/, schedulesPage],
   [/^#\/events$/, eventsPage],
   [/^#\/dead-letters$/, deadLettersPage],
   [/^#\/secrets$/, secretsPage],

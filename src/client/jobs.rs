@@ -24,7 +24,7 @@ enum JobsAction {
         /// Only this function's (`name` or `name.namespace`).
         #[arg(long)]
         function: Option<String>,
-        /// queued, running, succeeded, failed or cancelled.
+        /// scheduled, queued, running, succeeded, failed or cancelled.
         #[arg(long)]
         status: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -155,6 +155,9 @@ fn details(job: &Value) -> String {
         ("attempts", "/attempts"),
         ("max attempts", "/maxAttempts"),
         ("created", "/createdAt"),
+        ("trigger", "/trigger"),
+        ("scheduled for", "/scheduledFor"),
+        ("runs at", "/notBefore"),
         ("started", "/startedAt"),
         ("finished", "/finishedAt"),
         ("last status", "/lastStatusCode"),

@@ -3,7 +3,7 @@
 //! environment (`SWITCHYARD_GATEWAY`, `SWITCHYARD_ADMIN_USER`, `SWITCHYARD_ADMIN_PASSWORD`) or the
 //! data directory (`<data dir>/admin-password`, as `switchyard up` writes it).
 //!
-//! One file per group of verbs: [`jobs`], [`events`], [`subscriptions`], [`sources`],
+//! One file per group of verbs: [`jobs`], [`schedules`], [`events`], [`subscriptions`], [`sources`],
 //! [`dead_letters`], [`routes`], [`access`] (organizations, policies, service accounts and
 //! their tokens, the audit log); [`table`] prints the tables. `--token` (`SWITCHYARD_TOKEN`)
 //! signs in with an API or OIDC token instead of the admin's password.
@@ -13,6 +13,7 @@ mod dead_letters;
 mod events;
 mod jobs;
 mod routes;
+mod schedules;
 mod sources;
 mod subscriptions;
 mod table;
@@ -72,6 +73,8 @@ pub struct Connection {
 pub enum ClientCommand {
     /// Asynchronous jobs: list, show, read the answer of, cancel.
     Jobs(jobs::Jobs),
+    /// Schedules: list, preview the next ticks, pause, resume.
+    Schedules(schedules::Schedules),
     /// Events as they are stored (`events tail`).
     Events(events::Events),
     /// Event subscriptions: list, show, create, delete.
@@ -96,6 +99,7 @@ impl ClientCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
             ClientCommand::Jobs(c) => c.run().await,
+            ClientCommand::Schedules(c) => c.run().await,
             ClientCommand::Events(c) => c.run().await,
             ClientCommand::Subscriptions(c) => c.run().await,
             ClientCommand::Sources(c) => c.run().await,

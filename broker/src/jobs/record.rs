@@ -111,6 +111,12 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
     pub created_at: DateTime<Utc>,
+    /// What made the job: `schedule` for a schedule's tick; absent for an invoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// The tick a schedule's job belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_for: Option<DateTime<Utc>>,
     /// A delayed job runs at this time, not before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
@@ -150,6 +156,8 @@ impl JobRecord {
             history: Vec::new(),
             max_attempts: None,
             created_at: Utc::now(),
+            trigger: None,
+            scheduled_for: None,
             not_before: None,
             started_at: None,
             finished_at: None,
@@ -160,6 +168,15 @@ impl JobRecord {
             dead_lettered: false,
             result_stored: false,
             caller_chosen_id: false,
+        }
+    }
+
+    /// The job of a schedule's tick at `instant`.
+    pub fn tick(call_id: &str, function: &str, instant: DateTime<Utc>) -> Self {
+        JobRecord {
+            trigger: Some("schedule".into()),
+            scheduled_for: Some(instant),
+            ..JobRecord::queued(call_id, function, None)
         }
     }
 

@@ -7,6 +7,7 @@ mod function;
 mod host;
 mod namespace;
 mod route;
+mod schedule;
 mod source;
 mod source_status;
 mod vcenter;
@@ -33,6 +34,7 @@ pub use route::{
     api_key_digest, parse_path, route, validate_host, Cors, PathMatch, Route, RouteAuth, Segment,
     RESERVED_PREFIXES,
 };
+pub use schedule::{tick_call_id, ScheduleState, TickOutcome};
 pub use source::{
     parse_rate, BasicCredentials, EventSource, SourceSpec, WebhookAuth, WebhookConfig,
 };

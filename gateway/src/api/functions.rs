@@ -24,6 +24,7 @@ use crate::access::resolve::{given, one_namespace, split_reference, Kind};
 use crate::access::Caller;
 use crate::error::{ApiError, Record};
 use crate::provider_client;
+use switchyard_scheduler::ScheduleSpec;
 
 /// `GET /system/functions[?namespace=]`: the functions of one namespace (the default one
 /// unless named), as OpenFaaS lists them.
@@ -177,6 +178,14 @@ pub(crate) async fn remove(
         .delete(&name)
         .await
         .map_err(ApiError::from_table(Record::Function))?;
+    // A function deployed again under this name starts its schedule afresh, with no ticks
+    // missed while it was gone.
+    if state.schedules.contains(&name) {
+        // Boxed: handlers' futures live on a thread's stack.
+        if let Err(error) = Box::pin(state.schedules.delete(&name)).await {
+            tracing::warn!(function = %name, %error, "schedule state not removed");
+        }
+    }
     tracing::info!(function = %name, "function removed");
     Ok(StatusCode::ACCEPTED)
 }
@@ -304,6 +313,9 @@ async fn checked_deployment(
     validate_secret_names(&deployment).map_err(ApiError::BadRequest)?;
     external_endpoints_allowed(state, &deployment).await?;
     validate_tuning(&deployment).map_err(ApiError::BadRequest)?;
+    if let Some(Err(invalid)) = ScheduleSpec::of(deployment.annotations.as_ref()) {
+        return Err(ApiError::BadRequest(invalid.to_string()));
+    }
     super::secrets::check_deployment_secrets(state, &deployment).await?;
     // The provider refuses what it cannot run, so nothing is stored for it.
     provider_client::prepare(&state.nats, &deployment).await?;
