@@ -477,6 +477,8 @@ fn dispatcher_config(settings: &Settings) -> DispatcherConfig {
         jobs: settings.jobs.config(),
         retention: settings.retention.config(),
         replica_wait: settings.autoscaler.cold_start_timeout.0,
+        schedule_misfire_after: settings.jobs.schedule_misfire_after.0,
+        schedule_max_catch_up: settings.jobs.schedule_max_catch_up.max(1),
         ..DispatcherConfig::default()
     }
 }

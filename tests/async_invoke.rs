@@ -848,6 +848,138 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
     assert!(ticker.get("next").is_none(), "{ticker}");
 }
 
+/// A tick's job: the tick, when it started and when it finished.
+type TickRun = (Option<Time>, Option<Time>, Option<Time>);
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// After everything was stopped, a schedule with `misfire: all` runs every tick it missed and
+/// one with `skip` none; a slow function's ticks never overlap with `overlap: skip` or `queue`.
+#[tokio::test]
+async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowed() {
+    let nats = Nats::start();
+    let mut switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_SCHEDULE_MISFIRE_AFTER", "2s")]);
+    let api = switchyard.api();
+    let dir = TempDir::new("schedules");
+    let slow = common::script(&dir.0, "slow.sh", "sleep 3; echo done");
+    for misfire in ["skip", "all"] {
+        api.deploy_with(
+            &format!("every-2s-{misfire}"),
+            "cat",
+            json!({}),
+            json!({ "topic": "cron-function", "schedule": "*/2 * * * * *",
+                    "com.switchyard.schedule.misfire": misfire }),
+        )
+        .await;
+    }
+    for overlap in ["skip", "queue"] {
+        api.deploy_with(
+            &format!("slow-{overlap}"),
+            &slow,
+            json!({}),
+            json!({ "topic": "cron-function", "schedule": "* * * * * *",
+                    "com.switchyard.schedule.overlap": overlap }),
+        )
+        .await;
+    }
+    let ticks_of = |function: &'static str| {
+        let api = api.clone();
+        async move {
+            let jobs = api
+                .admin_json(&format!("/system/jobs?function={function}&limit=1000"))
+                .await;
+            let time = |job: &Value, field: &str| {
+                job[field]
+                    .as_str()
+                    .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+            };
+            jobs.as_array()
+                .into_iter()
+                .flatten()
+                .map(|job| {
+                    (
+                        time(job, "scheduledFor"),
+                        time(job, "startedAt"),
+                        time(job, "finishedAt"),
+                    )
+                })
+                .collect::<Vec<TickRun>>()
+        }
+    };
+    common::eventually(WAIT, "both schedules ran a tick", || async {
+        !ticks_of("every-2s-skip").await.is_empty() && !ticks_of("every-2s-all").await.is_empty()
+    })
+    .await;
+
+    // Everything stops for 8 s; ticks more than 2 s old when it is back were missed.
+    switchyard.kill();
+    let stopped = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let back = chrono::Utc::now();
+    switchyard.restart();
+    let missed_from = stopped + chrono::Duration::milliseconds(500);
+    let missed_until = back - chrono::Duration::milliseconds(2500);
+    common::eventually(WAIT, "both schedules ticking again", || async {
+        let after_restart =
+            |ticks: Vec<TickRun>| ticks.iter().any(|(at, _, _)| at.is_some_and(|t| t > back));
+        after_restart(ticks_of("every-2s-skip").await)
+            && after_restart(ticks_of("every-2s-all").await)
+    })
+    .await;
+    let in_downtime = |ticks: &[TickRun]| {
+        let mut seconds: Vec<i64> = ticks
+            .iter()
+            .filter_map(|(at, _, _)| *at)
+            .filter(|t| *t > missed_from && *t < missed_until)
+            .map(|t| t.timestamp())
+            .collect();
+        seconds.sort();
+        seconds
+    };
+    let expected: Vec<i64> = (missed_from.timestamp() + 1..missed_until.timestamp() + 1)
+        .filter(|s| s % 2 == 0)
+        .filter(|s| {
+            let t = chrono::DateTime::from_timestamp(*s, 0).expect("valid");
+            t > missed_from && t < missed_until
+        })
+        .collect();
+    assert!(expected.len() >= 2, "a downtime long enough: {expected:?}");
+    assert_eq!(
+        in_downtime(&ticks_of("every-2s-all").await),
+        expected,
+        "misfire all"
+    );
+    assert_eq!(
+        in_downtime(&ticks_of("every-2s-skip").await),
+        Vec::<i64>::new(),
+        "misfire skip"
+    );
+
+    // The slow functions' jobs never ran at the same time, and ran at least twice.
+    for function in ["slow-skip", "slow-queue"] {
+        common::eventually(WAIT, "two finished ticks", || async {
+            ticks_of(function)
+                .await
+                .iter()
+                .filter(|(_, _, end)| end.is_some())
+                .count()
+                >= 2
+        })
+        .await;
+        let mut runs: Vec<_> = ticks_of(function)
+            .await
+            .into_iter()
+            .filter_map(|(_, start, end)| Some((start?, end?)))
+            .collect();
+        runs.sort();
+        for pair in runs.windows(2) {
+            assert!(
+                pair[1].0 >= pair[0].1,
+                "{function}: overlapping runs {pair:?}"
+            );
+        }
+    }
+}
+
 /// Enqueues `count` jobs, 32 at a time; returns the call ids of the 202s.
 async fn enqueue_many(
     api: &common::Api,

@@ -18,6 +18,8 @@ pub struct DispatcherConfig {
     pub jobs: JobsConfig,
     /// How long records, results and dead letters are kept.
     pub retention: Retention,
+    /// A schedule's tick looked at this long after its instant was missed.
+    pub schedule_misfire_after: Duration,
     /// Missed ticks a schedule with `com.switchyard.schedule.misfire: all` runs at most.
     pub schedule_max_catch_up: usize,
 }
@@ -94,6 +96,7 @@ impl Default for DispatcherConfig {
             max_concurrent_calls: 1024,
             jobs: JobsConfig::default(),
             retention: Retention::default(),
+            schedule_misfire_after: switchyard_scheduler::plan::ON_TIME,
             schedule_max_catch_up: 100,
         }
     }

@@ -93,6 +93,7 @@ impl Dispatcher {
             registry: registry.clone(),
             states: CachedTable::start(buckets::schedules(&js).await?, shutdown.clone()).await,
             jobs: JobStore::open(&js, &config.retention).await?,
+            misfire_after: config.schedule_misfire_after,
             max_catch_up: config.schedule_max_catch_up,
         };
         let grace = config.jobs.shutdown_grace;

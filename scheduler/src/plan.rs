@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use crate::cron::Schedule;
 use crate::spec::Misfire;
 
-/// A tick looked at within this long of its instant runs; an older one was missed (nothing ran
-/// the schedule then) and runs only as the misfire policy says.
+/// By default, a tick looked at within this long of its instant runs; an older one was missed
+/// (nothing ran the schedule then) and runs only as the misfire policy says.
 pub const ON_TIME: Duration = Duration::from_secs(30);
 /// Ticks counted one by one after a long downtime; past this, the rest up to [`ON_TIME`] before
 /// now are passed over uncounted (a per-second schedule stopped for a year).
@@ -27,17 +27,18 @@ pub struct Plan {
     pub handled_until: Option<DateTime<Utc>>,
 }
 
-/// The ticks after `after` up to `now`, and which of them to run: every one on time, and of
-/// the missed ones none (`skip`), the latest when none is on time (`latest`), or the latest
-/// `max_catch_up` (`all`).
+/// The ticks after `after` up to `now`, and which of them to run: every one within
+/// `misfire_after` of now, and of the older (missed) ones none (`skip`), the latest when none
+/// is on time (`latest`), or the latest `max_catch_up` (`all`).
 pub fn plan(
     schedule: &Schedule,
     misfire: Misfire,
     after: DateTime<Utc>,
     now: DateTime<Utc>,
+    misfire_after: Duration,
     max_catch_up: usize,
 ) -> Plan {
-    let on_time_from = now - chrono::Duration::from_std(ON_TIME).unwrap_or_default();
+    let on_time_from = now - chrono::Duration::from_std(misfire_after).unwrap_or_default();
     let mut on_time = Vec::new();
     let mut missed: VecDeque<DateTime<Utc>> = VecDeque::new();
     let mut missed_count = 0;
@@ -106,7 +107,7 @@ mod tests {
             (Misfire::All, 2, &["2026-12-07T12:03:00Z", "2026-12-07T12:04:00Z", "2026-12-07T12:05:00Z"], 2),
         ];
         for (misfire, bound, fire, missed) in cases {
-            let plan = plan(&every_minute, *misfire, after, now, *bound);
+            let plan = plan(&every_minute, *misfire, after, now, ON_TIME, *bound);
             assert_eq!(plan.fire, times(fire), "{misfire:?} {bound}");
             assert_eq!(plan.missed, *missed, "{misfire:?} {bound}");
             assert_eq!(plan.handled_until, Some(at("2026-12-07T12:05:00Z")));
@@ -118,14 +119,21 @@ mod tests {
         let hourly = Schedule::parse("@hourly", None).expect("parses");
         let after = at("2026-12-07T08:00:00Z");
         let now = at("2026-12-07T12:30:00Z");
-        let latest = plan(&hourly, Misfire::Latest, after, now, 100);
+        let latest = plan(&hourly, Misfire::Latest, after, now, ON_TIME, 100);
         assert_eq!(latest.fire, times(&["2026-12-07T12:00:00Z"]));
         assert_eq!(latest.missed, 3);
-        let skip = plan(&hourly, Misfire::Skip, after, now, 100);
+        let skip = plan(&hourly, Misfire::Skip, after, now, ON_TIME, 100);
         assert!(skip.fire.is_empty());
         assert_eq!(skip.handled_until, Some(at("2026-12-07T12:00:00Z")));
         // Nothing due yet: nothing to do, nothing handled.
-        let early = plan(&hourly, Misfire::All, at("2026-12-07T12:00:00Z"), now, 100);
+        let early = plan(
+            &hourly,
+            Misfire::All,
+            at("2026-12-07T12:00:00Z"),
+            now,
+            ON_TIME,
+            100,
+        );
         assert_eq!(
             early,
             Plan {
@@ -145,6 +153,7 @@ mod tests {
             Misfire::All,
             at("2025-12-07T12:00:00Z"),
             now,
+            ON_TIME,
             5,
         );
         // Five caught up, then the 31 on time (11:59:30 … 12:00:00).

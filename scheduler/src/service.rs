@@ -34,6 +34,8 @@ pub struct Scheduler {
     pub registry: KvCache<FunctionSpec>,
     pub states: CachedTable<ScheduleState>,
     pub jobs: JobStore,
+    /// A tick looked at this long after its instant was missed.
+    pub misfire_after: Duration,
     /// Missed ticks run at most for `com.switchyard.schedule.misfire: all`.
     pub max_catch_up: usize,
 }
@@ -129,6 +131,7 @@ impl Scheduler {
             spec.misfire,
             state.handled_until(),
             now,
+            self.misfire_after,
             self.max_catch_up,
         );
         if planned.missed > 0 {

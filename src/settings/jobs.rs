@@ -61,6 +61,16 @@ pub struct JobSettings {
     #[arg(long, env = "SWITCHYARD_CALLBACK_ALLOW", default_value = "", value_parser = networks)]
     pub callback_allow: Networks,
 
+    /// A schedule's tick looked at this long after its instant counts as missed (nothing ran
+    /// the schedule then) and runs only as its misfire policy says.
+    #[arg(long, env = "SWITCHYARD_SCHEDULE_MISFIRE_AFTER", default_value_t = Span(switchyard_scheduler::plan::ON_TIME))]
+    pub schedule_misfire_after: Span,
+
+    /// Missed ticks a schedule with `com.switchyard.schedule.misfire: all` runs at most (the
+    /// latest ones).
+    #[arg(long, env = "SWITCHYARD_SCHEDULE_MAX_CATCH_UP", default_value_t = 100)]
+    pub schedule_max_catch_up: usize,
+
     /// Networks callbacks may never reach (checked for every address a callback host resolves
     /// to, when it connects). Default: link-local and cloud metadata addresses.
     #[arg(long, env = "SWITCHYARD_CALLBACK_DENY", default_value = DEFAULT_DENIED, value_parser = networks)]

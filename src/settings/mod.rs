@@ -108,6 +108,7 @@ impl Settings {
             ("SWITCHYARD_SHUTDOWN_TIMEOUT", self.gateway.shutdown_timeout, 100 * MS, HOUR),
             ("SWITCHYARD_PROVIDER_LEASE_TTL", self.provider.provider_lease_ttl, SECOND, 5 * MINUTE),
             ("SWITCHYARD_ASYNC_TIMEOUT", self.jobs.async_timeout, SECOND, DAY),
+            ("SWITCHYARD_SCHEDULE_MISFIRE_AFTER", self.jobs.schedule_misfire_after, SECOND, DAY),
             ("SWITCHYARD_ASYNC_ACK_WAIT", self.jobs.async_ack_wait, 100 * MS, HOUR),
             ("SWITCHYARD_RETRY_MIN_WAIT", self.jobs.retry_min_wait, MS, HOUR),
             ("SWITCHYARD_RETRY_MAX_WAIT", self.jobs.retry_max_wait, MS, HOUR),
