@@ -817,6 +817,22 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
                 "next": ["2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z", "2026-03-31T00:30:00Z"] })
     );
 
+    api.deploy_with(
+        "report-ny",
+        "cat",
+        json!({}),
+        json!({ "topic": "cron-function", "schedule": "CRON_TZ=America/New_York 30 2 * * *" }),
+    )
+    .await;
+    let preview = api
+        .admin_json("/system/schedules/report-ny?from=2027-03-13T17:00:00Z&count=2")
+        .await;
+    assert_eq!(preview["timezone"], "America/New_York");
+    assert_eq!(
+        preview["next"],
+        json!(["2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"])
+    );
+
     let paused = api
         .admin(Method::POST, "/system/schedules/ticker/pause")
         .send()

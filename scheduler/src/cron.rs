@@ -9,13 +9,18 @@
 //! `CRON_TZ=<zone>` (or `TZ=<zone>`) prefix. As in every cron, when both day fields are
 //! restricted a day matching either runs.
 //!
-//! Daylight saving follows ISC cron: a local time that does not exist (the spring-forward gap)
-//! runs once, at the first instant after the gap; a local time that exists twice (fall back)
-//! runs once, at its first occurrence.
+//! Daylight saving follows ISC cron. A schedule at fixed times (neither the minute nor the
+//! hour field starts with `*`): a local time that does not exist (the spring-forward gap) runs
+//! once, at the first instant after the gap; a local time that exists twice (fall back) runs
+//! once, at its first occurrence. A wildcard schedule (`*/15 * * * *`, `30 * * * *`) follows
+//! the clock: nothing for the skipped times, and the repeated ones twice, so it keeps its
+//! rhythm in real time.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 /// Why a schedule cannot be read.
@@ -61,6 +66,10 @@ struct Fields {
     /// Whether each day field was `*` or `?`: with both restricted, either may match.
     any_day: bool,
     any_weekday: bool,
+    /// The minute or the hour field starts with `*` (ISC cron's "wildcard" jobs): across a
+    /// daylight-saving change such a schedule follows the clock (nothing for the skipped
+    /// times, both occurrences of repeated ones); any other runs each local time once.
+    wildcard: bool,
 }
 
 struct FieldSpec {
@@ -220,6 +229,9 @@ fn parse_kind(rest: &str, text: &str) -> Result<Kind, InvalidSchedule> {
         weekdays,
         any_day: matches!(rest[2], "*" | "?"),
         any_weekday: matches!(rest[4], "*" | "?"),
+        wildcard: [rest[0], rest[1]]
+            .iter()
+            .any(|field| field.starts_with(['*', '?'])),
     }))
 }
 
@@ -297,12 +309,31 @@ impl Fields {
     }
 
     fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
-        // Local times before `after`'s own map to instants before it: in a repeated hour a
-        // local time stands for its first occurrence, which precedes the second.
+        // Local times before `after`'s own map to instants before it, but for the second
+        // occurrence of a time the clock repeats when it goes back within the next hours: a
+        // wildcard schedule runs that too, so the search starts that much earlier.
+        let offset = |t: DateTime<Utc>| {
+            zone.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc()
+        };
+        let ahead = chrono::Duration::hours(3);
+        let goes_back = offset(after + ahead) < offset(after);
         let start = after
             .with_timezone(&zone)
             .naive_local()
             .with_nanosecond(0)?;
+        let start = if self.wildcard && goes_back {
+            start - ahead
+        } else {
+            start
+        };
+        // The earliest second occurrence of a repeated time found so far: a later local time's
+        // first occurrence may still come before it.
+        let mut repeated: Option<DateTime<Utc>> = None;
+        let earliest = |found: DateTime<Utc>, repeated: Option<DateTime<Utc>>| {
+            Some(repeated.map_or(found, |r| r.min(found)))
+        };
         let mut date = start.date();
         let last = NaiveDate::from_ymd_opt(date.year() + SEARCH_YEARS, 1, 1)?;
         while date <= last {
@@ -323,10 +354,31 @@ impl Fields {
                                 continue;
                             }
                             let local = date.and_hms_opt(hour, minute, second)?;
-                            if let Some(instant) = instant_of(local, zone) {
-                                if instant > after {
-                                    return Some(instant);
+                            match zone.from_local_datetime(&local) {
+                                LocalResult::Single(t) => {
+                                    let t = t.with_timezone(&Utc);
+                                    if t > after {
+                                        return earliest(t, repeated);
+                                    }
                                 }
+                                LocalResult::Ambiguous(first, second) => {
+                                    let first = first.with_timezone(&Utc);
+                                    if first > after {
+                                        return earliest(first, repeated);
+                                    }
+                                    let second = second.with_timezone(&Utc);
+                                    if self.wildcard && second > after && repeated.is_none() {
+                                        repeated = Some(second);
+                                    }
+                                }
+                                LocalResult::None if !self.wildcard => {
+                                    if let Some(t) = end_of_gap(local, zone) {
+                                        if t > after {
+                                            return earliest(t, repeated);
+                                        }
+                                    }
+                                }
+                                LocalResult::None => {}
                             }
                         }
                     }
@@ -334,31 +386,23 @@ impl Fields {
             }
             date = date.succ_opt()?;
         }
-        None
+        repeated
     }
 }
 
-/// The instant a local time stands for: its first occurrence when the clock went back over it,
-/// the first instant after the gap when the clock jumped over it.
-fn instant_of(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
-    match zone.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => {
-            // In a gap: the first whole minute that exists is the gap's end (every zone's gaps
-            // end on a whole minute).
-            let mut probe = local.with_second(0)?;
-            for _ in 0..(24 * 60) {
-                probe += chrono::Duration::minutes(1);
-                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
-                    zone.from_local_datetime(&probe)
-                {
-                    return Some(t.with_timezone(&Utc));
-                }
-            }
-            None
+/// The first instant after the daylight-saving gap that `local` falls in: the first whole
+/// minute that exists (every zone's gaps end on a whole minute).
+fn end_of_gap(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+    let mut probe = local.with_second(0)?;
+    for _ in 0..(24 * 60) {
+        probe += chrono::Duration::minutes(1);
+        if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
+            zone.from_local_datetime(&probe)
+        {
+            return Some(t.with_timezone(&Utc));
         }
     }
+    None
 }
 
 #[cfg(test)]
@@ -416,6 +460,65 @@ mod tests {
                 *want,
                 "{schedule} in {zone:?} after {after}"
             );
+        }
+    }
+
+    /// The 2027 changes in three zones, for schedules at 01:30, at 02:30 and every 15 minutes,
+    /// against what ISC cron's rule gives (computed independently, minute by minute in real
+    /// time with Python's zoneinfo: `fixed` jobs once per local time, and at the end of a
+    /// gap for the skipped ones; wildcard jobs whenever the clock shows a matching time).
+    #[test]
+    fn the_2027_daylight_saving_changes_in_three_zones() {
+        #[rustfmt::skip]
+        let fixed: &[(&str, &str, &str, [&str; 2])] = &[
+            // zone, schedule, from (noon local the day before), the next two ticks
+            ("Europe/London", "30 1 * * *", "2027-03-27T12:00:00Z", ["2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"]),
+            ("Europe/London", "30 2 * * *", "2027-03-27T12:00:00Z", ["2027-03-28T01:30:00Z", "2027-03-29T01:30:00Z"]),
+            ("Europe/London", "30 1 * * *", "2027-10-30T11:00:00Z", ["2027-10-31T00:30:00Z", "2027-11-01T01:30:00Z"]),
+            ("Europe/London", "30 2 * * *", "2027-10-30T11:00:00Z", ["2027-10-31T02:30:00Z", "2027-11-01T02:30:00Z"]),
+            ("America/New_York", "30 1 * * *", "2027-03-13T17:00:00Z", ["2027-03-14T06:30:00Z", "2027-03-15T05:30:00Z"]),
+            ("America/New_York", "30 2 * * *", "2027-03-13T17:00:00Z", ["2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"]),
+            ("America/New_York", "30 1 * * *", "2027-11-06T16:00:00Z", ["2027-11-07T05:30:00Z", "2027-11-08T06:30:00Z"]),
+            ("America/New_York", "30 2 * * *", "2027-11-06T16:00:00Z", ["2027-11-07T07:30:00Z", "2027-11-08T07:30:00Z"]),
+            ("Australia/Sydney", "30 1 * * *", "2027-04-03T01:00:00Z", ["2027-04-03T14:30:00Z", "2027-04-04T15:30:00Z"]),
+            ("Australia/Sydney", "30 2 * * *", "2027-04-03T01:00:00Z", ["2027-04-03T15:30:00Z", "2027-04-04T16:30:00Z"]),
+            ("Australia/Sydney", "30 1 * * *", "2027-10-02T02:00:00Z", ["2027-10-02T15:30:00Z", "2027-10-03T14:30:00Z"]),
+            ("Australia/Sydney", "30 2 * * *", "2027-10-02T02:00:00Z", ["2027-10-02T16:00:00Z", "2027-10-03T15:30:00Z"]),
+        ];
+        for (zone, schedule, from, want) in fixed {
+            assert_eq!(
+                upcoming(schedule, Some(zone), from, 2),
+                want,
+                "{schedule} in {zone}"
+            );
+        }
+        // Every 15 minutes over each changing local day: 92 ticks on a 23-hour day, 100 on a
+        // 25-hour one, every 15 minutes of real time.
+        #[rustfmt::skip]
+        let days: &[(&str, &str, &str, usize)] = &[
+            ("Europe/London", "2027-03-28T00:00:00Z", "2027-03-28T23:00:00Z", 92),
+            ("Europe/London", "2027-10-30T23:00:00Z", "2027-11-01T00:00:00Z", 100),
+            ("America/New_York", "2027-03-14T05:00:00Z", "2027-03-15T04:00:00Z", 92),
+            ("America/New_York", "2027-11-07T04:00:00Z", "2027-11-08T05:00:00Z", 100),
+            ("Australia/Sydney", "2027-04-03T13:00:00Z", "2027-04-04T14:00:00Z", 100),
+            ("Australia/Sydney", "2027-10-02T14:00:00Z", "2027-10-03T13:00:00Z", 92),
+        ];
+        for (zone, day_start, day_end, count) in days {
+            let schedule = Schedule::parse("*/15 * * * *", Some(zone)).expect("parses");
+            let before = at(day_start) - chrono::Duration::seconds(1);
+            let ticks: Vec<DateTime<Utc>> = schedule
+                .upcoming(before, count + 1)
+                .into_iter()
+                .filter(|t| *t < at(day_end))
+                .collect();
+            assert_eq!(ticks.len(), *count, "*/15 in {zone} from {day_start}");
+            for pair in ticks.windows(2) {
+                assert_eq!(
+                    pair[1] - pair[0],
+                    chrono::Duration::minutes(15),
+                    "{zone}: {pair:?}"
+                );
+            }
         }
     }
 
