@@ -104,10 +104,7 @@ impl Invocation {
     /// on `sy.delayed.<call id>`, with the deduplication id of [`Self::to_stored_message`].
     pub fn to_delayed_message(&self, due: DateTime<Utc>) -> (String, HeaderMap, Bytes) {
         let (_, mut headers, payload) = self.to_stored_message();
-        headers.insert(
-            crate::headers::SCHEDULE,
-            crate::jobs::delay::schedule_at(due).as_str(),
-        );
+        crate::jobs::delay::schedule_headers(&mut headers, due);
         headers.insert(
             crate::headers::SCHEDULE_TARGET,
             crate::subjects::due(&self.function).as_str(),

@@ -68,25 +68,32 @@ pub fn due_time(
     Ok(Some(due))
 }
 
-/// The `Nats-Schedule` value that fires once at `due`. The server takes whole seconds, so
-/// the time is rounded up: a job never runs before its due time.
-pub fn schedule_at(due: DateTime<Utc>) -> String {
-    let whole = if due.timestamp_subsec_nanos() == 0 {
-        due
-    } else {
-        DateTime::from_timestamp(due.timestamp() + 1, 0).unwrap_or(due)
-    };
-    format!("@at {}", whole.to_rfc3339_opts(SecondsFormat::Secs, true))
+/// The header holding a delayed job's exact due time, on the message that holds it and on the
+/// one the server stores when it fires.
+pub const NOT_BEFORE: &str = "sy-not-before";
+
+/// The headers that hold a job until `due`: a `Nats-Schedule` firing once at the whole second
+/// at or before it (the server takes whole seconds), and the exact time in [`NOT_BEFORE`], until
+/// which the dispatcher that takes it hands it back.
+pub fn schedule_headers(headers: &mut async_nats::HeaderMap, due: DateTime<Utc>) {
+    let whole = DateTime::from_timestamp(due.timestamp(), 0).unwrap_or(due);
+    let at = format!("@at {}", whole.to_rfc3339_opts(SecondsFormat::Secs, true));
+    headers.insert(crate::headers::SCHEDULE, at.as_str());
+    headers.insert(
+        NOT_BEFORE,
+        due.to_rfc3339_opts(SecondsFormat::Nanos, true).as_str(),
+    );
+}
+
+/// The exact due time a held (or fired) job carries.
+pub fn not_before(headers: &async_nats::HeaderMap) -> Option<DateTime<Utc>> {
+    let text = headers.get(NOT_BEFORE)?.as_str();
+    Some(DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc))
 }
 
 /// The function and due time of a held job, from the headers of the message that holds it.
 pub fn due_of(headers: &async_nats::HeaderMap) -> Option<(String, DateTime<Utc>)> {
-    let due = headers
-        .get(crate::headers::SCHEDULE)?
-        .as_str()
-        .strip_prefix("@at ")
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())?
-        .with_timezone(&Utc);
+    let due = not_before(headers)?;
     let target = headers.get(crate::headers::SCHEDULE_TARGET)?.as_str();
     let function = crate::subjects::parse_due(target)?;
     Some((function.to_string(), due))
@@ -217,19 +224,18 @@ mod tests {
         };
         let (subject, headers, _) = invocation.to_delayed_message(now());
         assert_eq!(subject, "sy.delayed.c1");
-        let due = DateTime::parse_from_rfc3339("2026-12-07T12:00:01Z")
-            .expect("valid")
-            .with_timezone(&Utc);
-        assert_eq!(due_of(&headers), Some(("resize.team-a".to_string(), due)));
+        assert_eq!(due_of(&headers), Some(("resize.team-a".to_string(), now())));
         assert_eq!(due_of(&async_nats::HeaderMap::new()), None);
     }
 
     #[test]
-    fn schedules_fire_on_the_whole_second_at_or_after_the_due_time() {
-        assert_eq!(schedule_at(now()), "@at 2026-12-07T12:00:01Z");
-        let whole = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
-            .expect("valid")
-            .with_timezone(&Utc);
-        assert_eq!(schedule_at(whole), "@at 2026-12-07T12:00:00Z");
+    fn schedules_fire_on_the_whole_second_before_the_exact_due_time() {
+        let mut headers = async_nats::HeaderMap::new();
+        schedule_headers(&mut headers, now());
+        assert_eq!(
+            headers.get(crate::headers::SCHEDULE).map(|v| v.as_str()),
+            Some("@at 2026-12-07T12:00:00Z")
+        );
+        assert_eq!(not_before(&headers), Some(now()));
     }
 }

@@ -1,5 +1,6 @@
 //! Delayed jobs that came due: JetStream stores each on `sy.due.<function>` in `SY_DELAYED`
-//! at its due second (a message schedule); a consumer shared by every dispatcher moves it to
+//! at the whole second before its due time (a message schedule; it is handed back until the
+//! exact time); a consumer shared by every dispatcher moves it to
 //! `SY_INVOCATIONS` as an ordinary job (with the job's deduplication id, so a move repeated
 //! after a crash is one job), and acks it only once the queue has it.
 
@@ -8,8 +9,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull::Config as PullConfig, AckPolicy, Consumer};
 use async_nats::jetstream::{self, AckKind};
+use chrono::Utc;
 use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
+use switchyard_broker::jobs::delay;
 use switchyard_broker::{consumers, streams, subjects};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +71,17 @@ async fn due_consumer(js: &jetstream::Context) -> Result<Consumer<PullConfig>, a
 }
 
 async fn move_due(context: Arc<JobContext>, message: jetstream::Message) {
+    // The server fires on the whole second before the due time: hand it back until then.
+    if let Some(early) = message
+        .headers
+        .as_ref()
+        .and_then(delay::not_before)
+        .and_then(|due| (due - Utc::now()).to_std().ok())
+        .filter(|early| !early.is_zero())
+    {
+        let _ = message.ack_with(AckKind::Nak(Some(early))).await;
+        return;
+    }
     let invocation = match Invocation::from_message(
         message.headers.as_ref(),
         message.payload.clone(),
