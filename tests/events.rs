@@ -215,6 +215,57 @@ async fn matching_events_reach_functions_with_every_attribute_once() {
     assert_eq!(line_count(&none_out), 0);
 }
 
+/// `delivery.delay`: each event is delivered once, no sooner than the delay after it was
+/// stored; a delay that is not an ISO-8601 duration is refused.
+#[tokio::test]
+async fn a_delayed_subscription_delivers_each_event_after_its_delay() {
+    let nats = Nats::start();
+    let switchyard = Switchyard::up(&nats);
+    let api = switchyard.api();
+    let dir = TempDir::new("delayed-events");
+    let out = dir.0.join("later");
+    api.deploy_ready("later", &recorder(&dir.0, &out), json!({}))
+        .await;
+    let refused = api
+        .admin(Method::POST, "/system/subscriptions")
+        .json(&json!({"name": "bad", "function": "later", "filters": [],
+            "delivery": {"delay": "soon"}}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("delivery.delay"));
+    subscribe(
+        &api,
+        json!({"name": "later", "function": "later",
+        "filters": [{"exact": {"type": "order.placed"}}], "delivery": {"delay": "PT3S"}}),
+    )
+    .await;
+
+    let published = std::time::Instant::now();
+    publish(
+        &nats,
+        json!({"specversion": "1.0", "id": "o-1", "source": "/shop", "type": "order.placed"}),
+    )
+    .await;
+    common::eventually(WAIT, "the delayed delivery", || async {
+        deliveries(&out).len() == 1
+    })
+    .await;
+    let waited = published.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3),
+        "delivered after {waited:?}"
+    );
+    common::drained(&nats, WAIT).await;
+    assert_eq!(deliveries(&out).len(), 1);
+    assert!(deliveries(&out)[0].contains("Http_Ce_Id=o-1"));
+}
+
 #[tokio::test]
 async fn a_subscription_with_a_start_time_replays_retained_events() {
     let nats = Nats::start();

@@ -15,6 +15,8 @@ const MAX_RETRY: u32 = 100;
 pub const MAX_BACKOFF_DELAY: Duration = Duration::from_secs(3600);
 /// Longest a subscription's delivery may take.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The longest `delivery.delay`.
+pub const MAX_DELIVERY_DELAY: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// `POST /system/subscriptions`, as stored in the KV bucket `sy_subscriptions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -61,6 +63,9 @@ pub struct DeliveryPolicy {
     /// ISO-8601 time limit of one delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// ISO-8601 time each event waits before it is delivered (e.g. `PT30S`), at most a year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
     /// Copy failed deliveries to `SY_DEAD` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter: Option<bool>,
@@ -155,6 +160,7 @@ impl Subscription {
                 MAX_BACKOFF_DELAY,
             ),
             ("timeout", &self.delivery.timeout, MAX_TIMEOUT),
+            ("delay", &self.delivery.delay, MAX_DELIVERY_DELAY),
         ] {
             if let Some(value) = value {
                 match parse_iso8601(value) {
@@ -187,6 +193,16 @@ impl Subscription {
             .as_deref()
             .and_then(|d| parse_iso8601(d).ok())
             .map(|d| d.min(MAX_BACKOFF_DELAY))
+    }
+
+    /// How long each event waits before it is delivered.
+    pub fn delay(&self) -> Option<Duration> {
+        self.delivery
+            .delay
+            .as_deref()
+            .and_then(|d| parse_iso8601(d).ok())
+            .filter(|d| !d.is_zero())
+            .map(|d| d.min(MAX_DELIVERY_DELAY))
     }
 
     pub fn timeout(&self) -> Option<Duration> {

@@ -140,6 +140,7 @@ mod tests {
             filters: serde_json::from_str(filters).expect("filters"),
             live_from: 0,
             mode: DeliveryMode::Binary,
+            delay: None,
         }
     }
 

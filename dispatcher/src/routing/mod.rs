@@ -26,7 +26,6 @@ use async_nats::jetstream::{self, AckKind};
 use cloudevents::{AttributesReader, Event};
 use switchyard_broker::cache::KvCache;
 use switchyard_broker::events::{self, Subscription};
-use switchyard_broker::invocation::Invocation;
 use switchyard_broker::records::FunctionSpec;
 use switchyard_broker::{codec, consumers, streams};
 use tokio::task::JoinHandle;
@@ -166,16 +165,18 @@ async fn deliver(
     }
     let span = tracing::info_span!("event", id = %event.id(), source = %event.source());
     async {
-        let invocations: Vec<_> = routes
+        let now = chrono::Utc::now();
+        let stored: Vec<_> = routes
             .iter()
-            .map(|route| route.invocation(&context.routing_key, event))
-            .collect();
-        for invocation in &invocations {
-            tracing::debug!(call_id = %invocation.call_id, function = %invocation.function, "routing");
-        }
-        let stored: Vec<_> = invocations
-            .iter()
-            .map(Invocation::to_stored_message)
+            .map(|route| {
+                let invocation = route.invocation(&context.routing_key, event);
+                tracing::debug!(call_id = %invocation.call_id, function = %invocation.function, "routing");
+                // A delayed route's job is held in `SY_DELAYED` until due, like a delayed invoke.
+                match route.delay.and_then(|d| chrono::Duration::from_std(d).ok()) {
+                    Some(delay) => invocation.to_delayed_message(now + delay),
+                    None => invocation.to_stored_message(),
+                }
+            })
             .collect();
         match streams::publish_acked_many(&context.js, stored).await {
             Ok(()) => {

@@ -20,6 +20,8 @@ pub(crate) struct Route {
     /// come from its replay, if it asked for them).
     pub(crate) live_from: u64,
     pub(crate) mode: DeliveryMode,
+    /// Each event waits this long before it is delivered (`delivery.delay`).
+    pub(crate) delay: Option<std::time::Duration>,
 }
 
 impl Route {
@@ -31,6 +33,7 @@ impl Route {
             filters: s.filters.clone(),
             live_from: s.start_sequence.unwrap_or(0),
             mode: s.mode,
+            delay: s.delay(),
         }
     }
 
@@ -59,6 +62,7 @@ impl Route {
             filters: vec![Filter::Any(any)],
             live_from: spec.topic_start_sequence.unwrap_or(0),
             mode: DeliveryMode::Binary,
+            delay: None,
         })
     }
 
