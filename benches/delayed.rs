@@ -31,7 +31,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let echo_upstream = support::echo_upstream(&programs.0)?;
     let mut nats = common::Nats::start();
     let url = nats.url();
-    let env = [("SWITCHYARD_NATS_URL", url.as_str()), ("RUST_LOG", "warn")];
+    let env = [("SWITCHYARD_NATS_URL", url.as_str())];
     let mut gateway = common::Switchyard::start("gateway", &env);
     let _provider = common::Switchyard::start("provider", &env);
     let _dispatcher = common::Switchyard::start("dispatcher", &env);
