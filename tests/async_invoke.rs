@@ -730,14 +730,19 @@ async fn delayed_jobs_run_on_time_after_restarts_and_cancelled_ones_never() {
     assert_eq!(scheduled, json!([]));
 }
 
-/// Schedules from OpenFaaS's cron-connector annotations: each tick is one job (two
-/// dispatchers running), with the schedule's data, its headers and its record; the preview
+/// Schedules from OpenFaaS's cron-connector annotations: each tick is one job (two of every
+/// part running), with the schedule's data, its headers and its record; the preview
 /// shows what daylight saving does; a paused schedule fires nothing; a bad schedule is a 400.
 #[tokio::test]
 async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
     let nats = Nats::start();
     let switchyard = Switchyard::up(&nats);
-    let _second = Switchyard::start("dispatcher", &[("SWITCHYARD_NATS_URL", &nats.url())]);
+    // Every part twice: `up` runs one of each.
+    let url = nats.url();
+    let _second: Vec<Switchyard> = ["gateway", "dispatcher", "provider"]
+        .into_iter()
+        .map(|part| Switchyard::start(part, &[("SWITCHYARD_NATS_URL", &url)]))
+        .collect();
     let api = switchyard.api();
     let receiver = CallbackServer::start().await;
     api.deploy_with(
@@ -763,7 +768,8 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
         "{text}"
     );
 
-    let ticks = receiver.wait_for(4, WAIT).await;
+    // Twenty seconds of ticks.
+    let ticks = receiver.wait_for(10, WAIT).await;
     let mut instants: Vec<i64> = ticks
         .iter()
         .map(|t| {
@@ -869,14 +875,15 @@ type TickRun = (Option<Time>, Option<Time>, Option<Time>);
 type Time = chrono::DateTime<chrono::Utc>;
 
 /// After everything was stopped, a schedule with `misfire: all` runs every tick it missed and
-/// one with `skip` none; a slow function's ticks never overlap with `overlap: skip` or `queue`.
+/// one with `skip` none; a slow function's ticks never overlap with `overlap: skip` or `queue`,
+/// and do with `allow`.
 #[tokio::test]
 async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowed() {
     let nats = Nats::start();
     let mut switchyard = Switchyard::up_with(&nats, &[("SWITCHYARD_SCHEDULE_MISFIRE_AFTER", "2s")]);
     let api = switchyard.api();
     let dir = TempDir::new("schedules");
-    let slow = common::script(&dir.0, "slow.sh", "sleep 3; echo done");
+    let slow = common::script(&dir.0, "slow.sh", "sleep 2.5; echo done");
     for misfire in ["skip", "all"] {
         api.deploy_with(
             &format!("every-2s-{misfire}"),
@@ -887,7 +894,7 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
         )
         .await;
     }
-    for overlap in ["skip", "queue"] {
+    for overlap in ["skip", "queue", "allow"] {
         api.deploy_with(
             &format!("slow-{overlap}"),
             &slow,
@@ -970,7 +977,19 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
         "misfire skip"
     );
 
-    // The slow functions' jobs never ran at the same time, and ran at least twice.
+    // With `allow`, a slow function's ticks run side by side.
+    common::eventually(WAIT, "two ticks of slow-allow running at once", || async {
+        let mut runs: Vec<(Time, Option<Time>)> = ticks_of("slow-allow")
+            .await
+            .into_iter()
+            .filter_map(|(_, start, end)| Some((start?, end)))
+            .collect();
+        runs.sort();
+        runs.windows(2)
+            .any(|pair| pair[0].1.is_none_or(|end| pair[1].0 < end))
+    })
+    .await;
+    // The others' jobs never ran at the same time, and ran at least twice.
     for function in ["slow-skip", "slow-queue"] {
         common::eventually(WAIT, "two finished ticks", || async {
             ticks_of(function)
@@ -993,6 +1012,36 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
                 "{function}: overlapping runs {pair:?}"
             );
         }
+    }
+    // After the restart, `skip` runs about one tick in three (each run takes 2.5 s of a tick
+    // a second), and `queue` runs the held tick as soon as the previous one ends.
+    let since_restart = |runs: Vec<TickRun>| {
+        let mut runs: Vec<(Time, Time, Time)> = runs
+            .into_iter()
+            .filter_map(|(tick, start, end)| Some((tick?, start?, end?)))
+            .filter(|(tick, _, _)| *tick > back + chrono::Duration::seconds(3))
+            .collect();
+        runs.sort();
+        runs
+    };
+    common::eventually(WAIT, "four runs of each since the restart", || async {
+        since_restart(ticks_of("slow-skip").await).len() >= 4
+            && since_restart(ticks_of("slow-queue").await).len() >= 4
+    })
+    .await;
+    for pair in since_restart(ticks_of("slow-skip").await).windows(2) {
+        let apart = (pair[1].0 - pair[0].0).num_seconds();
+        assert!(
+            (2..=5).contains(&apart),
+            "skip: ticks run {apart} s apart: {pair:?}"
+        );
+    }
+    for pair in since_restart(ticks_of("slow-queue").await).windows(2) {
+        let idle = pair[1].1 - pair[0].2;
+        assert!(
+            idle < chrono::Duration::seconds(2),
+            "queue: {idle} idle between runs: {pair:?}"
+        );
     }
 }
 
