@@ -356,6 +356,67 @@ async fn what_the_findings_did_no_longer_works() {
     assert_eq!(b_as_it_is(&app).await, before, "b is as it was");
 }
 
+/// `b`'s schedule and delayed job: `a`'s developer can neither see nor change them, however the
+/// function is spelled; `b`'s own view is unchanged.
+#[tokio::test]
+async fn b_schedules_and_delayed_jobs_are_out_of_reach() {
+    let nats = NatsServer::start();
+    let (app, fixtures) = setting_up(&nats).await;
+    let mallory = Tenant {
+        app: &app,
+        token: fixtures.token(Who::DeveloperA).expect("token").to_string(),
+    };
+    let (status, answer) = app
+        .root(
+            "POST",
+            "/system/functions",
+            json!({"service": "nightly", "namespace": "b-ns", "envProcess": "cat",
+                "annotations": {"topic": "cron-function", "schedule": "30 1 * * *"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (status, _) = app
+        .raw(
+            Some(ROOT),
+            "POST",
+            "/async-function/fb.b-ns",
+            &[("x-delay", "1h"), ("x-call-id", "b-later")],
+            b"later".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    for (method, uri) in [
+        ("GET", "/system/schedules?namespace=b-ns"),
+        ("GET", "/system/schedules/nightly.b-ns"),
+        ("GET", "/system/schedules/nightly?namespace=b-ns"),
+        ("GET", "/system/schedules/nightly%2Eb-ns"),
+        ("POST", "/system/schedules/nightly.b-ns/pause"),
+        ("POST", "/system/schedules/nightly%2eb-ns/pause"),
+        ("POST", "/system/schedules/nightly/pause?namespace=b-ns"),
+        ("GET", "/system/jobs/b-later"),
+        ("GET", "/system/jobs?function=fb.b-ns&status=scheduled"),
+    ] {
+        let (status, text) = mallory.send(method, uri, b"").await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+            "{method} {uri}: {status} {text}"
+        );
+        assert!(!text.contains("30 1 * * *"), "{method} {uri}: {text}");
+    }
+    let (status, own) = mallory
+        .send("GET", "/system/schedules?namespace=a-ns", b"")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(own, "[]");
+
+    let schedules = root_get(&app, "/system/schedules?namespace=b-ns").await;
+    assert_eq!(schedules[0]["function"], "nightly.b-ns", "{schedules}");
+    assert_eq!(schedules[0]["paused"], false, "{schedules}");
+    let job = root_get(&app, "/system/jobs/b-later").await;
+    assert_eq!(job["status"], "scheduled", "{job}");
+}
+
 #[tokio::test]
 async fn a_namespace_deleted_and_made_again_starts_empty() {
     let nats = NatsServer::start();
