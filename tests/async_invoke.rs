@@ -870,12 +870,14 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
     assert!(ticker.get("next").is_none(), "{ticker}");
 }
 
+const MISFIRES: [&str; 3] = ["skip", "latest", "all"];
+
 /// A tick's job: the tick, when it started and when it finished.
 type TickRun = (Option<Time>, Option<Time>, Option<Time>);
 type Time = chrono::DateTime<chrono::Utc>;
 
-/// After everything was stopped, a schedule with `misfire: all` runs every tick it missed and
-/// one with `skip` none; a slow function's ticks never overlap with `overlap: skip` or `queue`,
+/// After everything was stopped for two ticks, a schedule with `misfire: skip` runs none of
+/// them, `latest` the second, `all` both; a slow function's ticks never overlap with `overlap: skip` or `queue`,
 /// and do with `allow`.
 #[tokio::test]
 async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowed() {
@@ -884,12 +886,12 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
     let api = switchyard.api();
     let dir = TempDir::new("schedules");
     let slow = common::script(&dir.0, "slow.sh", "sleep 2.5; echo done");
-    for misfire in ["skip", "all"] {
+    for misfire in MISFIRES {
         api.deploy_with(
-            &format!("every-2s-{misfire}"),
+            &format!("every-6s-{misfire}"),
             "cat",
             json!({}),
-            json!({ "topic": "cron-function", "schedule": "*/2 * * * * *",
+            json!({ "topic": "cron-function", "schedule": "*/6 * * * * *",
                     "com.switchyard.schedule.misfire": misfire }),
         )
         .await;
@@ -904,8 +906,9 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
         )
         .await;
     }
-    let ticks_of = |function: &'static str| {
+    let ticks_of = |function: &str| {
         let api = api.clone();
+        let function = function.to_string();
         async move {
             let jobs = api
                 .admin_json(&format!("/system/jobs?function={function}&limit=1000"))
@@ -928,54 +931,46 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
                 .collect::<Vec<TickRun>>()
         }
     };
-    common::eventually(WAIT, "both schedules ran a tick", || async {
-        !ticks_of("every-2s-skip").await.is_empty() && !ticks_of("every-2s-all").await.is_empty()
-    })
-    .await;
-
-    // Everything stops for 8 s; ticks more than 2 s old when it is back were missed.
-    switchyard.kill();
-    let stopped = chrono::Utc::now();
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let back = chrono::Utc::now();
-    switchyard.restart();
-    let missed_from = stopped + chrono::Duration::milliseconds(500);
-    let missed_until = back - chrono::Duration::milliseconds(2500);
-    common::eventually(WAIT, "both schedules ticking again", || async {
-        let after_restart =
-            |ticks: Vec<TickRun>| ticks.iter().any(|(at, _, _)| at.is_some_and(|t| t > back));
-        after_restart(ticks_of("every-2s-skip").await)
-            && after_restart(ticks_of("every-2s-all").await)
-    })
-    .await;
-    let in_downtime = |ticks: &[TickRun]| {
-        let mut seconds: Vec<i64> = ticks
-            .iter()
-            .filter_map(|(at, _, _)| *at)
-            .filter(|t| *t > missed_from && *t < missed_until)
-            .map(|t| t.timestamp())
-            .collect();
-        seconds.sort();
-        seconds
+    // Everything stops just after a tick T that all three ran, until T + 14.5 s: T + 6 and
+    // T + 12 are more than 2 s old when it is back (before T + 18).
+    let now = chrono::Utc::now().timestamp();
+    let tick = chrono::DateTime::from_timestamp(now - now.rem_euclid(6) + 6, 0).expect("valid");
+    let ran = |function: String, at: Time| {
+        let runs = ticks_of(&function);
+        async move { runs.await.iter().any(|(t, _, _)| *t == Some(at)) }
     };
-    let expected: Vec<i64> = (missed_from.timestamp() + 1..missed_until.timestamp() + 1)
-        .filter(|s| s % 2 == 0)
-        .filter(|s| {
-            let t = chrono::DateTime::from_timestamp(*s, 0).expect("valid");
-            t > missed_from && t < missed_until
+    for misfire in MISFIRES {
+        common::eventually(WAIT, "tick T run", || {
+            ran(format!("every-6s-{misfire}"), tick)
         })
-        .collect();
-    assert!(expected.len() >= 2, "a downtime long enough: {expected:?}");
-    assert_eq!(
-        in_downtime(&ticks_of("every-2s-all").await),
-        expected,
-        "misfire all"
+        .await;
+    }
+    switchyard.kill();
+    assert!(
+        chrono::Utc::now() < tick + chrono::Duration::seconds(5),
+        "stopped too late to miss T + 6"
     );
-    assert_eq!(
-        in_downtime(&ticks_of("every-2s-skip").await),
-        Vec::<i64>::new(),
-        "misfire skip"
-    );
+    let back = tick + chrono::Duration::milliseconds(14_500);
+    tokio::time::sleep((back - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+    switchyard.restart();
+    let next = tick + chrono::Duration::seconds(18);
+    for misfire in MISFIRES {
+        common::eventually(WAIT, "tick T + 18 run", || {
+            ran(format!("every-6s-{misfire}"), next)
+        })
+        .await;
+    }
+    for (misfire, caught_up) in [("skip", vec![]), ("latest", vec![12]), ("all", vec![6, 12])] {
+        let mut between: Vec<i64> = ticks_of(&format!("every-6s-{misfire}"))
+            .await
+            .iter()
+            .filter_map(|(t, _, _)| *t)
+            .filter(|t| *t > tick && *t < next)
+            .map(|t| (t - tick).num_seconds())
+            .collect();
+        between.sort();
+        assert_eq!(between, caught_up, "misfire {misfire}");
+    }
 
     // With `allow`, a slow function's ticks run side by side.
     common::eventually(WAIT, "two ticks of slow-allow running at once", || async {
