@@ -745,18 +745,26 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
         .collect();
     let api = switchyard.api();
     let receiver = CallbackServer::start().await;
-    api.deploy_with(
-        "ticker",
-        "cat",
-        json!({}),
-        json!({
+    // As faas-cli deploys a stack.yml function with the cron-connector's annotations: PUT, then
+    // POST on 404, the same body.
+    let deployment = json!({
+        "service": "ticker", "image": "ticker:latest", "envProcess": "cat", "labels": {},
+        "annotations": {
             "topic": "cron-function",
             "schedule": "*/2 * * * * *",
             "com.switchyard.schedule.data": "tick!",
             "com.switchyard.schedule.callback-url": receiver.url("/"),
-        }),
-    )
-    .await;
+        },
+    });
+    let put = api
+        .admin(Method::PUT, "/system/functions")
+        .json(&deployment)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(put.status(), 404);
+    assert_eq!(api.deploy(deployment).await.status(), 202);
+    api.wait_available("ticker", 1).await;
     let refused = api
         .deploy(json!({ "service": "bad", "envProcess": "cat",
             "annotations": { "topic": "cron-function", "schedule": "61 * * * *" } }))
@@ -768,8 +776,8 @@ async fn scheduled_functions_run_each_tick_once_and_can_be_paused() {
         "{text}"
     );
 
-    // Twenty seconds of ticks.
-    let ticks = receiver.wait_for(10, WAIT).await;
+    // A minute of ticks.
+    let ticks = receiver.wait_for(30, Duration::from_secs(90)).await;
     let mut instants: Vec<i64> = ticks
         .iter()
         .map(|t| {
