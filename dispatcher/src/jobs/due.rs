@@ -25,8 +25,10 @@ use super::pull;
 const CONCURRENCY: usize = 32;
 /// A job the queue did not take (full, or NATS away) is offered again after this.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long a move may take before the job is offered again.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long a move (one publish) may take before the job is offered again: short, since a
+/// job held by a dispatcher that died waits this long (a move repeated meanwhile is the same
+/// message, deduplicated by the queue).
+const ACK_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) async fn start(
     context: Arc<JobContext>,
