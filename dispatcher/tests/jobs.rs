@@ -468,3 +468,45 @@ async fn a_subscription_changed_to_start_at_new_keeps_no_replay() {
     events::replay::create(&js, &new).await.expect("replaced");
     assert!(replays().await.is_empty(), "{:?}", replays().await);
 }
+
+/// The consumer that moves delayed jobs when due, made by an earlier version with a 30 s ack
+/// wait (a job a dead dispatcher held waited that long), is brought to today's settings.
+#[tokio::test]
+async fn an_old_delayed_jobs_consumer_is_brought_up_to_date() {
+    use async_nats::jetstream::consumer::{pull, AckPolicy};
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.expect("connects");
+    let js = async_nats::jetstream::new(client.clone());
+    streams::ensure(&js, &Default::default())
+        .await
+        .expect("streams");
+    let stream = js.get_stream(streams::DELAYED).await.expect("stream");
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(consumers::DUE.to_string()),
+            filter_subject: switchyard_broker::subjects::ALL_DUE.to_string(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("old consumer");
+    let shutdown = CancellationToken::new();
+    Dispatcher::start(
+        client,
+        DispatcherConfig::default(),
+        &prometheus::Registry::new(),
+        shutdown.clone(),
+    )
+    .await
+    .expect("dispatcher starts");
+    let mut consumer: async_nats::jetstream::consumer::Consumer<pull::Config> =
+        stream.get_consumer(consumers::DUE).await.expect("consumer");
+    let info = consumer.info().await.expect("info");
+    assert!(
+        info.config.ack_wait < Duration::from_secs(30),
+        "{:?}",
+        info.config.ack_wait
+    );
+    shutdown.cancel();
+}

@@ -56,19 +56,20 @@ pub(crate) async fn start(
 async fn due_consumer(js: &jetstream::Context) -> Result<Consumer<PullConfig>, async_nats::Error> {
     let stream = js.get_stream(streams::DELAYED).await?;
     let name = consumers::DUE;
-    let consumer = stream
-        .get_or_create_consumer(
-            name,
-            PullConfig {
-                durable_name: Some(name.to_string()),
-                filter_subject: subjects::ALL_DUE.to_string(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_deliver: -1,
-                ..Default::default()
-            },
-        )
-        .await?;
+    let config = PullConfig {
+        durable_name: Some(name.to_string()),
+        filter_subject: subjects::ALL_DUE.to_string(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_deliver: -1,
+        ..Default::default()
+    };
+    let consumer: Consumer<PullConfig> =
+        stream.get_or_create_consumer(name, config.clone()).await?;
+    // One made by an earlier version keeps its settings unless brought to these.
+    if consumer.cached_info().config.ack_wait != ACK_WAIT {
+        return Ok(stream.update_consumer(config).await?);
+    }
     Ok(consumer)
 }
 
