@@ -16,9 +16,15 @@ pub struct Api {
 
 impl Api {
     pub fn new(address: SocketAddr) -> Self {
+        // A connection idle for long is not reused: the gateway closes idle connections (its
+        // header timeout), and a request sent as that close arrives fails (`IncompleteMessage`).
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
         Api {
             base: format!("http://{address}"),
-            http: reqwest::Client::new(),
+            http,
         }
     }
 
