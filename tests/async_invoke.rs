@@ -896,10 +896,10 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
     let slow = common::script(&dir.0, "slow.sh", "sleep 2.5; echo done");
     for misfire in MISFIRES {
         api.deploy_with(
-            &format!("every-6s-{misfire}"),
+            &format!("every-10s-{misfire}"),
             "cat",
             json!({}),
-            json!({ "topic": "cron-function", "schedule": "*/6 * * * * *",
+            json!({ "topic": "cron-function", "schedule": "*/10 * * * * *",
                     "com.switchyard.schedule.misfire": misfire }),
         )
         .await;
@@ -939,37 +939,48 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
                 .collect::<Vec<TickRun>>()
         }
     };
-    // Everything stops just after a tick T that all three ran, until T + 14.5 s: T + 6 and
-    // T + 12 are more than 2 s old when it is back (before T + 18).
-    let now = chrono::Utc::now().timestamp();
-    let tick = chrono::DateTime::from_timestamp(now - now.rem_euclid(6) + 6, 0).expect("valid");
-    let ran = |function: String, at: Time| {
+    // Everything stops just after a tick T that all three ran, until T + 24.5 s: T + 10 and
+    // T + 20 are more than 2 s old when it is back (before T + 30, with room for a slow start).
+    let latest_run = |function: String| {
         let runs = ticks_of(&function);
-        async move { runs.await.iter().any(|(t, _, _)| *t == Some(at)) }
+        async move { runs.await.iter().filter_map(|(t, _, _)| *t).max() }
     };
-    for misfire in MISFIRES {
-        common::eventually(WAIT, "tick T run", || {
-            ran(format!("every-6s-{misfire}"), tick)
-        })
-        .await;
-    }
+    let common_tick = std::sync::Mutex::new(None);
+    common::eventually(WAIT, "a tick all three ran, just now", || async {
+        let mut latest = Vec::new();
+        for misfire in MISFIRES {
+            latest.push(latest_run(format!("every-10s-{misfire}")).await);
+        }
+        let tick = latest[0].filter(|t| latest.iter().all(|l| *l == Some(*t)));
+        let fresh = tick.filter(|t| chrono::Utc::now() < *t + chrono::Duration::seconds(4));
+        *common_tick.lock().expect("tick") = fresh;
+        fresh.is_some()
+    })
+    .await;
     switchyard.kill();
+    let tick = common_tick.lock().expect("tick").expect("found");
     assert!(
-        chrono::Utc::now() < tick + chrono::Duration::seconds(5),
-        "stopped too late to miss T + 6"
+        chrono::Utc::now() < tick + chrono::Duration::seconds(8),
+        "stopped too late to miss T + 10"
     );
-    let back = tick + chrono::Duration::milliseconds(14_500);
+    let back = tick + chrono::Duration::milliseconds(24_500);
     tokio::time::sleep((back - chrono::Utc::now()).to_std().unwrap_or_default()).await;
     switchyard.restart();
-    let next = tick + chrono::Duration::seconds(18);
+    let next = tick + chrono::Duration::seconds(30);
     for misfire in MISFIRES {
-        common::eventually(WAIT, "tick T + 18 run", || {
-            ran(format!("every-6s-{misfire}"), next)
+        common::eventually(WAIT, "a tick from T + 30 on run", || async {
+            latest_run(format!("every-10s-{misfire}"))
+                .await
+                .is_some_and(|t| t >= next)
         })
         .await;
     }
-    for (misfire, caught_up) in [("skip", vec![]), ("latest", vec![12]), ("all", vec![6, 12])] {
-        let mut between: Vec<i64> = ticks_of(&format!("every-6s-{misfire}"))
+    for (misfire, caught_up) in [
+        ("skip", vec![]),
+        ("latest", vec![20]),
+        ("all", vec![10, 20]),
+    ] {
+        let mut between: Vec<i64> = ticks_of(&format!("every-10s-{misfire}"))
             .await
             .iter()
             .filter_map(|(t, _, _)| *t)
