@@ -1046,14 +1046,16 @@ async fn schedules_catch_up_by_their_misfire_policy_and_overlap_only_when_allowe
     for pair in since_restart(ticks_of("slow-skip").await).windows(2) {
         let apart = (pair[1].0 - pair[0].0).num_seconds();
         assert!(
-            (2..=5).contains(&apart),
+            // At least one tick skipped while it ran; not starved (a loaded machine makes a
+            // run, or a scheduler round, late).
+            (2..=8).contains(&apart),
             "skip: ticks run {apart} s apart: {pair:?}"
         );
     }
     for pair in since_restart(ticks_of("slow-queue").await).windows(2) {
         let idle = pair[1].1 - pair[0].2;
         assert!(
-            idle < chrono::Duration::seconds(2),
+            idle < chrono::Duration::seconds(3),
             "queue: {idle} idle between runs: {pair:?}"
         );
     }
