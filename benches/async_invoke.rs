@@ -125,13 +125,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     .await;
 
     // 3. Completion.
-    api.deploy_with(
-        "echo",
-        &echo_upstream.to_string_lossy(),
-        json!({ "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", common::free_port()) }),
-        json!({ "com.switchyard.async.concurrency": "64" }),
-    )
-    .await;
+    support::deploy_echo(&api, &echo_upstream).await;
     let endpoints = js
         .get_key_value(switchyard_broker::buckets::ENDPOINTS)
         .await?;

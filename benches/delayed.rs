@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(run())
@@ -36,13 +36,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let _provider = common::Switchyard::start("provider", &env);
     let _dispatcher = common::Switchyard::start("dispatcher", &env);
     let api = gateway.api();
-    api.deploy_with(
-        "echo",
-        &echo_upstream.to_string_lossy(),
-        json!({ "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", common::free_port()) }),
-        json!({ "com.switchyard.async.concurrency": "64" }),
-    )
-    .await;
+    support::deploy_echo(&api, &echo_upstream).await;
 
     // Baseline: jobs run as soon as they are stored.
     let immediate = send(&api, baseline_jobs, None).await;

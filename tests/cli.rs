@@ -142,12 +142,8 @@ async fn jobs_and_dead_letters_from_the_command_line() {
     );
 
     // Schedules: listed, previewed across a daylight-saving change, paused and resumed.
-    let deployed = api
-        .deploy(json!({ "service": "nightly", "envProcess": "cat",
-            "annotations": { "topic": "cron-function", "schedule": "30 1 * * *",
-                             "com.switchyard.schedule.timezone": "Europe/London" } }))
+    api.deploy_scheduled("nightly", "30 1 * * *", "Europe/London")
         .await;
-    assert_eq!(deployed.status(), 202);
     let table = ok(&switchyard, &["schedules", "list"]);
     assert!(
         table.contains("nightly") && table.contains("Europe/London"),

@@ -201,12 +201,8 @@ async fn an_operator_works_through_the_ui() {
     browser.wait_text("main table", &new_call, WITHIN).await;
     browser.screenshot(&shots.join("jobs.png")).await;
     // Schedules: the next ticks in the function's time zone, and pausing.
-    let deployed = api
-        .deploy(json!({ "service": "nightly", "envProcess": "cat",
-            "annotations": { "topic": "cron-function", "schedule": "30 1 * * *",
-                             "com.switchyard.schedule.timezone": "Europe/London" } }))
+    api.deploy_scheduled("nightly", "30 1 * * *", "Europe/London")
         .await;
-    assert_eq!(deployed.status(), 202);
     browser.goto(&format!("{base}/ui/#/schedules")).await;
     browser.wait_text("main table", "30 1 * * *", WITHIN).await;
     browser.click_button("main table", "Pause").await;

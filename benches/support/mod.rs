@@ -84,6 +84,18 @@ pub async fn raw_publish_rate(
     .await)
 }
 
+/// Deploys `echo`: an http-mode watchdog in front of `echo_upstream`, 64 jobs at once; waits
+/// for its replica.
+pub async fn deploy_echo(api: &crate::common::Api, echo_upstream: &std::path::Path) {
+    api.deploy_with(
+        "echo",
+        &echo_upstream.to_string_lossy(),
+        serde_json::json!({ "mode": "http", "upstream_url": format!("http://127.0.0.1:{}", crate::common::free_port()) }),
+        serde_json::json!({ "com.switchyard.async.concurrency": "64" }),
+    )
+    .await;
+}
+
 /// The `echo_upstream` example built beside this benchmark (`./scripts/bench` builds it),
 /// copied into `dir`: functions may run as users of their own, who cannot enter the build
 /// directory (often below a private home).

@@ -220,13 +220,7 @@ pub async fn purge_subject(
 
 /// The bytes `stream` holds.
 pub async fn stored_bytes(js: &jetstream::Context, stream: &str) -> Result<u64, StreamInfoError> {
-    let failed = |source: async_nats::Error| StreamInfoError {
-        stream: stream.to_string(),
-        source,
-    };
-    let mut handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
-    let info = handle.info().await.map_err(|e| failed(e.into()))?;
-    Ok(info.state.bytes)
+    Ok(state_of(js, stream).await?.bytes)
 }
 
 /// The last message on `subject` in `stream`, if there is one.
@@ -312,18 +306,18 @@ pub async fn delete(js: &jetstream::Context, stream: &str, sequence: u64) -> boo
 
 /// The sequence the next message stored in `stream` will get.
 pub async fn next_sequence(js: &jetstream::Context, stream: &str) -> Result<u64, StreamInfoError> {
-    let mut handle = js
-        .get_stream(stream)
-        .await
-        .map_err(|source| StreamInfoError {
-            stream: stream.to_string(),
-            source: source.into(),
-        })?;
-    let info = handle.info().await.map_err(|source| StreamInfoError {
+    Ok(state_of(js, stream).await?.last_sequence + 1)
+}
+
+/// What `stream` holds now.
+async fn state_of(js: &jetstream::Context, stream: &str) -> Result<stream::State, StreamInfoError> {
+    let failed = |source: async_nats::Error| StreamInfoError {
         stream: stream.to_string(),
-        source: source.into(),
-    })?;
-    Ok(info.state.last_sequence + 1)
+        source,
+    };
+    let mut handle = js.get_stream(stream).await.map_err(|e| failed(e.into()))?;
+    let info = handle.info().await.map_err(|e| failed(e.into()))?;
+    Ok(info.state.clone())
 }
 
 /// A stream whose state could not be read.

@@ -408,12 +408,7 @@ fn end_of_gap(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("valid")
-            .with_timezone(&Utc)
-    }
+    use crate::at;
 
     fn upcoming(schedule: &str, zone: Option<&str>, after: &str, count: usize) -> Vec<String> {
         Schedule::parse(schedule, zone)

@@ -14,5 +14,13 @@ pub mod spec;
 
 pub use service::Scheduler;
 
+/// The instant an RFC 3339 text names, for the unit tests' tables.
+#[cfg(test)]
+pub(crate) fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("valid")
+        .with_timezone(&chrono::Utc)
+}
+
 pub use cron::{InvalidSchedule, Schedule};
 pub use spec::{InvalidSpec, Misfire, Overlap, ScheduleSpec};

@@ -82,12 +82,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("valid")
-            .with_timezone(&Utc)
-    }
+    use crate::at;
 
     fn times(list: &[&str]) -> Vec<DateTime<Utc>> {
         list.iter().map(|t| at(t)).collect()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchyard_broker::cache::KvCache;
+use switchyard_broker::errors::error_chain;
 use switchyard_broker::invocation::Invocation;
 use switchyard_broker::jobs::{JobRecord, JobStatus, JobStore};
 use switchyard_broker::records::{tick_call_id, FunctionSpec, ScheduleState, TickOutcome};
@@ -248,8 +249,4 @@ impl Scheduler {
     ) -> Result<ScheduleState, TableError> {
         self.states.modify(function, change).await
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    switchyard_broker::errors::error_chain(error)
 }

@@ -36,6 +36,26 @@ pub enum Overlap {
     Queue,
 }
 
+impl Misfire {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Misfire::Skip => "skip",
+            Misfire::Latest => "latest",
+            Misfire::All => "all",
+        }
+    }
+}
+
+impl Overlap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Allow => "allow",
+            Overlap::Skip => "skip",
+            Overlap::Queue => "queue",
+        }
+    }
+}
+
 /// A function's schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleSpec {
@@ -80,18 +100,16 @@ impl ScheduleSpec {
             .filter(|s| !s.is_empty())
             .ok_or(InvalidSpec::NoSchedule)?;
         let schedule = Schedule::parse(text, get(TIMEZONE))?;
-        let misfire = match get(MISFIRE).unwrap_or("skip") {
-            "skip" => Misfire::Skip,
-            "latest" => Misfire::Latest,
-            "all" => Misfire::All,
-            other => return Err(InvalidSpec::Misfire(other.to_string())),
-        };
-        let overlap = match get(OVERLAP).unwrap_or("allow") {
-            "allow" => Overlap::Allow,
-            "skip" => Overlap::Skip,
-            "queue" => Overlap::Queue,
-            other => return Err(InvalidSpec::Overlap(other.to_string())),
-        };
+        let misfire = get(MISFIRE).unwrap_or("skip");
+        let misfire = [Misfire::Skip, Misfire::Latest, Misfire::All]
+            .into_iter()
+            .find(|m| m.as_str() == misfire)
+            .ok_or_else(|| InvalidSpec::Misfire(misfire.to_string()))?;
+        let overlap = get(OVERLAP).unwrap_or("allow");
+        let overlap = [Overlap::Allow, Overlap::Skip, Overlap::Queue]
+            .into_iter()
+            .find(|o| o.as_str() == overlap)
+            .ok_or_else(|| InvalidSpec::Overlap(overlap.to_string()))?;
         Ok(ScheduleSpec {
             schedule,
             text: text.to_string(),

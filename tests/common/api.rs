@@ -229,6 +229,17 @@ impl Api {
         self.wait_available(name, 1).await;
     }
 
+    /// Deploys `name` (a `cat`) on `schedule` in time zone `zone` (cron-connector annotations),
+    /// without waiting for a replica.
+    pub async fn deploy_scheduled(&self, name: &str, schedule: &str, zone: &str) {
+        let response = self
+            .deploy(json!({ "service": name, "envProcess": "cat",
+                "annotations": { "topic": "cron-function", "schedule": schedule,
+                                 "com.switchyard.schedule.timezone": zone } }))
+            .await;
+        assert_eq!(response.status(), 202, "deploy {name}");
+    }
+
     /// `POST /system/subscriptions` of `body`, expected to answer 201.
     pub async fn subscribe(&self, body: Value) {
         let response = self

@@ -181,8 +181,7 @@ pub(crate) async fn remove(
     // A function deployed again under this name starts its schedule afresh, with no ticks
     // missed while it was gone.
     if state.schedules.contains(&name) {
-        // Boxed: handlers' futures live on a thread's stack.
-        if let Err(error) = Box::pin(state.schedules.delete(&name)).await {
+        if let Err(error) = state.schedules.delete(&name).await {
             tracing::warn!(function = %name, %error, "schedule state not removed");
         }
     }

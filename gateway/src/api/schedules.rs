@@ -10,7 +10,7 @@ use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_broker::records::{Action, FunctionSpec, ScheduleState, TickOutcome};
-use switchyard_scheduler::{Misfire, Overlap, ScheduleSpec};
+use switchyard_scheduler::ScheduleSpec;
 
 use super::namespaces::NamespaceQuery;
 use super::AppState;
@@ -97,16 +97,8 @@ fn view(state: &AppState, spec: &FunctionSpec, now: DateTime<Utc>) -> Option<Sch
     Some(ScheduleView {
         schedule: schedule.text.clone(),
         timezone: schedule.schedule.zone(),
-        misfire: match schedule.misfire {
-            Misfire::Skip => "skip",
-            Misfire::Latest => "latest",
-            Misfire::All => "all",
-        },
-        overlap: match schedule.overlap {
-            Overlap::Allow => "allow",
-            Overlap::Skip => "skip",
-            Overlap::Queue => "queue",
-        },
+        misfire: schedule.misfire.as_str(),
+        overlap: schedule.overlap.as_str(),
         paused,
         next: (!paused)
             .then(|| schedule.schedule.next_after(from))
