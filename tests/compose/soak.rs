@@ -33,7 +33,7 @@ const EVENT_EVERY: Duration = Duration::from_millis(125);
 /// only (a job writes three), and answers at most 1,000 records (320 events at the rate above).
 const SINK_WINDOW: Duration = Duration::from_secs(40);
 /// How long after its window closes a sink may still be receiving its events.
-const SINK_GRACE: Duration = Duration::from_secs(60);
+const SINK_GRACE: Duration = Duration::from_secs(120);
 /// No request waits longer: a call lost with a node must not stall the load.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The bound on a job's wait beyond its due time (now, for these jobs).
